@@ -1,0 +1,118 @@
+import { z } from 'zod'
+
+const VendorEntry = z.object({
+  id: z.string().regex(/^[a-z0-9-]{1,40}$/, 'lower-case letters, digits and dashes'),
+  name: z.string().min(1),
+  baseUrl: z.url(),
+})
+export type VendorEntry = z.infer<typeof VendorEntry>
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback)
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v))
+
+/** The mock vendors that the project ships, so that a bare machine has stock to sell. */
+export const MOCK_VENDOR_IDS = ['acme', 'globex', 'initech'] as const
+
+const EnvSchema = z
+  .object({
+    PORT: int(3000),
+    HOST: z.string().default('127.0.0.1'),
+    DATABASE_URL: optionalString.pipe(z.url().optional()),
+    PGLITE_DATA_DIR: z.string().default('.data/pglite'),
+    DB_POOL_MAX: int(10, 1),
+    AMQP_URL: optionalString.pipe(z.url().optional()),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[a-zA-Z0-9._-]*$/)
+      .default(''),
+    SYNC_INTERVAL_MS: int(10_000),
+    STALE_AFTER_MS: int(300_000, 1),
+    VENDOR_TIMEOUT_MS: int(5_000, 1),
+    VENDOR_RETRIES: int(2),
+    VENDORS: optionalString,
+    MOCK_VENDOR_BASE_URL: optionalString.pipe(z.url().optional()),
+    MOCK_CATALOGUE_SIZE: int(200, 1),
+    OUTBOX_RELAY_INTERVAL_MS: int(1_000, 1),
+    CONSUMER_PREFETCH: int(16, 1),
+    LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+    ADMIN_TOKEN: optionalString,
+  })
+  .transform((env, ctx) => {
+    const mockBase = env.MOCK_VENDOR_BASE_URL ?? `http://127.0.0.1:${env.PORT}/mock-vendors`
+    let vendors: VendorEntry[] = MOCK_VENDOR_IDS.map((id) => ({
+      id,
+      name: id[0]!.toUpperCase() + id.slice(1),
+      baseUrl: `${mockBase}/${id}`,
+    }))
+    if (env.VENDORS !== undefined) {
+      const parsed = z.array(VendorEntry).min(1).safeParse(safeJson(env.VENDORS))
+      if (!parsed.success) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['VENDORS'],
+          message: 'must be a JSON array of {id, name, baseUrl}',
+        })
+        return z.NEVER
+      }
+      vendors = parsed.data
+    }
+    return {
+      port: env.PORT,
+      host: env.HOST,
+      databaseUrl: env.DATABASE_URL,
+      pgliteDataDir: env.PGLITE_DATA_DIR,
+      dbPoolMax: env.DB_POOL_MAX,
+      amqpUrl: env.AMQP_URL,
+      queuePrefix: env.QUEUE_PREFIX,
+      syncIntervalMs: env.SYNC_INTERVAL_MS,
+      staleAfterMs: env.STALE_AFTER_MS,
+      vendorTimeoutMs: env.VENDOR_TIMEOUT_MS,
+      vendorRetries: env.VENDOR_RETRIES,
+      vendors,
+      mockCatalogueSize: env.MOCK_CATALOGUE_SIZE,
+      outboxRelayIntervalMs: env.OUTBOX_RELAY_INTERVAL_MS,
+      consumerPrefetch: env.CONSUMER_PREFETCH,
+      logLevel: env.LOG_LEVEL,
+      adminToken: env.ADMIN_TOKEN,
+    }
+  })
+
+export type Config = z.output<typeof EnvSchema>
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Thrown when the environment is malformed; its message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration: ${problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Parses settings from an environment. Pure: tests and the local runtime pass their own. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const result = EnvSchema.safeParse(env)
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
+    )
+  }
+  return result.data
+}
+
+let cached: Config | undefined
+
+/** The process's configuration, parsed from process.env once on first use. */
+export function getConfig(): Config {
+  cached ??= loadConfig(process.env)
+  return cached
+}

@@ -1,0 +1,58 @@
+import { type Database, openDatabase } from '../db/client.js'
+import { migrateDatabase } from '../db/migrate.js'
+import { orderRetry, queues } from '../infra/topology.js'
+import { type Config, getConfig } from './config.js'
+import { AmqpBus } from './messaging/amqp-bus.js'
+import type { Bus } from './messaging/bus.js'
+import { MemoryBus } from './messaging/memory-bus.js'
+
+/** What the handlers need from the outside world, built once per process (a warm Lambda reuses it). */
+export interface Deps {
+  config: Config
+  database: Database
+  bus: Bus
+}
+
+/** The RabbitMQ queues this service declares, derived from infra/topology.ts. */
+export const queueDeclarations = [
+  { name: queues.orders.name, deadLetter: queues.orders.deadLetter, retryDelaysMs: orderRetry.delaysMs },
+]
+
+/**
+ * Opens the database (applying migrations) and the bus. Without AMQP_URL the bus is in-process.
+ * `waitForBroker: false` lets a process start while RabbitMQ is down; the bus connects when it can.
+ */
+export async function createDeps(config: Config, options: { waitForBroker: boolean }): Promise<Deps> {
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    pgliteDataDir: config.pgliteDataDir,
+    poolMax: config.dbPoolMax,
+  })
+  try {
+    await migrateDatabase(database, config.databaseUrl)
+  } catch (error) {
+    await database.close()
+    throw error
+  }
+  const bus: Bus = config.amqpUrl
+    ? await AmqpBus.connect(config.amqpUrl, {
+        prefix: config.queuePrefix,
+        queues: queueDeclarations,
+        waitForConnect: options.waitForBroker,
+      })
+    : new MemoryBus()
+  return { config, database, bus }
+}
+
+let current: Promise<Deps> | undefined
+
+/** The process's dependencies, created from the environment on first use. */
+export function getDeps(): Promise<Deps> {
+  current ??= createDeps(getConfig(), { waitForBroker: false })
+  return current
+}
+
+/** Lets the embedded runtime hand its own dependencies to the handlers it hosts. */
+export function provideDeps(deps: Deps): void {
+  current = Promise.resolve(deps)
+}

@@ -1,0 +1,113 @@
+import middy from '@middy/core'
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type { z } from 'zod'
+import { getConfig } from '../config.js'
+import { AppError, PayloadTooLargeError, UnauthorizedError, UnsupportedMediaTypeError } from '../errors.js'
+import { functionLogger } from '../logging.js'
+import { constantTimeEqual } from './admin-token.js'
+import { problemFromError, problemResponse } from './problem.js'
+import { parseOrThrow } from './validation.js'
+
+export const MAX_BODY_BYTES = 64 * 1024
+
+export interface ApiRequest<Body, Query> {
+  event: APIGatewayProxyEvent
+  body: Body
+  query: Query
+  params: Record<string, string>
+  /** Header lookup, case-insensitive. */
+  header(name: string): string | undefined
+}
+
+export interface ApiResult {
+  statusCode: number
+  body?: unknown
+  headers?: Record<string, string>
+}
+
+export interface ApiSpec<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
+  /** The function's name from infra/topology.ts, for logs. */
+  name: string
+  body?: B
+  query?: Q
+  /** Require the admin token (when one is configured). */
+  admin?: boolean
+}
+
+type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined
+
+/**
+ * Builds an API Gateway (REST, v1 proxy) handler: parses and validates the JSON body and the
+ * query string with zod, checks the admin token, calls `fn`, and renders its result as JSON and
+ * any error as application/problem+json. Every HTTP function is one call of this.
+ */
+export function apiHandler<
+  B extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+>(spec: ApiSpec<B, Q>, fn: (request: ApiRequest<Parsed<B>, Parsed<Q>>) => Promise<ApiResult>) {
+  const log = functionLogger(spec.name)
+  const base = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
+    const headers = lowerCaseHeaders(event.headers)
+    const header = (name: string) => headers[name.toLowerCase()]
+    if (spec.admin) requireAdmin(header('authorization'), header('x-admin-token'))
+    const body = (
+      spec.body ? parseOrThrow(spec.body, readJsonBody(event, headers), 'body') : undefined
+    ) as Parsed<B>
+    const query = (
+      spec.query ? parseOrThrow(spec.query, event.queryStringParameters ?? {}, 'query') : undefined
+    ) as Parsed<Q>
+    const result = await fn({
+      event,
+      body,
+      query,
+      params: (event.pathParameters ?? {}) as Record<string, string>,
+      header,
+    })
+    return {
+      statusCode: result.statusCode,
+      headers: {
+        ...(result.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...result.headers,
+      },
+      body: result.body === undefined ? '' : JSON.stringify(result.body),
+    }
+  }
+  return middy(base).use({
+    onError: async (request) => {
+      const problem = problemFromError(request.error)
+      if (problem.status >= 500) log.error('request failed', { error: request.error as Error })
+      request.response = problemResponse(problem)
+    },
+  })
+}
+
+function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v
+  return out
+}
+
+function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string | undefined>): unknown {
+  const raw = event.body ?? ''
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES)
+  if (text.trim() === '') return undefined
+  const type = headers['content-type']?.split(';')[0]?.trim().toLowerCase()
+  if (type !== undefined && type !== 'application/json' && !type.endsWith('+json')) {
+    throw new UnsupportedMediaTypeError(`Expected application/json, got ${type}`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new AppError(400, 'malformed_json', 'Malformed JSON', 'body: is not valid JSON', {
+      errors: [{ field: 'body', message: 'is not valid JSON' }],
+    })
+  }
+}
+
+function requireAdmin(authorization: string | undefined, adminHeader: string | undefined): void {
+  const expected = getConfig().adminToken
+  if (expected === undefined) return
+  const given = adminHeader ?? authorization?.replace(/^Bearer\s+/i, '')
+  if (given === undefined || !constantTimeEqual(given, expected)) throw new UnauthorizedError()
+}

@@ -1,0 +1,67 @@
+import { type Executor, execute, query, sql } from '../../db/client.js'
+import type { Offer, PlannedAllocation } from './plan.js'
+
+/** SQL condition: vendor `v` may be offered to orders (enabled, and synced within `staleAfterMs`). */
+export const offeredVendor = (staleAfterMs: number) =>
+  sql`v.enabled and v.last_success_at > now() - make_interval(secs => ${staleAfterMs / 1000})`
+
+/** What each offered vendor can still promise of these SKUs. A read for planning only. */
+export async function loadOffers(db: Executor, skus: string[], staleAfterMs: number): Promise<Offer[]> {
+  return query<Offer>(
+    db,
+    sql`select s.vendor_id as "vendorId", s.sku, s.quantity - s.reserved as available
+        from vendor_stock s join vendors v on v.id = s.vendor_id
+        where s.sku = any(${sql.param(skus)}::text[]) and s.quantity > s.reserved and ${offeredVendor(staleAfterMs)}`,
+  )
+}
+
+/**
+ * Reserves planned units with guarded updates: a row is only touched if it still has the units
+ * (`quantity - reserved >= n`), so no read-then-write and no oversell. Rows are locked in
+ * (vendor, sku) order first when there are several, so two orders never deadlock. Returns false
+ * if any allocation could not be reserved; the caller must then roll back.
+ */
+export async function reserveStock(tx: Executor, allocations: PlannedAllocation[]): Promise<boolean> {
+  const sorted = [...allocations].sort(
+    (a, b) => a.vendorId.localeCompare(b.vendorId) || a.sku.localeCompare(b.sku),
+  )
+  const vendorIds = sql.param(sorted.map((a) => a.vendorId))
+  const skus = sql.param(sorted.map((a) => a.sku))
+  const units = sql.param(sorted.map((a) => a.quantity))
+  const wanted = sql`unnest(${vendorIds}::text[], ${skus}::text[], ${units}::int[]) as w(vendor_id, sku, n)`
+  if (sorted.length > 1) {
+    await tx.execute(
+      sql`select 1 from vendor_stock s join ${wanted} on s.vendor_id = w.vendor_id and s.sku = w.sku
+          order by s.vendor_id, s.sku for update of s`,
+    )
+  }
+  const updated = await execute(
+    tx,
+    sql`update vendor_stock s set reserved = s.reserved + w.n from ${wanted}
+        where s.vendor_id = w.vendor_id and s.sku = w.sku and s.quantity - s.reserved >= w.n`,
+  )
+  return updated === sorted.length
+}
+
+/**
+ * Gives back the units of an order's allocations that are still pending, exactly once however
+ * often it is called: the allocation's status flips in the same statement that returns it.
+ */
+export async function releaseOrderStock(tx: Executor, orderId: string): Promise<number> {
+  const released = await query<{ units: number }>(
+    tx,
+    sql`with released as (
+          update allocations set status = 'released'
+          where order_id = ${orderId} and status = 'pending'
+          returning vendor_id, sku, quantity
+        ), per_row as (
+          select vendor_id, sku, sum(quantity)::int as n from released group by vendor_id, sku
+        ), freed as (
+          update vendor_stock s set reserved = s.reserved - r.n from per_row r
+          where s.vendor_id = r.vendor_id and s.sku = r.sku
+          returning r.n
+        )
+        select coalesce(sum(n), 0)::int as units from freed`,
+  )
+  return released[0]?.units ?? 0
+}

@@ -1,0 +1,193 @@
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib'
+import { type Bus, type Delivery, type PublishOptions, pickDelay, type Subscription } from './bus.js'
+
+const REQUEUE_DELAY_MS = 250
+
+export interface QueueDeclaration {
+  name: string
+  /** Where final failures are recorded for this queue. */
+  deadLetter: string
+  /** One TTL queue per delay dead-letters back into `name`. */
+  retryDelaysMs: readonly number[]
+}
+
+interface ActiveSubscription {
+  queue: string
+  handler: (d: Delivery) => Promise<void>
+  prefetch: number
+  channel?: Channel | undefined
+  consumerTag?: string | undefined
+  inFlight: Set<Promise<void>>
+  stopped: boolean
+}
+
+/**
+ * RabbitMQ through amqplib, with amqplib's own connection recovery: after every (re)connect the
+ * topology is declared again, a fresh confirm channel is opened for publishing and every
+ * subscription resumes. While disconnected, `publish` fails at once (the outbox relay retries),
+ * so a broker outage never blocks the caller.
+ */
+export class AmqpBus implements Bus {
+  readonly kind = 'rabbitmq'
+  readonly description: string
+  private model: ChannelModel | undefined
+  private publisher: ConfirmChannel | undefined
+  private readonly subscriptions = new Set<ActiveSubscription>()
+  private connection: Awaited<ReturnType<typeof connectRecovering>> | undefined
+
+  private constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly declarations: QueueDeclaration[],
+  ) {
+    const u = new URL(url)
+    this.description = `RabbitMQ ${u.hostname}:${u.port || 5672}${prefix ? ` (queue prefix ${prefix})` : ''}`
+  }
+
+  /**
+   * Connects (and keeps reconnecting). With `waitForConnect` the promise settles on the first
+   * connection; otherwise it resolves at once and the bus connects in the background.
+   */
+  static async connect(
+    url: string,
+    options: { prefix: string; queues: QueueDeclaration[]; waitForConnect: boolean },
+  ): Promise<AmqpBus> {
+    const bus = new AmqpBus(url, options.prefix, options.queues)
+    bus.connection = await connectRecovering(url, (model) => bus.onConnect(model))
+    bus.connection.on('disconnect', () => {
+      bus.model = undefined
+      bus.publisher = undefined
+    })
+    // Errors surface through reconnects and failed publishes; an unhandled 'error' must not crash us.
+    bus.connection.on('error', () => {})
+    if (options.waitForConnect) await bus.connection.waitForConnect()
+    return bus
+  }
+
+  /** The broker-side name of a logical queue. */
+  queueName(queue: string): string {
+    return `${this.prefix}${queue}`
+  }
+
+  private async onConnect(model: ChannelModel): Promise<void> {
+    const ch = await model.createChannel()
+    for (const q of this.declarations) {
+      const name = this.queueName(q.name)
+      await ch.assertQueue(name, { durable: true })
+      await ch.assertQueue(this.queueName(q.deadLetter), { durable: true })
+      for (const delay of q.retryDelaysMs) {
+        await ch.assertQueue(`${name}.retry.${delay}`, {
+          durable: true,
+          arguments: {
+            'x-message-ttl': delay,
+            'x-dead-letter-exchange': '',
+            'x-dead-letter-routing-key': name,
+          },
+        })
+      }
+    }
+    await ch.close()
+    const publisher = await model.createConfirmChannel()
+    publisher.on('error', () => {})
+    publisher.on('close', () => {
+      if (this.publisher === publisher) this.publisher = undefined
+    })
+    this.publisher = publisher
+    this.model = model
+    for (const sub of this.subscriptions) await this.startConsuming(sub, model)
+  }
+
+  async publish(queue: string, body: unknown, options: PublishOptions = {}): Promise<void> {
+    const channel = this.publisher
+    if (!channel) throw new Error('RabbitMQ is not connected')
+    const declaration = this.declarations.find((d) => d.name === queue)
+    const target =
+      options.delayMs && options.delayMs > 0 && declaration && declaration.retryDelaysMs.length > 0
+        ? `${this.queueName(queue)}.retry.${pickDelay(declaration.retryDelaysMs, options.delayMs)}`
+        : this.queueName(queue)
+    await new Promise<void>((resolve, reject) => {
+      channel.sendToQueue(
+        target,
+        Buffer.from(JSON.stringify(body)),
+        {
+          persistent: true,
+          contentType: 'application/json',
+          messageId: options.messageId,
+          correlationId: options.correlationId,
+          timestamp: Math.floor(Date.now() / 1000),
+        },
+        (err) => (err ? reject(err) : resolve()),
+      )
+    })
+  }
+
+  async subscribe(
+    queue: string,
+    handler: (d: Delivery) => Promise<void>,
+    prefetch: number,
+  ): Promise<Subscription> {
+    const sub: ActiveSubscription = { queue, handler, prefetch, inFlight: new Set(), stopped: false }
+    this.subscriptions.add(sub)
+    if (this.model) await this.startConsuming(sub, this.model)
+    return {
+      stop: async () => {
+        sub.stopped = true
+        this.subscriptions.delete(sub)
+        const { channel, consumerTag } = sub
+        if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => {})
+        await Promise.all(sub.inFlight)
+        await channel?.close().catch(() => {})
+      },
+    }
+  }
+
+  private async startConsuming(sub: ActiveSubscription, model: ChannelModel): Promise<void> {
+    if (sub.stopped) return
+    const channel = await model.createChannel()
+    channel.on('error', () => {})
+    await channel.prefetch(sub.prefetch)
+    sub.channel = channel
+    const { consumerTag } = await channel.consume(this.queueName(sub.queue), (msg: ConsumeMessage | null) => {
+      if (!msg) return
+      const delivery: Delivery = {
+        body: msg.content,
+        messageId: msg.properties.messageId,
+        correlationId: msg.properties.correlationId,
+        headers: msg.properties.headers ?? {},
+        redelivered: msg.fields.redelivered,
+      }
+      const work = sub.handler(delivery).then(
+        () => channel.ack(msg),
+        () =>
+          new Promise<void>((r) => setTimeout(r, REQUEUE_DELAY_MS)).then(() =>
+            channel.nack(msg, false, true),
+          ),
+      )
+      // A channel lost mid-flight throws on ack; the broker redelivers the message anyway.
+      const tracked = work.catch(() => {}).finally(() => sub.inFlight.delete(tracked))
+      sub.inFlight.add(tracked)
+    })
+    sub.consumerTag = consumerTag
+  }
+
+  async check(): Promise<void> {
+    if (!this.publisher) throw new Error('RabbitMQ is not connected')
+  }
+
+  async close(): Promise<void> {
+    for (const sub of [...this.subscriptions]) sub.stopped = true
+    await this.connection?.close().catch(() => {})
+  }
+}
+
+function connectRecovering(url: string, setup: (model: ChannelModel) => Promise<void>) {
+  return amqp.connect(url, {
+    recovery: {
+      initialDelay: 200,
+      maxDelay: 5_000,
+      maxRetries: Number.POSITIVE_INFINITY,
+      waitForConnect: false,
+      setup,
+    },
+  })
+}

@@ -1,0 +1,95 @@
+import { type Db, type Executor, query, sql } from '../../db/client.js'
+import type { Bus } from './bus.js'
+
+export interface OutboxMessage {
+  destination: string
+  payload: unknown
+  correlationId?: string | undefined
+  delayMs?: number
+}
+
+export interface PendingMessage {
+  id: number
+  destination: string
+  payload: unknown
+  correlationId: string | null
+  delayMs: number
+}
+
+/** Writes messages in the caller's transaction; they are published after it commits. */
+export async function enqueue(tx: Executor, messages: OutboxMessage[]): Promise<PendingMessage[]> {
+  if (messages.length === 0) return []
+  const values = messages.map(
+    (m) =>
+      sql`(${m.destination}, ${JSON.stringify(m.payload)}::jsonb, ${m.correlationId ?? null}, ${m.delayMs ?? 0})`,
+  )
+  return query<PendingMessage>(
+    tx,
+    sql`insert into outbox (destination, payload, correlation_id, delay_ms) values ${sql.join(values, sql`, `)}
+        returning id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"`,
+  )
+}
+
+/** Publishes each message; returns the ids the broker confirmed and those it did not. */
+async function publishAll(
+  bus: Bus,
+  messages: PendingMessage[],
+): Promise<{ sent: number[]; failed: number[] }> {
+  const settled = await Promise.allSettled(
+    messages.map((m) =>
+      bus.publish(m.destination, m.payload, {
+        delayMs: m.delayMs,
+        messageId: String(m.id),
+        correlationId: m.correlationId ?? undefined,
+      }),
+    ),
+  )
+  const sent: number[] = []
+  const failed: number[] = []
+  for (const [i, m] of messages.entries()) (settled[i]!.status === 'fulfilled' ? sent : failed).push(m.id)
+  return { sent, failed }
+}
+
+const markSent = (ids: number[]) =>
+  sql`update outbox set published_at = now() where id = any(${sql.param(ids)}::bigint[])`
+
+/**
+ * Publishes messages that were just committed and marks the confirmed ones sent. Never throws:
+ * what the broker did not confirm stays pending for the relay.
+ */
+export async function publishCommitted(db: Db, bus: Bus, messages: PendingMessage[]): Promise<number> {
+  const { sent } = await publishAll(bus, messages)
+  if (sent.length > 0) await db.execute(markSent(sent)).catch(() => {})
+  return sent.length
+}
+
+/**
+ * The relay: publishes what was committed but never confirmed by the broker (a crash or a broker
+ * outage after commit). Rows younger than `graceMs` are left to the publisher that wrote them.
+ * Rows are claimed with SKIP LOCKED, so several relays never publish the same row at once.
+ */
+export async function relayOutbox(
+  db: Db,
+  bus: Bus,
+  options: { graceMs: number; limit: number },
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const rows = await query<PendingMessage>(
+      tx,
+      sql`select id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"
+          from outbox
+          where published_at is null and created_at < now() - make_interval(secs => ${options.graceMs / 1000})
+          order by id limit ${options.limit}
+          for update skip locked`,
+    )
+    if (rows.length === 0) return 0
+    const { sent, failed } = await publishAll(bus, rows)
+    if (sent.length > 0) await tx.execute(markSent(sent))
+    if (failed.length > 0) {
+      await tx.execute(
+        sql`update outbox set attempts = attempts + 1 where id = any(${sql.param(failed)}::bigint[])`,
+      )
+    }
+    return sent.length
+  })
+}

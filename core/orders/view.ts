@@ -1,0 +1,47 @@
+import { type Executor, isoTime, query, sql } from '../../db/client.js'
+import type { OrderStatus } from '../../db/schema/orders.js'
+
+export interface AllocationView {
+  vendorId: string
+  quantity: number
+  status: 'pending' | 'confirmed' | 'released'
+  vendorOrderId: string | null
+  confirmedAt: string | null
+}
+
+export interface OrderView {
+  id: string
+  status: OrderStatus
+  customerId: string | null
+  failureReason?: string
+  attempts: number
+  createdAt: string
+  updatedAt: string
+  lines: { sku: string; quantity: number; allocations: AllocationView[] }[]
+}
+
+/** One order with its lines and allocations, as the API shows it; undefined if unknown. */
+export async function readOrder(db: Executor, id: string): Promise<OrderView | undefined> {
+  const rows = await query<{
+    order: Omit<OrderView, 'lines'> & { failureReason: string | null }
+    lines: OrderView['lines']
+  }>(
+    db,
+    sql`select json_build_object(
+              'id', o.id, 'status', o.status, 'customerId', o.customer_id, 'failureReason', o.failure_reason,
+              'attempts', o.attempts, 'createdAt', ${isoTime(sql`o.created_at`)}, 'updatedAt', ${isoTime(sql`o.updated_at`)}) as "order",
+            coalesce((
+              select json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity, 'allocations', coalesce((
+                  select json_agg(json_build_object('vendorId', a.vendor_id, 'quantity', a.quantity, 'status', a.status,
+                                                    'vendorOrderId', a.vendor_order_id, 'confirmedAt', ${isoTime(sql`a.confirmed_at`)})
+                                  order by a.vendor_id)
+                  from allocations a where a.order_id = l.order_id and a.sku = l.sku), '[]'::json))
+                order by l.sku)
+              from order_lines l where l.order_id = o.id), '[]'::json) as lines
+        from orders o where o.id = ${id}`,
+  )
+  const row = rows[0]
+  if (!row) return undefined
+  const { failureReason, ...order } = row.order
+  return { ...order, ...(failureReason ? { failureReason } : {}), lines: row.lines }
+}

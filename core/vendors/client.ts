@@ -1,0 +1,146 @@
+import pRetry, { AbortError } from 'p-retry'
+import { z } from 'zod'
+
+export const StockItem = z.object({
+  sku: z.string().min(1).max(100),
+  name: z.string().max(500),
+  price: z.number().nonnegative().finite(),
+  quantity: z.number().int().nonnegative().max(2_147_483_647),
+})
+export type StockItem = z.infer<typeof StockItem>
+
+export const StockPage = z.object({
+  items: z.array(StockItem),
+  nextCursor: z.string().nullish(),
+})
+
+/** The vendor answered but refused (4xx): asking again will not help. */
+export class VendorRejectedError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'VendorRejectedError'
+  }
+}
+
+/** The vendor could not be reached, timed out, or failed (5xx, 429): worth trying again later. */
+export class VendorUnavailableError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'VendorUnavailableError'
+  }
+}
+
+/** The vendor answered with something that is not what its API promises. */
+export class VendorPayloadError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'VendorPayloadError'
+  }
+}
+
+export interface CallOptions {
+  timeoutMs: number
+  /** Retries after the first try, with jittered exponential backoff; rejections are not retried. */
+  retries: number
+}
+
+async function call(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+): Promise<{ status: number; body: unknown }> {
+  let response: Response
+  try {
+    response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })
+  } catch (error) {
+    const reason =
+      (error as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (error as Error).message
+    throw new VendorUnavailableError(`${init.method ?? 'GET'} ${url}: ${reason}`)
+  }
+  const text = await response.text().catch(() => '')
+  if (response.status >= 500 || response.status === 429) {
+    throw new VendorUnavailableError(`${init.method ?? 'GET'} ${url}: HTTP ${response.status}`)
+  }
+  let body: unknown
+  try {
+    body = text === '' ? undefined : JSON.parse(text)
+  } catch {
+    throw new VendorPayloadError(`${init.method ?? 'GET'} ${url}: response is not JSON`)
+  }
+  if (response.status >= 400) {
+    const detail = (body as { detail?: unknown } | undefined)?.detail
+    throw new VendorRejectedError(
+      response.status,
+      `${url}: HTTP ${response.status}${detail ? ` ${String(detail)}` : ''}`,
+    )
+  }
+  return { status: response.status, body }
+}
+
+function withRetries<T>(fn: () => Promise<T>, options: CallOptions): Promise<T> {
+  return pRetry(
+    async () => {
+      try {
+        return await fn()
+      } catch (error) {
+        if (error instanceof VendorUnavailableError) throw error
+        throw new AbortError(error as Error)
+      }
+    },
+    { retries: options.retries, minTimeout: 100, maxTimeout: 2_000, factor: 2, randomize: true },
+  )
+}
+
+/** Reads a vendor's whole stock, page by page, each page validated and retried on its own. */
+export async function fetchStock(
+  baseUrl: string,
+  options: CallOptions & { pageSize: number },
+): Promise<StockItem[]> {
+  const items: StockItem[] = []
+  let cursor: string | undefined
+  do {
+    const url = new URL(`${baseUrl}/stock`)
+    url.searchParams.set('limit', String(options.pageSize))
+    if (cursor) url.searchParams.set('cursor', cursor)
+    const { body } = await withRetries(() => call(url.href, { method: 'GET' }, options.timeoutMs), options)
+    const page = StockPage.safeParse(body)
+    if (!page.success) {
+      const issue = page.error.issues[0]
+      throw new VendorPayloadError(
+        `${url.href}: malformed stock page at ${issue?.path.join('.')}: ${issue?.message}`,
+      )
+    }
+    items.push(...page.data.items)
+    cursor = page.data.nextCursor ?? undefined
+  } while (cursor)
+  return items
+}
+
+const VendorOrderAnswer = z.object({ id: z.string().min(1) })
+
+/** Places an order at a vendor. The idempotency key makes a repeated call ship nothing more. */
+export async function forwardOrder(
+  baseUrl: string,
+  order: { idempotencyKey: string; lines: { sku: string; quantity: number }[] },
+  options: CallOptions,
+): Promise<{ vendorOrderId: string }> {
+  const { body } = await withRetries(
+    () =>
+      call(
+        `${baseUrl}/orders`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': order.idempotencyKey },
+          body: JSON.stringify({ lines: order.lines }),
+        },
+        options.timeoutMs,
+      ),
+    options,
+  )
+  const answer = VendorOrderAnswer.safeParse(body)
+  if (!answer.success) throw new VendorPayloadError(`${baseUrl}/orders: answer has no order id`)
+  return { vendorOrderId: answer.data.id }
+}

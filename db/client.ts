@@ -1,0 +1,75 @@
+import { mkdir } from 'node:fs/promises'
+import { PGlite } from '@electric-sql/pglite'
+import { type SQL, sql } from 'drizzle-orm'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import pg from 'pg'
+import * as schema from './schema/index.js'
+
+/** A Drizzle database over either driver; both speak PostgreSQL. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
+/** Anything that runs statements: the database itself or an open transaction. */
+export type Executor = Pick<Db, 'execute'>
+
+export interface Database {
+  db: Db
+  kind: 'postgres' | 'pglite'
+  /** Where the data lives, for logs (never a password). */
+  description: string
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  /** A PostgreSQL URL; without it an embedded PGlite is used. */
+  url?: string | undefined
+  /** PGlite's data directory, or `memory://` for a throw-away database. */
+  pgliteDataDir: string
+  poolMax: number
+}
+
+/** Opens the configured database: a pg Pool when a URL is given, otherwise embedded PGlite. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.url) {
+    const pool = new pg.Pool({ connectionString: options.url, max: options.poolMax })
+    // An idle client that loses its server must not crash the process; the pool replaces it.
+    pool.on('error', () => {})
+    const url = new URL(options.url)
+    return {
+      db: drizzlePg({ client: pool, schema }) as unknown as Db,
+      kind: 'postgres',
+      description: `PostgreSQL ${url.hostname}:${url.port || 5432}${url.pathname}`,
+      close: () => pool.end(),
+    }
+  }
+  const dir = options.pgliteDataDir
+  if (!dir.startsWith('memory://')) await mkdir(dir, { recursive: true })
+  const client = await PGlite.create(dir)
+  return {
+    db: drizzlePglite({ client, schema }) as unknown as Db,
+    kind: 'pglite',
+    description: `embedded PGlite (${dir})`,
+    close: () => client.close(),
+  }
+}
+
+/** Runs a raw statement and returns its rows, whichever driver is underneath. */
+export async function query<T>(executor: Executor, statement: SQL): Promise<T[]> {
+  const result = (await executor.execute(statement)) as unknown as { rows: T[] }
+  return result.rows
+}
+
+/** Runs a statement and returns how many rows it touched. */
+export async function execute(executor: Executor, statement: SQL): Promise<number> {
+  const result = (await executor.execute(statement)) as unknown as {
+    rowCount?: number | null
+    affectedRows?: number
+  }
+  return result.rowCount ?? result.affectedRows ?? 0
+}
+
+export { sql }
+
+/** A timestamptz as ISO-8601 UTC text (`2026-01-31T12:00:00.000Z`), the same from either driver. */
+export const isoTime = (column: SQL) =>
+  sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`

@@ -1,0 +1,35 @@
+import { fileURLToPath } from 'node:url'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
+import type { PgliteDatabase } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import pg from 'pg'
+import type { Database } from './client.js'
+
+export const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url))
+
+// Any constant will do: it only has to be the same in every process that migrates.
+const MIGRATION_LOCK = 7_311_022
+
+/**
+ * Applies the committed drizzle-kit migrations. On PostgreSQL, a session advisory lock makes
+ * concurrent starters (several Lambdas, several test workers) apply them once, one after another.
+ */
+export async function migrateDatabase(
+  database: Database,
+  url?: string,
+  folder = migrationsFolder,
+): Promise<void> {
+  if (database.kind === 'pglite') {
+    await migratePglite(database.db as unknown as PgliteDatabase, { migrationsFolder: folder })
+    return
+  }
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK])
+    await migratePg(drizzlePg({ client }), { migrationsFolder: folder })
+  } finally {
+    await client.end()
+  }
+}

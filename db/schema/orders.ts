@@ -1,0 +1,68 @@
+import { sql } from 'drizzle-orm'
+import { check, index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { vendors } from './inventory.js'
+
+export const ORDER_STATUSES = ['reserved', 'forwarding', 'confirmed', 'failed'] as const
+export type OrderStatus = (typeof ORDER_STATUSES)[number]
+
+export const orders = pgTable(
+  'orders',
+  {
+    id: uuid('id').primaryKey(),
+    customerId: text('customer_id'),
+    status: text('status', { enum: ORDER_STATUSES }).notNull(),
+    failureReason: text('failure_reason'),
+    correlationId: text('correlation_id').notNull(),
+    /** Forwarding attempts made so far. */
+    attempts: integer('attempts').notNull().default(0),
+    /** While in `forwarding`, the consumer holding the order owns it until this time. */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('orders_status_idx').on(t.status, t.updatedAt)],
+)
+
+export const orderLines = pgTable(
+  'order_lines',
+  {
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id),
+    sku: text('sku').notNull(),
+    quantity: integer('quantity').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orderId, t.sku] }),
+    check('order_lines_quantity_positive', sql`${t.quantity} > 0`),
+  ],
+)
+
+export const ALLOCATION_STATUSES = ['pending', 'confirmed', 'released'] as const
+
+/** Which vendor supplies how many units of an order line, and what the vendor said. */
+export const allocations = pgTable(
+  'allocations',
+  {
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id),
+    sku: text('sku').notNull(),
+    vendorId: text('vendor_id')
+      .notNull()
+      .references(() => vendors.id),
+    quantity: integer('quantity').notNull(),
+    status: text('status', { enum: ALLOCATION_STATUSES }).notNull().default('pending'),
+    vendorOrderId: text('vendor_order_id'),
+    confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orderId, t.sku, t.vendorId] }),
+    index('allocations_unreflected_idx').on(t.vendorId, t.sku).where(sql`${t.status} = 'pending'`),
+    index('allocations_confirmed_idx').on(t.vendorId, t.confirmedAt),
+    check('allocations_quantity_positive', sql`${t.quantity} > 0`),
+  ],
+)
+
+export type Order = typeof orders.$inferSelect
+export type Allocation = typeof allocations.$inferSelect

@@ -1,0 +1,27 @@
+import middy from '@middy/core'
+import { getDeps } from '../../core/deps.js'
+import { functionLogger } from '../../core/logging.js'
+import { deliveriesOf, RabbitMqEvent } from '../../core/messaging/mq-event.js'
+import { type ProcessOutcome, processDelivery } from '../../core/orders/process-order.js'
+import { functions } from '../../infra/topology.js'
+
+const log = functionLogger(functions.processOrder.name)
+
+/**
+ * The order-queue consumer. Takes the Amazon MQ (RabbitMQ) event shape in every runtime. A
+ * message is only ever thrown back (to be delivered again) when the database cannot be reached.
+ */
+export const handler = middy(async (event: unknown): Promise<{ outcomes: ProcessOutcome[] }> => {
+  const deliveries = deliveriesOf(RabbitMqEvent.parse(event))
+  const { database, bus, config } = await getDeps()
+  const deps = {
+    db: database.db,
+    bus,
+    vendorTimeoutMs: config.vendorTimeoutMs,
+    vendorRetries: config.vendorRetries,
+    log,
+  }
+  const outcomes: ProcessOutcome[] = []
+  for (const delivery of deliveries) outcomes.push(await processDelivery(deps, delivery))
+  return { outcomes }
+})

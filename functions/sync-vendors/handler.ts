@@ -1,0 +1,26 @@
+import type { APIGatewayProxyEvent, Context, ScheduledEvent } from 'aws-lambda'
+import { getDeps } from '../../core/deps.js'
+import { apiHandler } from '../../core/http/api-handler.js'
+import { functionLogger } from '../../core/logging.js'
+import { syncVendors } from '../../core/vendors/sync.js'
+import { functions } from '../../infra/topology.js'
+
+const log = functionLogger(functions.syncVendors.name)
+
+async function runSync() {
+  const { database, config } = await getDeps()
+  const summary = await syncVendors(database.db, { ...config, log })
+  log.info('sync finished', { durationMs: summary.durationMs, vendors: summary.vendors })
+  return summary
+}
+
+const onRequest = apiHandler({ name: functions.syncVendors.name, admin: true }, async () => ({
+  statusCode: 200,
+  body: await runSync(),
+}))
+
+/** EventBridge's schedule (and `POST /sync`) both land here. */
+export async function handler(event: ScheduledEvent | APIGatewayProxyEvent, context: Context) {
+  if ('source' in event && event.source === 'aws.events') return runSync()
+  return onRequest(event as APIGatewayProxyEvent, context)
+}

@@ -1,0 +1,131 @@
+/**
+ * The ONE place that names the functions, their HTTP routes, the sync schedule and the
+ * retry/dead-letter policy. The CDK stack and the embedded runtime both read it; nothing else
+ * keeps a second list.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE'
+
+export interface Route {
+  method: HttpMethod
+  /** API Gateway resource path, with `{param}` placeholders. */
+  path: string
+  /** Requires the admin token when one is configured. */
+  admin?: boolean
+}
+
+export interface FunctionSpec {
+  /** Kebab-case function name; also its folder under functions/. */
+  name: string
+  description: string
+  /** Handler module, relative to the project root. */
+  entry: string
+  timeoutSeconds: number
+  memoryMb: number
+  routes: Route[]
+  /** EventBridge schedule expression, for scheduled functions. */
+  schedule?: string
+  /** The queue that triggers this function, for consumers. */
+  queue?: keyof typeof queues
+  /** Lambda asynchronous-invocation policy and the SQS dead-letter queue it feeds. */
+  asyncFailure?: { retryAttempts: number; maxEventAgeSeconds: number; deadLetterQueue: string }
+}
+
+/** Retry policy of the order pipeline: one delay per retry, so attempts = delays + 1. */
+export const orderRetry = {
+  delaysMs: [1_000, 5_000, 25_000],
+} as const
+
+export const maxOrderAttempts = orderRetry.delaysMs.length + 1
+
+/** RabbitMQ queues. Retry queues are derived from `orderRetry` (one TTL queue per delay). */
+export const queues = {
+  orders: { name: 'orders', deadLetter: 'orders.dlq' },
+} as const
+
+export const deadLetterQueues = {
+  processOrder: 'process-order-dlq',
+  syncVendors: 'sync-vendors-dlq',
+} as const
+
+const fn = (
+  spec: Omit<FunctionSpec, 'entry' | 'timeoutSeconds' | 'memoryMb' | 'routes'> & Partial<FunctionSpec>,
+) =>
+  ({
+    entry: `functions/${spec.name}/handler.ts`,
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    routes: [],
+    ...spec,
+  }) satisfies FunctionSpec
+
+export const functions = {
+  placeOrder: fn({
+    name: 'place-order',
+    description: 'Validates an order, reserves stock across vendors and queues it for forwarding',
+    routes: [{ method: 'POST', path: '/orders' }],
+  }),
+  getOrder: fn({
+    name: 'get-order',
+    description: 'Reads one order with its lines and allocations',
+    routes: [{ method: 'GET', path: '/orders/{id}' }],
+  }),
+  listProducts: fn({
+    name: 'list-products',
+    description: 'Lists products with their availability per vendor',
+    routes: [
+      { method: 'GET', path: '/products' },
+      { method: 'GET', path: '/products/{sku}' },
+    ],
+  }),
+  listVendors: fn({
+    name: 'list-vendors',
+    description: 'Lists vendors with their sync state',
+    routes: [{ method: 'GET', path: '/vendors' }],
+  }),
+  health: fn({
+    name: 'health',
+    description: 'Reports the state of the database and the queue',
+    routes: [{ method: 'GET', path: '/health' }],
+  }),
+  syncVendors: fn({
+    name: 'sync-vendors',
+    description: 'Copies every enabled vendor stock snapshot into the local database',
+    timeoutSeconds: 60,
+    routes: [{ method: 'POST', path: '/sync', admin: true }],
+    schedule: 'rate(1 minute)',
+    asyncFailure: {
+      retryAttempts: 2,
+      maxEventAgeSeconds: 300,
+      deadLetterQueue: deadLetterQueues.syncVendors,
+    },
+  }),
+  processOrder: fn({
+    name: 'process-order',
+    description: 'Forwards a reserved order to its vendors, with retries and a dead-letter queue',
+    timeoutSeconds: 30,
+    queue: 'orders',
+    asyncFailure: {
+      retryAttempts: 2,
+      maxEventAgeSeconds: 3_600,
+      deadLetterQueue: deadLetterQueues.processOrder,
+    },
+  }),
+  mockVendor: fn({
+    name: 'mock-vendor',
+    description: 'A stand-in third-party vendor API with its own stock',
+    routes: [
+      { method: 'GET', path: '/mock-vendors/{vendorId}/stock' },
+      { method: 'POST', path: '/mock-vendors/{vendorId}/orders' },
+    ],
+  }),
+} satisfies Record<string, FunctionSpec>
+
+export type FunctionKey = keyof typeof functions
+
+/** Every HTTP route with the function that serves it. */
+export function routes(): { route: Route; fn: FunctionSpec }[] {
+  return Object.values(functions).flatMap((spec: FunctionSpec) =>
+    spec.routes.map((route) => ({ route, fn: spec })),
+  )
+}

@@ -1,0 +1,31 @@
+import { ConfigError, getConfig } from '../core/config.js'
+import { logger } from '../core/logging.js'
+import { startRuntime } from './runtime.js'
+
+/** `npm start`: the whole system in one process, on embedded defaults. */
+async function main() {
+  let config: ReturnType<typeof getConfig>
+  try {
+    config = getConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message)
+      process.exit(1)
+    }
+    throw error
+  }
+  const runtime = await startRuntime(config)
+  const stop = async (signal: string) => {
+    logger().info(`${signal} received: draining in-flight work`)
+    await runtime.close()
+    logger().info('stopped')
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void stop('SIGINT'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+}
+
+main().catch((error: Error) => {
+  console.error(`start-up failed: ${error.stack ?? error.message}`)
+  process.exit(1)
+})

@@ -1,0 +1,214 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { APIGatewayProxyResult, Context } from 'aws-lambda'
+import type { Config } from '../core/config.js'
+import { createDeps, type Deps, provideDeps } from '../core/deps.js'
+import { PayloadTooLargeError } from '../core/errors.js'
+import { MAX_BODY_BYTES } from '../core/http/api-handler.js'
+import { problemFromError, problemResponse } from '../core/http/problem.js'
+import { logger } from '../core/logging.js'
+import type { ForwardOrderMessage } from '../core/messaging/messages.js'
+import { toRabbitMqEvent } from '../core/messaging/mq-event.js'
+import { relayOutbox } from '../core/messaging/outbox.js'
+import { query, sql } from '../db/client.js'
+import { type FunctionSpec, functions, queues, routes } from '../infra/topology.js'
+import {
+  type HttpRequestLike,
+  lambdaContext,
+  matchRoute,
+  responseParts,
+  toApiGatewayEvent,
+  toScheduledEvent,
+} from './events.js'
+
+type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url))
+
+async function loadHandler(fn: FunctionSpec): Promise<LambdaHandler> {
+  const module = (await import(pathToFileURL(join(projectRoot, fn.entry)).href)) as { handler: LambdaHandler }
+  return module.handler
+}
+
+export interface Runtime {
+  url: string
+  deps: Deps
+  /** Runs the scheduled sync now, as EventBridge would. */
+  syncNow(): Promise<unknown>
+  /** Stops taking work, lets what is in flight finish, and closes every connection. */
+  close(): Promise<void>
+}
+
+/**
+ * The embedded runtime: one process that plays API Gateway (an HTTP server that turns requests
+ * into REST proxy events), EventBridge (a timer that fires sync-vendors with scheduled events)
+ * and the Amazon MQ trigger (a consumer that hands order-queue messages to process-order), all
+ * from infra/topology.ts.
+ */
+export async function startRuntime(config: Config): Promise<Runtime> {
+  const log = logger()
+  const deps = await createDeps(config, { waitForBroker: false })
+  provideDeps(deps)
+
+  const table = routes()
+  const handlers = new Map<string, LambdaHandler>()
+  for (const fn of Object.values(functions) as FunctionSpec[]) handlers.set(fn.name, await loadHandler(fn))
+  const invoke = (fn: FunctionSpec, event: unknown) => handlers.get(fn.name)!(event, lambdaContext(fn))
+
+  const inFlight = new Set<Promise<unknown>>()
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    inFlight.add(work)
+    void work.finally(() => inFlight.delete(work)).catch(() => {})
+    return work
+  }
+
+  const server = createServer((req, res) => {
+    void track(serve(req, res))
+  })
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
+    let result: APIGatewayProxyResult
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost')
+      const match = matchRoute(table, req.method ?? 'GET', url.pathname)
+      if (match.kind === 'not-found') {
+        result = problemResponse({
+          type: 'about:blank',
+          title: 'Not Found',
+          status: 404,
+          code: 'route_not_found',
+          detail: `No route for ${req.method} ${url.pathname}`,
+        })
+      } else if (match.kind === 'method-not-allowed') {
+        result = problemResponse(
+          {
+            type: 'about:blank',
+            title: 'Method Not Allowed',
+            status: 405,
+            code: 'method_not_allowed',
+            detail: `${req.method} is not allowed on ${url.pathname}`,
+          },
+          { allow: match.allowed.join(', ') },
+        )
+      } else {
+        const body = await readBody(req, MAX_BODY_BYTES)
+        const request: HttpRequestLike = {
+          method: req.method ?? 'GET',
+          url,
+          headers: req.headers,
+          body,
+          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        }
+        result = (await invoke(match.fn, toApiGatewayEvent(request, match))) as APIGatewayProxyResult
+      }
+    } catch (error) {
+      result = problemResponse(problemFromError(error))
+      if (!(error instanceof PayloadTooLargeError)) log.error('gateway error', { error: error as Error })
+    }
+    const { status, headers, body } = responseParts(result)
+    res.writeHead(status, { ...headers, 'content-length': body.length })
+    res.end(body)
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.port, config.host, () => resolve())
+  })
+  const address = server.address() as AddressInfo
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`
+
+  // An in-process queue forgets its messages on exit: hand every unfinished order back to it.
+  if (deps.bus.kind === 'memory') await requeueUnfinished(deps)
+
+  const subscription = await deps.bus.subscribe(
+    queues.orders.name,
+    async (delivery) => {
+      await track(invoke(functions.processOrder, toRabbitMqEvent(queues.orders.name, [delivery])))
+    },
+    config.consumerPrefetch,
+  )
+
+  let syncing: Promise<unknown> | undefined
+  const syncNow = () => {
+    // One sync at a time, as EventBridge with a rate longer than the sync would give.
+    syncing ??= track(invoke(functions.syncVendors, toScheduledEvent('sync-vendors-schedule'))).finally(
+      () => {
+        syncing = undefined
+      },
+    )
+    return syncing
+  }
+  const runScheduledSync = () => {
+    syncNow().catch((error: Error) => log.error('scheduled sync failed', { error }))
+  }
+  runScheduledSync()
+  const syncTimer =
+    config.syncIntervalMs > 0 ? setInterval(runScheduledSync, config.syncIntervalMs) : undefined
+
+  let relaying = false
+  const relayTimer = setInterval(() => {
+    if (relaying) return
+    relaying = true
+    track(relayOutbox(deps.database.db, deps.bus, { graceMs: 2_000, limit: 500 }))
+      .catch((error: Error) => log.warn('outbox relay failed', { error: error.message }))
+      .finally(() => {
+        relaying = false
+      })
+  }, config.outboxRelayIntervalMs)
+
+  log.info(`database: ${deps.database.description}`)
+  log.info(`queue: ${deps.bus.description}`)
+  log.info(`listening on ${url}`)
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(syncTimer)
+      clearInterval(relayTimer)
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      await subscription.stop()
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+      await serverClosed
+      await deps.bus.close()
+      await deps.database.close()
+    })()
+    return closing
+  }
+  return { url, deps, syncNow, close }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        reject(new PayloadTooLargeError(limit))
+        req.resume()
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}
+
+async function requeueUnfinished(deps: Deps): Promise<void> {
+  const unfinished = await query<{ id: string; attempts: number; correlationId: string }>(
+    deps.database.db,
+    sql`select id, attempts, correlation_id as "correlationId" from orders where status in ('reserved', 'forwarding')`,
+  )
+  for (const order of unfinished) {
+    const message: ForwardOrderMessage = {
+      type: 'forward-order',
+      orderId: order.id,
+      attempt: Math.max(order.attempts, 1),
+      correlationId: order.correlationId,
+    }
+    await deps.bus.publish(queues.orders.name, message, { correlationId: order.correlationId })
+  }
+}
