@@ -47,7 +47,16 @@ export interface Runtime {
  * and the Amazon MQ trigger (a consumer that hands order-queue messages to process-order), all
  * from infra/topology.ts.
  */
-export async function startRuntime(config: Config): Promise<Runtime> {
+export interface RuntimeOptions {
+  /**
+   * Run the scheduler, the order consumer and the outbox relay (default). Integration tests turn
+   * them off to drive each function themselves over the same HTTP gateway.
+   */
+  background?: boolean
+}
+
+export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const background = options.background ?? true
   const log = logger()
   const deps = await createDeps(config, { waitForBroker: false })
   provideDeps(deps)
@@ -119,15 +128,17 @@ export async function startRuntime(config: Config): Promise<Runtime> {
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`
 
   // An in-process queue forgets its messages on exit: hand every unfinished order back to it.
-  if (deps.bus.kind === 'memory') await requeueUnfinished(deps)
+  if (background && deps.bus.kind === 'memory') await requeueUnfinished(deps)
 
-  const subscription = await deps.bus.subscribe(
-    queues.orders.name,
-    async (delivery) => {
-      await track(invoke(functions.processOrder, toRabbitMqEvent(queues.orders.name, [delivery])))
-    },
-    config.consumerPrefetch,
-  )
+  const subscription = background
+    ? await deps.bus.subscribe(
+        queues.orders.name,
+        async (delivery) => {
+          await track(invoke(functions.processOrder, toRabbitMqEvent(queues.orders.name, [delivery])))
+        },
+        config.consumerPrefetch,
+      )
+    : undefined
 
   let syncing: Promise<unknown> | undefined
   const syncNow = () => {
@@ -142,12 +153,12 @@ export async function startRuntime(config: Config): Promise<Runtime> {
   const runScheduledSync = () => {
     syncNow().catch((error: Error) => log.error('scheduled sync failed', { error }))
   }
-  runScheduledSync()
+  if (background) runScheduledSync()
   const syncTimer =
-    config.syncIntervalMs > 0 ? setInterval(runScheduledSync, config.syncIntervalMs) : undefined
+    background && config.syncIntervalMs > 0 ? setInterval(runScheduledSync, config.syncIntervalMs) : undefined
 
   let relaying = false
-  const relayTimer = setInterval(() => {
+  const relayOnce = () => {
     if (relaying) return
     relaying = true
     track(relayOutbox(deps.database.db, deps.bus, { graceMs: 2_000, limit: 500 }))
@@ -155,7 +166,8 @@ export async function startRuntime(config: Config): Promise<Runtime> {
       .finally(() => {
         relaying = false
       })
-  }, config.outboxRelayIntervalMs)
+  }
+  const relayTimer = background ? setInterval(relayOnce, config.outboxRelayIntervalMs) : undefined
 
   log.info(`database: ${deps.database.description}`)
   log.info(`queue: ${deps.bus.description}`)
@@ -168,7 +180,7 @@ export async function startRuntime(config: Config): Promise<Runtime> {
       clearInterval(relayTimer)
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
-      await subscription.stop()
+      await subscription?.stop()
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
       await serverClosed
       await deps.bus.close()

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
+import amqp from 'amqplib'
+import pg from 'pg'
+import { queueDeclarations } from '../../core/deps.js'
+
+/** Real services come from the environment (.ci/run sets them to this machine's). */
+export const databaseUrl = process.env.DATABASE_URL || undefined
+export const amqpUrl = process.env.AMQP_URL || undefined
+const inCi = Boolean(process.env.CI)
+
+/**
+ * Whether a suite that needs a real service can run. In CI a missing service is a failure, never
+ * a skip; on a laptop without it the suite is reported as skipped.
+ */
+export function hasService(name: 'DATABASE_URL' | 'AMQP_URL'): boolean {
+  const value = name === 'DATABASE_URL' ? databaseUrl : amqpUrl
+  if (value) return true
+  if (inCi)
+    throw new Error(`${name} is not set: CI runs this suite against the real service, it never skips it`)
+  return false
+}
+
+export const uniqueId = () => randomBytes(5).toString('hex')
+
+/** A new, empty PostgreSQL database on the configured server; dropped by `drop()`. */
+export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = new URL(databaseUrl!)
+  const name = `oa_test_${uniqueId()}`
+  const client = new pg.Client({ connectionString: admin.href })
+  await client.connect()
+  await client.query(`create database ${name}`)
+  await client.end()
+  const url = new URL(admin.href)
+  url.pathname = `/${name}`
+  return {
+    url: url.href,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: admin.href })
+      await c.connect()
+      await c.query(`drop database if exists ${name} with (force)`)
+      await c.end()
+    },
+  }
+}
+
+/** Deletes the queues a test declared under its prefix. */
+export async function deleteQueues(prefix: string): Promise<void> {
+  const connection = await amqp.connect(amqpUrl!)
+  const channel = await connection.createChannel()
+  for (const q of queueDeclarations) {
+    for (const name of [q.name, q.deadLetter, ...q.retryDelaysMs.map((d) => `${q.name}.retry.${d}`)]) {
+      await channel.deleteQueue(`${prefix}${name}`)
+    }
+  }
+  await connection.close()
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Polls until `check` returns a value, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}

@@ -1,0 +1,80 @@
+import { type Config, loadConfig } from '../../core/config.js'
+import type { Db } from '../../db/client.js'
+import { type Runtime, startRuntime } from '../../local/runtime.js'
+import {
+  amqpUrl,
+  deleteQueues,
+  eventually,
+  freePort,
+  freshDatabase,
+  hasService,
+  uniqueId,
+} from './services.js'
+
+export type BackendKind = 'pglite' | 'postgres'
+
+/** The databases every integration suite runs on: embedded PGlite always, PostgreSQL when configured. */
+export const backends: { name: string; kind: BackendKind; enabled: boolean }[] = [
+  { name: 'PGlite', kind: 'pglite', enabled: true },
+  { name: 'PostgreSQL', kind: 'postgres', enabled: hasService('DATABASE_URL') },
+]
+
+export interface TestStack {
+  runtime: Runtime
+  config: Config
+  db: Db
+  url: string
+  close(): Promise<void>
+}
+
+export interface StackOptions {
+  /** Use the real RabbitMQ (AMQP_URL) rather than the in-process queue. */
+  rabbit?: boolean
+  /** Run the scheduler, consumer and relay. Off by default: tests drive the functions. */
+  background?: boolean
+  env?: Record<string, string>
+}
+
+/**
+ * The embedded runtime in this process, on a fresh database, serving the mock vendors over real
+ * HTTP on a free port.
+ */
+export async function startStack(kind: BackendKind, options: StackOptions = {}): Promise<TestStack> {
+  const port = await freePort()
+  const database = kind === 'postgres' ? await freshDatabase() : undefined
+  const prefix = `test.${uniqueId()}.`
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SYNC_INTERVAL_MS: '0',
+    VENDOR_TIMEOUT_MS: '2000',
+    VENDOR_RETRIES: '0',
+    OUTBOX_RELAY_INTERVAL_MS: '200',
+    MOCK_CATALOGUE_SIZE: '30',
+    PGLITE_DATA_DIR: 'memory://',
+    QUEUE_PREFIX: prefix,
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...(options.rabbit ? { AMQP_URL: amqpUrl! } : {}),
+    ...options.env,
+  })
+  const runtime = await startRuntime(config, { background: options.background ?? false })
+  if (options.rabbit) {
+    const connected = () =>
+      runtime.deps.bus.check().then(
+        () => true,
+        () => undefined,
+      )
+    await eventually(connected, 10_000, 'the RabbitMQ connection')
+  }
+  return {
+    runtime,
+    config,
+    db: runtime.deps.database.db,
+    url: runtime.url,
+    close: async () => {
+      await runtime.close()
+      if (options.rabbit) await deleteQueues(prefix)
+      await database?.drop()
+    },
+  }
+}
