@@ -68,7 +68,7 @@ export async function execute(executor: Executor, statement: SQL): Promise<numbe
   return result.rowCount ?? result.affectedRows ?? 0
 }
 
-export { sql }
+export { type SQL, sql }
 
 /** A timestamptz as ISO-8601 UTC text (`2026-01-31T12:00:00.000Z`), the same from either driver. */
 export const isoTime = (column: SQL) =>

@@ -10,7 +10,8 @@ export class MockOutOfStockError extends AppError {
   }
 }
 
-const seeded = new Set<string>()
+/** Vendors known to be seeded, per database, so a warm process asks once. */
+const seeded = new WeakMap<Executor, Set<string>>()
 
 /**
  * Makes sure a shipped mock vendor has its catalogue. Idempotent and cheap after the first call in
@@ -19,7 +20,9 @@ const seeded = new Set<string>()
 export async function ensureMockVendor(db: Executor, vendorId: string, catalogueSize: number): Promise<void> {
   const index = (MOCK_VENDOR_IDS as readonly string[]).indexOf(vendorId)
   if (index < 0) throw new NotFoundError(`Mock vendor ${vendorId}`)
-  if (seeded.has(vendorId)) return
+  const known = seeded.get(db) ?? new Set<string>()
+  seeded.set(db, known)
+  if (known.has(vendorId)) return
   const [{ n }] = (await query<{ n: number }>(
     db,
     sql`select count(*)::int as n from mock_vendor.stock where vendor_id = ${vendorId}`,
@@ -35,7 +38,7 @@ export async function ensureMockVendor(db: Executor, vendorId: string, catalogue
           on conflict do nothing`,
     )
   }
-  seeded.add(vendorId)
+  known.add(vendorId)
 }
 
 export interface StockPageView {

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Db, type Executor, query, sql } from '../../db/client.js'
 import type { Config } from '../config.js'
+import { unreflectedUnits } from '../inventory/reconcile.js'
 import { fetchStock, type StockItem } from './client.js'
 import { ensureVendors } from './registry.js'
 
@@ -113,17 +114,10 @@ async function writeSnapshot(
     sql`update vendor_stock set quantity = 0, snapshot_at = ${requestedAt}::timestamptz
         where vendor_id = ${vendorId} and snapshot_at <> ${requestedAt}::timestamptz`,
   )
-  // Units the snapshot does not reflect: allocations still pending at the vendor, and those it
-  // confirmed after we asked for the snapshot (it may or may not have counted them: assume not).
+  // In a later statement than the locking upserts, so it sees every allocation committed before.
   await tx.execute(
-    sql`with unreflected as (
-          select sku, sum(quantity)::int as units from allocations
-          where vendor_id = ${vendorId}
-            and (status = 'pending' or (status = 'confirmed' and confirmed_at >= ${requestedAt}::timestamptz))
-          group by sku
-        )
-        update vendor_stock s set reserved = coalesce(u.units, 0)
-        from vendor_stock cur left join unreflected u on u.sku = cur.sku
+    sql`update vendor_stock s set reserved = coalesce(u.units, 0)
+        from vendor_stock cur left join (${unreflectedUnits({ vendorId, since: requestedAt })}) u on u.sku = cur.sku
         where cur.vendor_id = ${vendorId} and s.vendor_id = cur.vendor_id and s.sku = cur.sku
           and s.reserved <> coalesce(u.units, 0)`,
   )

@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { findDrift } from '../../core/inventory/reconcile.js'
+import { count, setMockStock, stockRow } from '../support/fixtures.js'
+import { api } from '../support/http.js'
+import { backends, startStack, type TestStack } from '../support/stack.js'
+
+// SKU n is carried by every mock vendor but the one at index n mod 3: SKU-00001 by acme and
+// initech, SKU-00005 by acme and globex.
+const SPLIT_SKU = 'SKU-00001'
+
+for (const backend of backends) {
+  describe.runIf(backend.enabled)(`POST /orders on ${backend.name}`, () => {
+    let stack: TestStack
+    let http: ReturnType<typeof api>
+
+    beforeAll(async () => {
+      stack = await startStack(backend.kind)
+      http = api(stack.url)
+      await setMockStock(stack.db, 'acme', SPLIT_SKU, 6)
+      await setMockStock(stack.db, 'initech', SPLIT_SKU, 4)
+      expect((await http.post('/sync')).status).toBe(200)
+    })
+    afterAll(() => stack?.close())
+
+    it('answers 202 with the order and its allocation, and reserves the units', async () => {
+      const product = (await http.get('/products/SKU-00002')).body
+
+      const res = await http.post('/orders', {
+        customerId: 'c-1',
+        lines: [{ sku: 'SKU-00002', quantity: 2 }],
+      })
+
+      expect(res.status).toBe(202)
+      expect(res.headers.get('location')).toBe(`/orders/${res.body.id}`)
+      expect(res.body).toMatchObject({
+        status: 'reserved',
+        customerId: 'c-1',
+        lines: [{ sku: 'SKU-00002', quantity: 2, allocations: [{ quantity: 2 }] }],
+      })
+      const after = (await http.get('/products/SKU-00002')).body
+      expect(after.available).toBe(product.available - 2)
+      const order = (await http.get(`/orders/${res.body.id}`)).body
+      expect(order).toMatchObject({ id: res.body.id, status: 'reserved', attempts: 0 })
+      expect(order.lines[0].allocations[0]).toMatchObject({ status: 'pending', quantity: 2 })
+    })
+
+    it('splits a line across vendors when no single vendor has enough', async () => {
+      const res = await http.post('/orders', { lines: [{ sku: SPLIT_SKU, quantity: 8 }] })
+
+      expect(res.status).toBe(202)
+      expect(res.body.lines[0].allocations).toEqual([
+        { vendorId: 'acme', quantity: 6 },
+        { vendorId: 'initech', quantity: 2 },
+      ])
+      expect(await stockRow(stack.db, 'acme', SPLIT_SKU)).toEqual({ quantity: 6, reserved: 6 })
+      expect(await stockRow(stack.db, 'initech', SPLIT_SKU)).toEqual({ quantity: 4, reserved: 2 })
+    })
+
+    it('answers 409 naming every short line, and writes nothing at all (all or nothing)', async () => {
+      const before = {
+        orders: await count(stack.db, 'orders'),
+        outbox: await count(stack.db, 'outbox'),
+        row: await stockRow(stack.db, 'acme', 'SKU-00003'),
+      }
+
+      const res = await http.post('/orders', {
+        lines: [
+          { sku: 'SKU-00003', quantity: 1 },
+          { sku: SPLIT_SKU, quantity: 3 },
+          { sku: 'NO-SUCH-SKU', quantity: 1 },
+        ],
+      })
+
+      expect(res.status).toBe(409)
+      expect(res.headers.get('content-type')).toBe('application/problem+json')
+      expect(res.body.shortfalls).toEqual([
+        { sku: SPLIT_SKU, requested: 3, available: 2 },
+        { sku: 'NO-SUCH-SKU', requested: 1, available: 0 },
+      ])
+      expect(await count(stack.db, 'orders')).toBe(before.orders)
+      expect(await count(stack.db, 'outbox')).toBe(before.outbox)
+      expect(await stockRow(stack.db, 'acme', 'SKU-00003')).toEqual(before.row)
+    })
+
+    it('sums duplicate SKUs in one order before checking stock', async () => {
+      const res = await http.post('/orders', {
+        lines: [
+          { sku: SPLIT_SKU, quantity: 1 },
+          { sku: SPLIT_SKU, quantity: 2 },
+        ],
+      })
+
+      expect(res.status).toBe(409)
+      expect(res.body.shortfalls).toEqual([{ sku: SPLIT_SKU, requested: 3, available: 2 }])
+    })
+
+    it('never sells a unit twice when many orders race for the last units', async () => {
+      await setMockStock(stack.db, 'acme', 'SKU-00005', 7)
+      await setMockStock(stack.db, 'globex', 'SKU-00005', 5)
+      await http.post('/sync')
+
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          http.post('/orders', { lines: [{ sku: 'SKU-00005', quantity: 1 }] }),
+        ),
+      )
+
+      expect(results.filter((r) => r.status === 202)).toHaveLength(12)
+      expect(results.filter((r) => r.status === 409)).toHaveLength(28)
+      expect(await stockRow(stack.db, 'acme', 'SKU-00005')).toEqual({ quantity: 7, reserved: 7 })
+      expect(await stockRow(stack.db, 'globex', 'SKU-00005')).toEqual({ quantity: 5, reserved: 5 })
+      expect(await findDrift(stack.db)).toEqual([])
+    })
+
+    it('keeps reservations exact across a re-sync while orders are pending', async () => {
+      await http.post('/sync')
+
+      expect(await stockRow(stack.db, 'acme', SPLIT_SKU)).toEqual({ quantity: 6, reserved: 6 })
+      expect(await findDrift(stack.db)).toEqual([])
+    })
+  })
+}

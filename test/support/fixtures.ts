@@ -1,0 +1,34 @@
+import { ensureMockVendor } from '../../core/mock-vendor/books.js'
+import { type Db, query, sql } from '../../db/client.js'
+
+/** Sets a mock vendor's own stock of a SKU (as if it sold units elsewhere or restocked). */
+export async function setMockStock(db: Db, vendorId: string, sku: string, quantity: number): Promise<void> {
+  await ensureMockVendor(db, vendorId, 30)
+  await db.execute(
+    sql`update mock_vendor.stock set quantity = ${quantity} where vendor_id = ${vendorId} and sku = ${sku}`,
+  )
+}
+
+export async function stockRow(db: Db, vendorId: string, sku: string) {
+  const [row] = await query<{ quantity: number; reserved: number }>(
+    db,
+    sql`select quantity, reserved from vendor_stock where vendor_id = ${vendorId} and sku = ${sku}`,
+  )
+  return row
+}
+
+export async function mockQuantity(db: Db, vendorId: string, sku: string): Promise<number | undefined> {
+  const [row] = await query<{ quantity: number }>(
+    db,
+    sql`select quantity from mock_vendor.stock where vendor_id = ${vendorId} and sku = ${sku}`,
+  )
+  return row?.quantity
+}
+
+export async function count(
+  db: Db,
+  table: 'orders' | 'allocations' | 'order_lines' | 'outbox' | 'dead_letters',
+) {
+  const [row] = await query<{ n: number }>(db, sql`select count(*)::int as n from ${sql.identifier(table)}`)
+  return row!.n
+}

@@ -1,0 +1,19 @@
+/** A tiny JSON client for the runtime's HTTP API. */
+export function api(baseUrl: string) {
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await response.text()
+    // biome-ignore lint/suspicious/noExplicitAny: a test reads whatever the API answered
+    const json: any = text ? JSON.parse(text) : undefined
+    return { status: response.status, headers: response.headers, body: json }
+  }
+  return {
+    get: (path: string) => call('GET', path),
+    post: (path: string, body?: unknown, headers?: Record<string, string>) =>
+      call('POST', path, body, headers),
+  }
+}
