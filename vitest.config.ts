@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    env: { LOG_LEVEL: 'ERROR' },
+    // Quiet by default; LOG_LEVEL=DEBUG npm test shows every line.
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT' },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

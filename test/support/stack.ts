@@ -1,4 +1,4 @@
-import { type Config, loadConfig } from '../../core/config.js'
+import { type Config, loadConfig, MOCK_VENDOR_IDS, type VendorEntry } from '../../core/config.js'
 import type { Db } from '../../db/client.js'
 import { type Runtime, startRuntime } from '../../local/runtime.js'
 import {
@@ -32,6 +32,8 @@ export interface StackOptions {
   rabbit?: boolean
   /** Run the scheduler, consumer and relay. Off by default: tests drive the functions. */
   background?: boolean
+  /** Vendors besides the three shipped mock vendors. */
+  extraVendors?: VendorEntry[]
   env?: Record<string, string>
 }
 
@@ -55,6 +57,18 @@ export async function startStack(kind: BackendKind, options: StackOptions = {}):
     QUEUE_PREFIX: prefix,
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...(options.rabbit ? { AMQP_URL: amqpUrl! } : {}),
+    ...(options.extraVendors
+      ? {
+          VENDORS: JSON.stringify([
+            ...MOCK_VENDOR_IDS.map((id) => ({
+              id,
+              name: id,
+              baseUrl: `http://127.0.0.1:${port}/mock-vendors/${id}`,
+            })),
+            ...options.extraVendors,
+          ]),
+        }
+      : {}),
     ...options.env,
   })
   const runtime = await startRuntime(config, { background: options.background ?? false })

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { queueDeclarations } from '../../core/deps.js'
+import { AmqpBus } from '../../core/messaging/amqp-bus.js'
+import type { Delivery } from '../../core/messaging/bus.js'
+import { amqpUrl, deleteQueues, eventually, hasService, uniqueId } from '../support/services.js'
+
+describe.runIf(hasService('AMQP_URL'))('AmqpBus on RabbitMQ', () => {
+  const prefix = `test.${uniqueId()}.`
+  let bus: AmqpBus
+
+  beforeAll(async () => {
+    bus = await AmqpBus.connect(amqpUrl!, { prefix, queues: queueDeclarations, waitForConnect: true })
+  })
+  afterAll(async () => {
+    await bus?.close()
+    await deleteQueues(prefix)
+  })
+
+  it('delivers a confirmed message with its id and correlation id, once acknowledged', async () => {
+    const seen: Delivery[] = []
+    const sub = await bus.subscribe('orders', async (d) => void seen.push(d), 4)
+
+    await bus.publish('orders', { hello: 1 }, { messageId: 'm-1', correlationId: 'c-1' })
+    await eventually(async () => (seen.length > 0 ? true : undefined), 5_000, 'a delivery')
+    await sub.stop()
+
+    expect(seen).toHaveLength(1)
+    expect(JSON.parse(seen[0]!.body.toString())).toEqual({ hello: 1 })
+    expect(seen[0]).toMatchObject({ messageId: 'm-1', correlationId: 'c-1', redelivered: false })
+  })
+
+  it('redelivers a message whose handler failed, flagged as redelivered', async () => {
+    const seen: Delivery[] = []
+    const sub = await bus.subscribe(
+      'orders',
+      async (d) => {
+        seen.push(d)
+        if (seen.length === 1) throw new Error('consumer crashed')
+      },
+      1,
+    )
+
+    await bus.publish('orders', { n: 2 })
+    await eventually(async () => (seen.length >= 2 ? true : undefined), 5_000, 'a redelivery')
+    await sub.stop()
+
+    expect(seen.map((d) => d.redelivered)).toEqual([false, true])
+  })
+
+  it('delays a message through the TTL retry queue, then delivers it on the main queue', async () => {
+    const arrivals: number[] = []
+    const sub = await bus.subscribe('orders', async () => void arrivals.push(Date.now()), 1)
+    const sent = Date.now()
+
+    await bus.publish('orders', { later: true }, { delayMs: 1_000 })
+    await eventually(async () => (arrivals.length > 0 ? true : undefined), 10_000, 'the delayed message')
+    await sub.stop()
+
+    expect(arrivals[0]! - sent).toBeGreaterThanOrEqual(900)
+  })
+
+  it('fails a publish at once, rather than hanging, when the broker cannot be reached', async () => {
+    const offline = await AmqpBus.connect('amqp://guest:guest@127.0.0.1:9', {
+      prefix,
+      queues: queueDeclarations,
+      waitForConnect: false,
+    })
+
+    await expect(offline.publish('orders', {})).rejects.toThrow(/not connected/)
+    await expect(offline.check()).rejects.toThrow()
+    await offline.close()
+  })
+})

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { findDrift } from '../../core/inventory/reconcile.js'
+import type { ForwardOrderMessage } from '../../core/messaging/messages.js'
+import { toRabbitMqEvent } from '../../core/messaging/mq-event.js'
+import { query, sql } from '../../db/client.js'
+import { handler as processOrder } from '../../functions/process-order/handler.js'
+import { functions } from '../../infra/topology.js'
+import { lambdaContext } from '../../local/events.js'
+import { mockQuantity, setMockStock, stockRow } from '../support/fixtures.js'
+import { api } from '../support/http.js'
+import { backends, startStack, type TestStack } from '../support/stack.js'
+
+for (const backend of backends) {
+  describe.runIf(backend.enabled)(`sync-vendors on ${backend.name}`, () => {
+    let stack: TestStack
+    let http: ReturnType<typeof api>
+
+    beforeAll(async () => {
+      // A fourth vendor whose API is not there at all.
+      stack = await startStack(backend.kind, {
+        extraVendors: [{ id: 'gone', name: 'Gone', baseUrl: 'http://127.0.0.1:9/gone' }],
+      })
+      http = api(stack.url)
+    })
+    afterAll(() => stack?.close())
+
+    it('copies every vendor snapshot, so products sold by two vendors show both', async () => {
+      const res = await http.post('/sync')
+
+      expect(res.status).toBe(200)
+      const byVendor = Object.fromEntries(res.body.vendors.map((v: { vendorId: string }) => [v.vendorId, v]))
+      expect(byVendor.acme).toMatchObject({ status: 'ok', skus: 20 })
+      expect(byVendor.globex).toMatchObject({ status: 'ok', skus: 20 })
+      const product = (await http.get('/products/SKU-00001')).body
+      expect(product.vendors.map((v: { vendorId: string }) => v.vendorId)).toEqual(['acme', 'initech'])
+      expect(product.available).toBe(
+        (await mockQuantity(stack.db, 'acme', 'SKU-00001'))! +
+          (await mockQuantity(stack.db, 'initech', 'SKU-00001'))!,
+      )
+    })
+
+    it('marks a vendor that cannot be reached with its error, and leaves the others unaffected', async () => {
+      await http.post('/sync')
+
+      const vendors = (await http.get('/vendors')).body as {
+        id: string
+        status: string
+        lastError: string
+        stale: boolean
+      }[]
+      const gone = vendors.find((v) => v.id === 'gone')!
+      expect(gone).toMatchObject({ status: 'error', stale: true })
+      expect(gone.lastError).toMatch(/127\.0\.0\.1:9/)
+      expect(vendors.filter((v) => v.id !== 'gone').every((v) => v.status === 'ok' && !v.stale)).toBe(true)
+    })
+
+    it('counts an order exactly once across the sync after its vendor confirmed it (invariant 2)', async () => {
+      await setMockStock(stack.db, 'acme', 'SKU-00007', 10)
+      await setMockStock(stack.db, 'initech', 'SKU-00007', 0)
+      await http.post('/sync')
+      const placed = (await http.post('/orders', { lines: [{ sku: 'SKU-00007', quantity: 4 }] })).body
+
+      // Pending: a re-sync keeps the reservation (the vendor has not shipped).
+      await http.post('/sync')
+      expect(await stockRow(stack.db, 'acme', 'SKU-00007')).toEqual({ quantity: 10, reserved: 4 })
+
+      const message: ForwardOrderMessage = {
+        type: 'forward-order',
+        orderId: placed.id,
+        attempt: 1,
+        correlationId: placed.correlationId,
+      }
+      const event = toRabbitMqEvent('orders', [
+        { body: Buffer.from(JSON.stringify(message)), headers: {}, redelivered: false },
+      ])
+      await processOrder(event, lambdaContext(functions.processOrder))
+      // Confirmed after the last snapshot: still counted, since that snapshot did not reflect it.
+      expect(await stockRow(stack.db, 'acme', 'SKU-00007')).toEqual({ quantity: 10, reserved: 4 })
+
+      await http.post('/sync')
+
+      // The new snapshot reflects the shipment: the units are counted in quantity, not twice.
+      expect(await stockRow(stack.db, 'acme', 'SKU-00007')).toEqual({ quantity: 6, reserved: 0 })
+      expect((await http.get('/products/SKU-00007')).body.available).toBe(6)
+      expect(await findDrift(stack.db)).toEqual([])
+    })
+
+    it('drops a SKU the vendor no longer lists to zero', async () => {
+      await stack.db.execute(
+        sql`delete from mock_vendor.stock where vendor_id = 'acme' and sku = 'SKU-00008'`,
+      )
+
+      await http.post('/sync')
+
+      expect((await stockRow(stack.db, 'acme', 'SKU-00008'))!.quantity).toBe(0)
+      const [vendor] = await query<{ skuCount: number }>(
+        stack.db,
+        sql`select sku_count as "skuCount" from vendors where id = 'acme'`,
+      )
+      expect(vendor!.skuCount).toBe(19)
+    })
+  })
+}
