@@ -1,0 +1,52 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { eventually } from './services.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface RunningProcess {
+  child: ChildProcess
+  url: string
+  output(): string
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/**
+ * Starts the embedded runtime exactly as `npm start` does, in its own process, with only the
+ * given settings (the service variables of this shell are not passed on).
+ */
+export async function startLocalRuntime(port: number, env: Record<string, string>): Promise<RunningProcess> {
+  const { DATABASE_URL: _db, AMQP_URL: _amqp, ...inherited } = process.env
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+    cwd: root,
+    env: { ...inherited, PORT: String(port), LOG_LEVEL: 'INFO', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk) => {
+    output += chunk
+  })
+  child.stderr!.on('data', (chunk) => {
+    output += chunk
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const url = `http://127.0.0.1:${port}`
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`runtime exited with ${child.exitCode}:\n${output}`)
+      return output.includes(`listening on ${url}`) ? true : undefined
+    },
+    60_000,
+    'the runtime to listen',
+  )
+  return {
+    child,
+    url,
+    output: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal)
+      return exited
+    },
+  }
+}
