@@ -58,6 +58,7 @@ export interface RuntimeOptions {
 export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const background = options.background ?? true
   const log = logger()
+  log.setLogLevel(config.logLevel)
   const deps = await createDeps(config, { waitForBroker: false })
   provideDeps(deps)
 

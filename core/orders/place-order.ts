@@ -86,7 +86,8 @@ export async function placeOrder(
   }
 }
 
-function insertOrder(
+/** The statement that writes an order with its lines and allocations (no stock is touched). */
+export function insertOrder(
   id: string,
   customerId: string | null,
   correlationId: string,

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import amqp from 'amqplib'
-import pg from 'pg'
 import { queueDeclarations } from '../../core/deps.js'
+import { createScratchDatabase } from '../../db/scratch.js'
 
 /** Real services come from the environment (.ci/run sets them to this machine's). */
 export const databaseUrl = process.env.DATABASE_URL || undefined
@@ -24,25 +23,7 @@ export function hasService(name: 'DATABASE_URL' | 'AMQP_URL'): boolean {
 export const uniqueId = () => randomBytes(5).toString('hex')
 
 /** A new, empty PostgreSQL database on the configured server; dropped by `drop()`. */
-export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const admin = new URL(databaseUrl!)
-  const name = `oa_test_${uniqueId()}`
-  const client = new pg.Client({ connectionString: admin.href })
-  await client.connect()
-  await client.query(`create database ${name}`)
-  await client.end()
-  const url = new URL(admin.href)
-  url.pathname = `/${name}`
-  return {
-    url: url.href,
-    drop: async () => {
-      const c = new pg.Client({ connectionString: admin.href })
-      await c.connect()
-      await c.query(`drop database if exists ${name} with (force)`)
-      await c.end()
-    },
-  }
-}
+export const freshDatabase = () => createScratchDatabase(databaseUrl!, 'oa_test')
 
 /** Deletes the queues a test declared under its prefix. */
 export async function deleteQueues(prefix: string): Promise<void> {
@@ -54,18 +35,6 @@ export async function deleteQueues(prefix: string): Promise<void> {
     }
   }
   await connection.close()
-}
-
-/** A TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** Polls until `check` returns a value, or fails after `timeoutMs`. */
@@ -82,3 +51,5 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100))
   }
 }
+
+export { freePort } from '../../local/net.js'

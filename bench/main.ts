@@ -1,0 +1,33 @@
+import { benchPlaceOrder } from './place-order.js'
+
+/**
+ * `npm run bench -- [scenario ...]` prints a table per scenario. Needs DATABASE_URL (a PostgreSQL
+ * server; each run makes and drops its own database). BENCH_SECONDS sets the length of each run.
+ */
+const scenarios: Record<string, () => Promise<void>> = {
+  'place-order': () =>
+    benchPlaceOrder({
+      databaseUrl: requireDatabase(),
+      durationSeconds: Number(process.env.BENCH_SECONDS ?? 5),
+      concurrency: [1, 16, 64],
+    }),
+}
+
+function requireDatabase(): string {
+  const url = process.env.DATABASE_URL
+  if (!url) {
+    console.error(
+      'The benchmarks need DATABASE_URL (a PostgreSQL server), e.g. postgres://postgres@127.0.0.1:5432/postgres',
+    )
+    process.exit(2)
+  }
+  return url
+}
+
+const wanted = process.argv.slice(2)
+const unknown = wanted.filter((w) => !(w in scenarios))
+if (unknown.length > 0) {
+  console.error(`Unknown scenario ${unknown.join(', ')}; known: ${Object.keys(scenarios).join(', ')}`)
+  process.exit(2)
+}
+for (const name of wanted.length > 0 ? wanted : Object.keys(scenarios)) await scenarios[name]!()
