@@ -7,7 +7,7 @@ import { findDrift } from '../core/inventory/reconcile.js'
 import { reserveStock } from '../core/inventory/stock.js'
 import { enqueue } from '../core/messaging/outbox.js'
 import { ensureMockVendor } from '../core/mock-vendor/books.js'
-import { insertOrder } from '../core/orders/place-order.js'
+import { insertOrders } from '../core/orders/place-order.js'
 import { type Db, query, sql } from '../db/client.js'
 import * as schema from '../db/schema/index.js'
 import { createScratchDatabase } from '../db/scratch.js'
@@ -130,7 +130,10 @@ async function directRun(databaseUrl: string, catalogue: Catalogue, clients: num
       const id = randomUUID()
       const started = performance.now()
       await db.transaction(async (tx) => {
-        await tx.execute(insertOrder(id, null, id, [{ sku: allocation.sku, quantity: 1 }], [allocation]))
+        const lines = [{ sku: allocation.sku, quantity: 1 }]
+        await tx.execute(
+          insertOrders([{ id, customerId: null, correlationId: id, lines, allocations: [allocation] }]),
+        )
         await enqueue(tx, [{ destination: 'orders', payload: { orderId: id }, correlationId: id }])
         if (!(await reserveStock(tx, [allocation]))) throw new Error('out of stock in the baseline')
       })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { STRATEGIES } from './inventory/plan.js'
 
 const VendorEntry = z.object({
   id: z.string().regex(/^[a-z0-9-]{1,40}$/, 'lower-case letters, digits and dashes'),
@@ -36,6 +37,17 @@ const EnvSchema = z
     MOCK_VENDOR_BASE_URL: optionalString.pipe(z.url().optional()),
     MOCK_CATALOGUE_SIZE: int(200, 1),
     OUTBOX_RELAY_INTERVAL_MS: int(1_000, 1),
+    ALLOCATION_STRATEGY: z.enum(STRATEGIES).default('highest-available-first'),
+    VENDOR_PRIORITY: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    IDEMPOTENCY_TTL_MS: int(86_400_000, 1),
     CONSUMER_PREFETCH: int(16, 1),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
     ADMIN_TOKEN: optionalString,
@@ -74,6 +86,9 @@ const EnvSchema = z
       vendors,
       mockCatalogueSize: env.MOCK_CATALOGUE_SIZE,
       outboxRelayIntervalMs: env.OUTBOX_RELAY_INTERVAL_MS,
+      allocationStrategy: env.ALLOCATION_STRATEGY,
+      vendorPriority: env.VENDOR_PRIORITY,
+      idempotencyTtlMs: env.IDEMPOTENCY_TTL_MS,
       consumerPrefetch: env.CONSUMER_PREFETCH,
       logLevel: env.LOG_LEVEL,
       adminToken: env.ADMIN_TOKEN,

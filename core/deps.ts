@@ -56,3 +56,19 @@ export function getDeps(): Promise<Deps> {
 export function provideDeps(deps: Deps): void {
   current = Promise.resolve(deps)
 }
+
+/**
+ * Memoizes something built from the dependencies (an order placer, say), once per set of them:
+ * a warm Lambda reuses it, and a test that provides new dependencies gets a new one.
+ */
+export function perDeps<T>(build: (deps: Deps) => T): (deps: Deps) => T {
+  const built = new WeakMap<Deps, T>()
+  return (deps) => {
+    let value = built.get(deps)
+    if (value === undefined) {
+      value = build(deps)
+      built.set(deps, value)
+    }
+    return value
+  }
+}

@@ -27,10 +27,16 @@ export type AllocationStrategy = (line: OrderLine, offers: Offer[]) => PlannedAl
  * Takes from the vendor with the most available first, splitting the line over the next ones only
  * when one vendor lacks enough. Ties go to the lower vendor id, so a plan is deterministic.
  */
-export const highestAvailableFirst: AllocationStrategy = (line, offers) => {
-  const ranked = offers
-    .filter((o) => o.available > 0)
-    .sort((a, b) => b.available - a.available || a.vendorId.localeCompare(b.vendorId))
+export const highestAvailableFirst: AllocationStrategy = (line, offers) =>
+  takeInOrder(
+    line,
+    offers
+      .filter((o) => o.available > 0)
+      .sort((a, b) => b.available - a.available || a.vendorId.localeCompare(b.vendorId)),
+  )
+
+/** Fills the line from the offers in the order given. */
+function takeInOrder(line: OrderLine, ranked: Offer[]): PlannedAllocation[] {
   const allocations: PlannedAllocation[] = []
   let left = line.quantity
   for (const offer of ranked) {
@@ -40,6 +46,37 @@ export const highestAvailableFirst: AllocationStrategy = (line, offers) => {
     left -= take
   }
   return allocations
+}
+
+/**
+ * Takes from vendors in a configured order of preference; vendors not named come after, most
+ * available first. A line is split only when the preferred vendor lacks enough.
+ */
+export function vendorPriority(order: readonly string[]): AllocationStrategy {
+  const rank = (vendorId: string) => {
+    const i = order.indexOf(vendorId)
+    return i < 0 ? order.length : i
+  }
+  return (line, offers) =>
+    takeInOrder(
+      line,
+      offers
+        .filter((o) => o.available > 0)
+        .sort(
+          (a, b) =>
+            rank(a.vendorId) - rank(b.vendorId) ||
+            b.available - a.available ||
+            a.vendorId.localeCompare(b.vendorId),
+        ),
+    )
+}
+
+export const STRATEGIES = ['highest-available-first', 'vendor-priority'] as const
+export type StrategyName = (typeof STRATEGIES)[number]
+
+/** The strategy a configuration names. */
+export function strategyFor(name: StrategyName, priority: readonly string[]): AllocationStrategy {
+  return name === 'vendor-priority' ? vendorPriority(priority) : highestAvailableFirst
 }
 
 /** Sums lines that name the same SKU, keeping the order in which SKUs first appear. */

@@ -1,25 +1,31 @@
 import { randomUUID } from 'node:crypto'
 import { type Db, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
-import { InsufficientStockError } from '../errors.js'
+import { AppError, InsufficientStockError } from '../errors.js'
+import { problemFromError } from '../http/problem.js'
 import {
   type AllocationStrategy,
-  highestAvailableFirst,
   mergeLines,
+  type Offer,
+  type OrderLine,
   type PlannedAllocation,
   planOrder,
 } from '../inventory/plan.js'
 import { loadOffers, reserveStock } from '../inventory/stock.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
-import { enqueue, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
+import { enqueue, publishCommitted } from '../messaging/outbox.js'
+import { claimKey, completeKeys, fingerprint, releaseKey, validateIdempotencyKey } from './idempotency.js'
 import type { PlaceOrderInput } from './schemas.js'
 
 export interface PlaceOrderDeps {
   db: Db
   bus: Bus
   staleAfterMs: number
-  strategy?: AllocationStrategy
+  strategy: AllocationStrategy
+  idempotencyTtlMs: number
+  /** Most orders reserved in one transaction. */
+  maxBatch?: number
 }
 
 export interface PlacedOrder {
@@ -30,78 +36,220 @@ export interface PlacedOrder {
   lines: { sku: string; quantity: number; allocations: { vendorId: string; quantity: number }[] }[]
 }
 
+/** What `POST /orders` answers: a new order, or the replay of an earlier answer to the same key. */
+export interface PlaceOrderResult {
+  statusCode: number
+  body: unknown
+  replayed: boolean
+}
+
+interface Pending {
+  id: string
+  lines: OrderLine[]
+  customerId: string | null
+  correlationId: string
+  idempotencyKey: string | undefined
+  resolve(order: PlacedOrder): void
+  reject(error: unknown): void
+}
+
+interface Planned {
+  pending: Pending
+  allocations: PlannedAllocation[]
+}
+
 class LostRaceError extends Error {}
 
+export interface OrderPlacer {
+  /**
+   * Places an order (DESIGN.md invariants 1 and 3), honouring an Idempotency-Key when one is given.
+   * @throws InsufficientStockError naming every short line (also recorded for the key's replays).
+   */
+  place(
+    input: PlaceOrderInput,
+    options?: { correlationId?: string | undefined; idempotencyKey?: string | undefined },
+  ): Promise<PlaceOrderResult>
+}
+
 /**
- * Places an order: plans the allocation from current availability, then in one transaction
- * writes the order, its lines and allocations and its outbox message, and reserves every unit
- * with guarded updates (all lines or none). If a concurrent order took units the plan counted
- * on, the transaction is rolled back and the order re-planned. The message is published after
- * commit; a broker outage never fails the order (the outbox relay publishes it later).
+ * Group reservation. Orders that arrive while a reservation transaction is running wait and are
+ * reserved together in the next one: one read of availability, a plan per order made in memory
+ * against what the earlier orders of the batch took, one statement writing every order, its lines
+ * and allocations, one outbox insert, one guarded update per (vendor, sku) for the batch's total,
+ * and one commit. Each order is still all or nothing: it is planned whole or answered 409 whole.
+ * If another process or a sync took units the plan counted on, the guarded update touches fewer
+ * rows than planned, the batch rolls back and is planned again; no read-then-write anywhere.
  *
- * @throws InsufficientStockError naming every line that cannot be served.
+ * Under load this turns a convoy of transactions queueing on a hot row's lock into a few large
+ * transactions; without load a batch holds one order and costs what a single transaction does.
  */
-export async function placeOrder(
-  deps: PlaceOrderDeps,
-  input: PlaceOrderInput,
-  correlationId: string = randomUUID(),
-): Promise<PlacedOrder> {
-  const lines = mergeLines(input.lines)
-  const skus = lines.map((l) => l.sku)
-  const strategy = deps.strategy ?? highestAvailableFirst
-  // Each lost race means another order took units, so re-planning ends when we win or stock runs out.
-  for (;;) {
-    const plan = planOrder(lines, await loadOffers(deps.db, skus, deps.staleAfterMs), strategy)
-    if (!plan.ok) throw new InsufficientStockError(plan.shortfalls)
-    const id = randomUUID()
-    let pending: PendingMessage[]
+export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
+  const maxBatch = deps.maxBatch ?? 256
+  const queue: Pending[] = []
+  let draining = false
+
+  const drain = async () => {
+    draining = true
     try {
-      pending = await deps.db.transaction(async (tx) => {
-        await tx.execute(insertOrder(id, input.customerId ?? null, correlationId, lines, plan.allocations))
-        const message: ForwardOrderMessage = { type: 'forward-order', orderId: id, attempt: 1, correlationId }
-        const written = await enqueue(tx, [
-          { destination: queues.orders.name, payload: message, correlationId },
-        ])
-        if (!(await reserveStock(tx, plan.allocations))) throw new LostRaceError()
-        return written
-      })
-    } catch (error) {
-      if (error instanceof LostRaceError) continue
-      throw error
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatch)
+        try {
+          queue.unshift(...(await reserveBatch(deps, batch)))
+        } catch (error) {
+          for (const p of batch) p.reject(error)
+        }
+      }
+    } finally {
+      draining = false
     }
-    await publishCommitted(deps.db, deps.bus, pending)
-    return {
-      id,
-      status: 'reserved',
-      customerId: input.customerId ?? null,
-      correlationId,
-      lines: lines.map((l) => ({
-        sku: l.sku,
-        quantity: l.quantity,
-        allocations: plan.allocations
-          .filter((a) => a.sku === l.sku)
-          .map((a) => ({ vendorId: a.vendorId, quantity: a.quantity })),
-      })),
-    }
+  }
+
+  const submit = (order: Omit<Pending, 'resolve' | 'reject'>) =>
+    new Promise<PlacedOrder>((resolve, reject) => {
+      queue.push({ ...order, resolve, reject })
+      if (!draining) void drain()
+    })
+
+  return {
+    async place(input, options = {}) {
+      const key = validateIdempotencyKey(options.idempotencyKey)
+      if (key) {
+        const claim = await claimKey(deps.db, key, fingerprint(input), deps.idempotencyTtlMs)
+        if (claim.kind === 'replay') return { statusCode: claim.status, body: claim.body, replayed: true }
+      }
+      try {
+        const order = await submit({
+          id: randomUUID(),
+          lines: mergeLines(input.lines),
+          customerId: input.customerId ?? null,
+          correlationId: options.correlationId ?? randomUUID(),
+          idempotencyKey: key,
+        })
+        return { statusCode: 202, body: order, replayed: false }
+      } catch (error) {
+        if (key && error instanceof AppError && error.status < 500) {
+          await completeKeys(deps.db, [{ key, status: error.status, body: problemFromError(error) }])
+        } else if (key) {
+          await releaseKey(deps.db, key)
+        }
+        throw error
+      }
+    },
   }
 }
 
-/** The statement that writes an order with its lines and allocations (no stock is touched). */
-export function insertOrder(
-  id: string,
-  customerId: string | null,
-  correlationId: string,
-  lines: { sku: string; quantity: number }[],
-  allocations: PlannedAllocation[],
-) {
+/** Reserves a batch; returns the orders to plan again because a concurrent change beat the plan. */
+async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pending[]> {
+  const skus = [...new Set(batch.flatMap((p) => p.lines.map((l) => l.sku)))]
+  const offers = await loadOffers(deps.db, skus, deps.staleAfterMs)
+  const planned: Planned[] = []
+  for (const pending of batch) {
+    const plan = planOrder(pending.lines, offers, deps.strategy)
+    if (!plan.ok) {
+      pending.reject(new InsufficientStockError(plan.shortfalls))
+      continue
+    }
+    take(offers, plan.allocations)
+    planned.push({ pending, allocations: plan.allocations })
+  }
+  if (planned.length === 0) return []
+
+  const orders = planned.map(({ pending, allocations }) => view(pending, allocations))
+  let messages: Awaited<ReturnType<typeof enqueue>>
+  try {
+    messages = await deps.db.transaction(async (tx) => {
+      await tx.execute(insertOrders(planned.map(({ pending, allocations }) => ({ ...pending, allocations }))))
+      const written = await enqueue(
+        tx,
+        planned.map(({ pending }) => {
+          const payload: ForwardOrderMessage = {
+            type: 'forward-order',
+            orderId: pending.id,
+            attempt: 1,
+            correlationId: pending.correlationId,
+          }
+          return { destination: queues.orders.name, payload, correlationId: pending.correlationId }
+        }),
+      )
+      if (!(await reserveStock(tx, totals(planned)))) throw new LostRaceError()
+      await completeKeys(
+        tx,
+        planned.flatMap(({ pending }, i) =>
+          pending.idempotencyKey ? [{ key: pending.idempotencyKey, status: 202, body: orders[i] }] : [],
+        ),
+      )
+      return written
+    })
+  } catch (error) {
+    if (error instanceof LostRaceError) return planned.map((p) => p.pending)
+    throw error
+  }
+  // Answered once the broker confirmed (or refused: the relay publishes later). The next batch
+  // does not wait for the broker.
+  void publishCommitted(deps.db, deps.bus, messages).then(() => {
+    for (const [i, { pending }] of planned.entries()) pending.resolve(orders[i]!)
+  })
+  return []
+}
+
+/** Deducts planned units from the offers, so the next order of the batch plans on what is left. */
+function take(offers: Offer[], allocations: PlannedAllocation[]): void {
+  for (const a of allocations) {
+    for (const o of offers) if (o.vendorId === a.vendorId && o.sku === a.sku) o.available -= a.quantity
+  }
+}
+
+/** The batch's units per (vendor, sku): one guarded update per row, however many orders share it. */
+function totals(planned: Planned[]): PlannedAllocation[] {
+  const sums = new Map<string, PlannedAllocation>()
+  for (const a of planned.flatMap((p) => p.allocations)) {
+    const key = `${a.vendorId}\u0000${a.sku}`
+    const sum = sums.get(key)
+    if (sum) sum.quantity += a.quantity
+    else sums.set(key, { ...a })
+  }
+  return [...sums.values()]
+}
+
+function view(pending: Pending, allocations: PlannedAllocation[]): PlacedOrder {
+  return {
+    id: pending.id,
+    status: 'reserved',
+    customerId: pending.customerId,
+    correlationId: pending.correlationId,
+    lines: pending.lines.map((l) => ({
+      sku: l.sku,
+      quantity: l.quantity,
+      allocations: allocations
+        .filter((a) => a.sku === l.sku)
+        .map((a) => ({ vendorId: a.vendorId, quantity: a.quantity })),
+    })),
+  }
+}
+
+export interface OrderRows {
+  id: string
+  customerId: string | null
+  correlationId: string
+  lines: OrderLine[]
+  allocations: PlannedAllocation[]
+}
+
+/** One statement that writes orders with their lines and allocations (no stock is touched). */
+export function insertOrders(orders: OrderRows[]) {
+  const lines = orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })))
+  const allocations = orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, ...a })))
+  const column = <T>(rows: T[], pick: (row: T) => unknown) => sql.param(rows.map(pick))
   return sql`with o as (
-      insert into orders (id, customer_id, status, correlation_id) values (${id}, ${customerId}, 'reserved', ${correlationId})
+      insert into orders (id, customer_id, correlation_id, status)
+      select *, 'reserved' from unnest(${column(orders, (o) => o.id)}::uuid[], ${column(orders, (o) => o.customerId)}::text[],
+                                       ${column(orders, (o) => o.correlationId)}::text[])
     ), l as (
       insert into order_lines (order_id, sku, quantity)
-      select ${id}, * from unnest(${sql.param(lines.map((x) => x.sku))}::text[], ${sql.param(lines.map((x) => x.quantity))}::int[])
+      select * from unnest(${column(lines, (l) => l.orderId)}::uuid[], ${column(lines, (l) => l.sku)}::text[],
+                           ${column(lines, (l) => l.quantity)}::int[])
     )
     insert into allocations (order_id, sku, vendor_id, quantity)
-    select ${id}, * from unnest(${sql.param(allocations.map((a) => a.sku))}::text[],
-                                ${sql.param(allocations.map((a) => a.vendorId))}::text[],
-                                ${sql.param(allocations.map((a) => a.quantity))}::int[])`
+    select * from unnest(${column(allocations, (a) => a.orderId)}::uuid[], ${column(allocations, (a) => a.sku)}::text[],
+                         ${column(allocations, (a) => a.vendorId)}::text[], ${column(allocations, (a) => a.quantity)}::int[])`
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { check, index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 import { vendors } from './inventory.js'
 
 export const ORDER_STATUSES = ['reserved', 'forwarding', 'confirmed', 'failed'] as const
@@ -66,3 +66,22 @@ export const allocations = pgTable(
 
 export type Order = typeof orders.$inferSelect
 export type Allocation = typeof allocations.$inferSelect
+
+/**
+ * Idempotency-Key records for `POST /orders` (IETF draft-ietf-httpapi-idempotency-key-header):
+ * the first request's fingerprint and, once it finished, its response for replays.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    key: text('key').primaryKey(),
+    fingerprint: text('fingerprint').notNull(),
+    status: text('status', { enum: ['in_flight', 'done'] }).notNull(),
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    lockedAt: timestamp('locked_at', { withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('idempotency_keys_expiry_idx').on(t.expiresAt)],
+)

@@ -1,18 +1,31 @@
-import { getDeps } from '../../core/deps.js'
+import { getDeps, perDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
-import { placeOrder } from '../../core/orders/place-order.js'
+import { PROBLEM_CONTENT_TYPE } from '../../core/http/problem.js'
+import { strategyFor } from '../../core/inventory/plan.js'
+import { createOrderPlacer } from '../../core/orders/place-order.js'
 import { PlaceOrderInput } from '../../core/orders/schemas.js'
 import { functions } from '../../infra/topology.js'
+
+const placer = perDeps(({ database, bus, config }) =>
+  createOrderPlacer({
+    db: database.db,
+    bus,
+    staleAfterMs: config.staleAfterMs,
+    strategy: strategyFor(config.allocationStrategy, config.vendorPriority),
+    idempotencyTtlMs: config.idempotencyTtlMs,
+  }),
+)
 
 export const handler = apiHandler(
   { name: functions.placeOrder.name, body: PlaceOrderInput },
   async ({ body, header }) => {
-    const { database, bus, config } = await getDeps()
-    const order = await placeOrder(
-      { db: database.db, bus, staleAfterMs: config.staleAfterMs },
-      body,
-      header('x-correlation-id'),
-    )
-    return { statusCode: 202, body: order, headers: { location: `/orders/${order.id}` } }
+    const result = await placer(await getDeps()).place(body, {
+      correlationId: header('x-correlation-id'),
+      idempotencyKey: header('idempotency-key'),
+    })
+    const headers: Record<string, string> = result.replayed ? { 'idempotent-replayed': 'true' } : {}
+    if (result.statusCode >= 400) headers['content-type'] = PROBLEM_CONTENT_TYPE
+    else headers.location = `/orders/${(result.body as { id: string }).id}`
+    return { statusCode: result.statusCode, body: result.body, headers }
   },
 )

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto'
+import { type Executor, query, sql } from '../../db/client.js'
+import { AppError, ValidationError } from '../errors.js'
+
+/** A request still being processed that has not recorded its response may be taken over after this. */
+const ABANDONED_AFTER_MS = 60_000
+
+export class IdempotencyKeyReusedError extends AppError {
+  constructor() {
+    super(
+      422,
+      'idempotency_key_reused',
+      'Idempotency-Key reused',
+      'This Idempotency-Key was used with a different request body',
+    )
+  }
+}
+
+export class IdempotencyKeyInFlightError extends AppError {
+  constructor() {
+    super(
+      409,
+      'idempotency_key_in_flight',
+      'Request in progress',
+      'A request with this Idempotency-Key is still being processed; retry later',
+    )
+  }
+}
+
+/** Checks the header's shape; the key itself is opaque. */
+export function validateIdempotencyKey(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined
+  if (key.length < 1 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new ValidationError([
+      { field: 'headers.idempotency-key', message: 'must be 1 to 255 visible ASCII characters' },
+    ])
+  }
+  return key
+}
+
+/** A stable fingerprint of a parsed request, so that formatting does not make two bodies differ. */
+export function fingerprint(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex')
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+export type KeyClaim = { kind: 'owned' } | { kind: 'replay'; status: number; body: unknown }
+
+/**
+ * Claims a key for a request, in its own committed statement. The caller owns it when the key is
+ * new, expired, or abandoned by a request with the same body that never finished. Otherwise the
+ * stored response is replayed, or the request is refused: 422 for another body, 409 while the
+ * first is still in flight.
+ */
+export async function claimKey(db: Executor, key: string, print: string, ttlMs: number): Promise<KeyClaim> {
+  const owned = await query<{ key: string }>(
+    db,
+    sql`insert into idempotency_keys (key, fingerprint, status, expires_at)
+        values (${key}, ${print}, 'in_flight', now() + make_interval(secs => ${ttlMs / 1000}))
+        on conflict (key) do update
+        set fingerprint = excluded.fingerprint, status = 'in_flight', response_status = null, response_body = null,
+            locked_at = now(), created_at = now(), expires_at = excluded.expires_at
+        where idempotency_keys.expires_at <= now()
+           or (idempotency_keys.status = 'in_flight' and idempotency_keys.fingerprint = excluded.fingerprint
+               and idempotency_keys.locked_at < now() - make_interval(secs => ${ABANDONED_AFTER_MS / 1000}))
+        returning key`,
+  )
+  if (owned.length > 0) return { kind: 'owned' }
+  const [existing] = await query<{
+    fingerprint: string
+    status: string
+    responseStatus: number
+    responseBody: unknown
+  }>(
+    db,
+    sql`select fingerprint, status, response_status as "responseStatus", response_body as "responseBody"
+        from idempotency_keys where key = ${key}`,
+  )
+  // Deleted between the two statements (an abandoned claim was released): claim again.
+  if (!existing) return claimKey(db, key, print, ttlMs)
+  if (existing.fingerprint !== print) throw new IdempotencyKeyReusedError()
+  if (existing.status !== 'done') throw new IdempotencyKeyInFlightError()
+  return { kind: 'replay', status: existing.responseStatus, body: existing.responseBody }
+}
+
+/** Records the responses of finished requests, in the caller's transaction. */
+export async function completeKeys(tx: Executor, done: { key: string; status: number; body: unknown }[]) {
+  if (done.length === 0) return
+  await tx.execute(
+    sql`update idempotency_keys k set status = 'done', response_status = d.status, response_body = d.body::jsonb
+        from unnest(${sql.param(done.map((d) => d.key))}::text[], ${sql.param(done.map((d) => d.status))}::int[],
+                    ${sql.param(done.map((d) => JSON.stringify(d.body)))}::text[]) as d(key, status, body)
+        where k.key = d.key`,
+  )
+}
+
+/** Forgets a claim whose request failed in a way the client may retry (a 5xx). */
+export async function releaseKey(db: Executor, key: string): Promise<void> {
+  await db.execute(sql`delete from idempotency_keys where key = ${key} and status = 'in_flight'`)
+}
