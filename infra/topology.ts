@@ -70,6 +70,11 @@ export const functions = {
     description: 'Reads one order with its lines and allocations',
     routes: [{ method: 'GET', path: '/orders/{id}' }],
   }),
+  cancelOrder: fn({
+    name: 'cancel-order',
+    description: 'Cancels an order that has not been forwarded yet and releases its stock',
+    routes: [{ method: 'POST', path: '/orders/{id}/cancel' }],
+  }),
   listProducts: fn({
     name: 'list-products',
     description: 'Lists products with their availability per vendor',

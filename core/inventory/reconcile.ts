@@ -1,4 +1,4 @@
-import { type Executor, query, type SQL, sql } from '../../db/client.js'
+import { type Db, type Executor, query, type SQL, sql } from '../../db/client.js'
 
 /**
  * Units of allocations that a stock row's snapshot does not reflect (DESIGN.md invariant 2), per
@@ -32,4 +32,30 @@ export async function findDrift(db: Executor): Promise<Drift[]> {
         where s.reserved <> coalesce(u.units, 0)
         order by s.vendor_id, s.sku`,
   )
+}
+
+/**
+ * Sets every drifting row's `reserved` back to what its allocations say, locking the rows it
+ * rewrites; returns what it changed. Zero rows is the expected answer.
+ */
+export async function repairDrift(db: Db): Promise<Drift[]> {
+  return db.transaction(async (tx) => {
+    const drift = await findDrift(tx)
+    if (drift.length === 0) return []
+    await tx.execute(
+      sql`select 1 from vendor_stock s
+          join unnest(${sql.param(drift.map((d) => d.vendorId))}::text[], ${sql.param(drift.map((d) => d.sku))}::text[])
+            as d(vendor_id, sku) on s.vendor_id = d.vendor_id and s.sku = d.sku
+          order by s.vendor_id, s.sku for update of s`,
+    )
+    // Recounted after the locks are held, so no order committing meanwhile is missed.
+    const again = await findDrift(tx)
+    await tx.execute(
+      sql`update vendor_stock s set reserved = d.expected
+          from unnest(${sql.param(again.map((d) => d.vendorId))}::text[], ${sql.param(again.map((d) => d.sku))}::text[],
+                      ${sql.param(again.map((d) => d.expected))}::int[]) as d(vendor_id, sku, expected)
+          where s.vendor_id = d.vendor_id and s.sku = d.sku`,
+    )
+    return again
+  })
 }

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 import { vendors } from './inventory.js'
 
-export const ORDER_STATUSES = ['reserved', 'forwarding', 'confirmed', 'failed'] as const
+export const ORDER_STATUSES = ['reserved', 'forwarding', 'confirmed', 'failed', 'cancelled'] as const
 export type OrderStatus = (typeof ORDER_STATUSES)[number]
 
 export const orders = pgTable(

@@ -1,11 +1,13 @@
 import { ensureMockVendor } from '../../core/mock-vendor/books.js'
 import { type Db, query, sql } from '../../db/client.js'
 
-/** Sets a mock vendor's own stock of a SKU (as if it sold units elsewhere or restocked). */
+/** Sets a mock vendor's own stock of a SKU (as if it sold units elsewhere, restocked, or listed a new SKU). */
 export async function setMockStock(db: Db, vendorId: string, sku: string, quantity: number): Promise<void> {
   await ensureMockVendor(db, vendorId, 30)
   await db.execute(
-    sql`update mock_vendor.stock set quantity = ${quantity} where vendor_id = ${vendorId} and sku = ${sku}`,
+    sql`insert into mock_vendor.stock (vendor_id, sku, name, price, quantity)
+        values (${vendorId}, ${sku}, ${`Test ${sku}`}, 10, ${quantity})
+        on conflict (vendor_id, sku) do update set quantity = excluded.quantity`,
   )
 }
 

@@ -54,6 +54,7 @@ export async function startStack(kind: BackendKind, options: StackOptions = {}):
     OUTBOX_RELAY_INTERVAL_MS: '200',
     MOCK_CATALOGUE_SIZE: '30',
     PGLITE_DATA_DIR: 'memory://',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT',
     QUEUE_PREFIX: prefix,
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...(options.rabbit ? { AMQP_URL: amqpUrl! } : {}),
