@@ -7,7 +7,8 @@ import { ensureVendors } from './registry.js'
 
 export interface VendorSyncResult {
   vendorId: string
-  status: 'ok' | 'error'
+  /** `superseded`: a newer snapshot was written while this one was on its way, so it was dropped. */
+  status: 'ok' | 'error' | 'superseded'
   skus: number
   durationMs: number
   error?: string
@@ -62,13 +63,27 @@ async function syncVendor(
       retries: options.vendorRetries,
       pageSize: options.pageSize ?? 1_000,
     })
-    await db.transaction((tx) => writeSnapshot(tx, vendor.id, items, requestedAt, options.batchSize ?? 1_000))
+    const written = await db.transaction(async (tx) => {
+      // Snapshots of one vendor are written one at a time, and never an older one over a newer one:
+      // an older snapshot that arrives late would lower quantities that newer orders relied on.
+      // NO KEY UPDATE, so the foreign-key checks of orders being placed meanwhile do not wait.
+      const [current] = await query<{ newer: boolean }>(
+        tx,
+        sql`select coalesce(last_success_at >= ${requestedAt}::timestamptz, false) as newer
+            from vendors where id = ${vendor.id} for no key update`,
+      )
+      if (current?.newer) return false
+      await writeSnapshot(tx, vendor.id, items, requestedAt, options.batchSize ?? 1_000)
+      await tx.execute(
+        sql`update vendors set last_sync_at = now(), last_success_at = ${requestedAt}::timestamptz,
+              last_sync_status = 'ok', last_sync_error = null, sku_count = ${items.length},
+              last_sync_duration_ms = ${Date.now() - started}
+            where id = ${vendor.id}`,
+      )
+      return true
+    })
     const durationMs = Date.now() - started
-    await db.execute(
-      sql`update vendors set last_sync_at = now(), last_success_at = ${requestedAt}::timestamptz, last_sync_status = 'ok',
-            last_sync_error = null, last_sync_duration_ms = ${durationMs}, sku_count = ${items.length}
-          where id = ${vendor.id}`,
-    )
+    if (!written) return { vendorId: vendor.id, status: 'superseded', skus: items.length, durationMs }
     return { vendorId: vendor.id, status: 'ok', skus: items.length, durationMs }
   } catch (error) {
     const message = (error as Error).message

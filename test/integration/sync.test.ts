@@ -9,20 +9,29 @@ import { lambdaContext } from '../../local/events.js'
 import { mockQuantity, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
+import { type StubVendor, startStubVendor } from '../support/stub-vendor.js'
 
 for (const backend of backends) {
   describe.runIf(backend.enabled)(`sync-vendors on ${backend.name}`, () => {
     let stack: TestStack
     let http: ReturnType<typeof api>
+    let slowpoke: StubVendor
 
     beforeAll(async () => {
-      // A fourth vendor whose API is not there at all.
+      slowpoke = await startStubVendor([{ delayMs: 0, body: { items: [] } }])
+      // A fourth vendor whose API is not there at all, and a fifth that a test scripts.
       stack = await startStack(backend.kind, {
-        extraVendors: [{ id: 'gone', name: 'Gone', baseUrl: 'http://127.0.0.1:9/gone' }],
+        extraVendors: [
+          { id: 'gone', name: 'Gone', baseUrl: 'http://127.0.0.1:9/gone' },
+          { id: 'slowpoke', name: 'Slowpoke', baseUrl: slowpoke.baseUrl },
+        ],
       })
       http = api(stack.url)
     })
-    afterAll(() => stack?.close())
+    afterAll(async () => {
+      await stack?.close()
+      await slowpoke?.close()
+    })
 
     it('copies every vendor snapshot, so products sold by two vendors show both', async () => {
       const res = await http.post('/sync')
@@ -98,6 +107,25 @@ for (const backend of backends) {
         sql`select sku_count as "skuCount" from vendors where id = 'acme'`,
       )
       expect(vendor!.skuCount).toBe(19)
+    })
+
+    it('never lets an older snapshot that arrives late overwrite a newer one', async () => {
+      const item = (quantity: number) => ({ items: [{ sku: 'LATE-1', name: 'Late', price: 1, quantity }] })
+      slowpoke.answers = [
+        { delayMs: 600, body: item(5) },
+        { delayMs: 0, body: item(10) },
+      ]
+      slowpoke.requests = 0
+
+      const older = http.post('/sync')
+      await new Promise((r) => setTimeout(r, 150))
+      await http.post('/sync')
+      const order = await http.post('/orders', { lines: [{ sku: 'LATE-1', quantity: 8 }] })
+      await older
+
+      expect(order.status).toBe(202)
+      expect(await stockRow(stack.db, 'slowpoke', 'LATE-1')).toEqual({ quantity: 10, reserved: 8 })
+      expect(await findDrift(stack.db)).toEqual([])
     })
   })
 }

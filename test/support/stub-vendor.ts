@@ -1,0 +1,35 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface StubVendor {
+  baseUrl: string
+  /** Each GET /stock takes the next answer; the last one repeats. */
+  answers: { delayMs: number; body: unknown; status?: number }[]
+  requests: number
+  close(): Promise<void>
+}
+
+/**
+ * A third-party vendor API whose answers a test scripts one by one (slow, stale, malformed),
+ * served over real HTTP on a free port.
+ */
+export async function startStubVendor(answers: StubVendor['answers']): Promise<StubVendor> {
+  const stub = { answers, requests: 0 } as StubVendor
+  const server: Server = createServer((req, res) => {
+    const answer = stub.answers[Math.min(stub.requests, stub.answers.length - 1)]!
+    stub.requests++
+    setTimeout(() => {
+      res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' })
+      res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body))
+    }, answer.delayMs)
+    req.resume()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  stub.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  stub.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  return stub
+}
