@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { InsufficientStockError } from '../../core/errors.js'
+import { highestAvailableFirst } from '../../core/inventory/plan.js'
 import { findDrift, repairDrift } from '../../core/inventory/reconcile.js'
 import { releaseOrderStock } from '../../core/inventory/stock.js'
+import { createOrderPlacer } from '../../core/orders/place-order.js'
 import { query, sql } from '../../db/client.js'
 import { count, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
@@ -45,6 +48,36 @@ for (const backend of backends) {
         sql`select count(*)::int as n from vendor_stock where reserved < 0 or reserved > quantity`,
       )
       expect(negative!.n).toBe(0)
+      expect(await findDrift(stack.db)).toEqual([])
+    })
+
+    it('stays exact when two processes reserve the same rows at once (each re-plans a batch it lost)', async () => {
+      await setMockStock(stack.db, 'acme', 'TWO-1', 30)
+      await setMockStock(stack.db, 'initech', 'TWO-1', 30)
+      await http.post('/sync')
+      // Two placers on one database, as two Lambdas or two runtimes would be.
+      const deps = {
+        db: stack.db,
+        bus: stack.runtime.deps.bus,
+        staleAfterMs: stack.config.staleAfterMs,
+        strategy: highestAvailableFirst,
+        idempotencyTtlMs: 60_000,
+      }
+      const placers = [createOrderPlacer(deps), createOrderPlacer(deps)]
+
+      const outcomes = await Promise.all(
+        Array.from({ length: 160 }, (_, i) =>
+          placers[i % 2]!.place({ lines: [{ sku: 'TWO-1', quantity: 1 }] }).then(
+            () => 'placed',
+            (error) => (error instanceof InsufficientStockError ? 'short' : `error: ${error}`),
+          ),
+        ),
+      )
+
+      expect(outcomes.filter((o) => o === 'placed')).toHaveLength(60)
+      expect(outcomes.filter((o) => o === 'short')).toHaveLength(100)
+      expect(await stockRow(stack.db, 'acme', 'TWO-1')).toEqual({ quantity: 30, reserved: 30 })
+      expect(await stockRow(stack.db, 'initech', 'TWO-1')).toEqual({ quantity: 30, reserved: 30 })
       expect(await findDrift(stack.db)).toEqual([])
     })
 

@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { highestAvailableFirst, mergeLines, type Offer, planOrder } from '../../core/inventory/plan.js'
+import {
+  highestAvailableFirst,
+  mergeLines,
+  type Offer,
+  planOrder,
+  strategyFor,
+  vendorPriority,
+} from '../../core/inventory/plan.js'
 
 const offer = (vendorId: string, sku: string, available: number): Offer => ({ vendorId, sku, available })
 
@@ -86,6 +93,33 @@ describe('planOrder with highest-available-first', () => {
         },
       ),
     )
+  })
+})
+
+describe('planOrder with vendor-priority', () => {
+  const offers = [offer('acme', 'A', 9), offer('globex', 'A', 2), offer('initech', 'A', 5)]
+
+  it('takes from the preferred vendor first, then the next preferred, then the rest by availability', () => {
+    const plan = planOrder([{ sku: 'A', quantity: 10 }], offers, vendorPriority(['globex', 'initech']))
+
+    expect(plan).toEqual({
+      ok: true,
+      allocations: [
+        { sku: 'A', vendorId: 'globex', quantity: 2 },
+        { sku: 'A', vendorId: 'initech', quantity: 5 },
+        { sku: 'A', vendorId: 'acme', quantity: 3 },
+      ],
+    })
+  })
+
+  it('is what the configuration names, and highest-available-first otherwise', () => {
+    const line = [{ sku: 'A', quantity: 1 }]
+    expect(planOrder(line, offers, strategyFor('vendor-priority', ['initech']))).toMatchObject({
+      allocations: [{ vendorId: 'initech' }],
+    })
+    expect(planOrder(line, offers, strategyFor('highest-available-first', ['initech']))).toMatchObject({
+      allocations: [{ vendorId: 'acme' }],
+    })
   })
 })
 
