@@ -122,6 +122,8 @@ export const functions = {
     routes: [
       { method: 'GET', path: '/mock-vendors/{vendorId}/stock' },
       { method: 'POST', path: '/mock-vendors/{vendorId}/orders' },
+      { method: 'PUT', path: '/mock-vendors/{vendorId}/behaviour', admin: true },
+      { method: 'PUT', path: '/mock-vendors/{vendorId}/stock/{sku}', admin: true },
     ],
   }),
 } satisfies Record<string, FunctionSpec>

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
 import { type Db, type Executor, execute, query, sql } from '../../db/client.js'
 import { MOCK_VENDOR_IDS } from '../config.js'
 import { AppError, NotFoundError } from '../errors.js'
@@ -99,4 +100,56 @@ export async function placeMockOrder(
     if (updated !== lines.length) throw new MockOutOfStockError(lines.map((l) => l.sku))
     return { id, replayed: false }
   })
+}
+
+export const Behaviour = z.strictObject({
+  latencyMs: z.number().int().min(0).max(60_000).default(0),
+  failureRate: z.number().min(0).max(1).default(0),
+  down: z.boolean().default(false),
+})
+export type Behaviour = z.infer<typeof Behaviour>
+
+export class MockVendorUnavailableError extends AppError {
+  constructor(why: string) {
+    super(503, 'vendor_unavailable', 'Vendor unavailable', why)
+  }
+}
+
+/** Sets how a mock vendor misbehaves from now on. */
+export async function setBehaviour(db: Executor, vendorId: string, b: Behaviour): Promise<Behaviour> {
+  await db.execute(
+    sql`insert into mock_vendor.behaviour (vendor_id, latency_ms, failure_rate, down)
+        values (${vendorId}, ${b.latencyMs}, ${b.failureRate}, ${b.down})
+        on conflict (vendor_id) do update
+        set latency_ms = excluded.latency_ms, failure_rate = excluded.failure_rate, down = excluded.down`,
+  )
+  return b
+}
+
+/**
+ * Runs one call against a mock vendor the way its behaviour says: refused when down or (by
+ * chance) failing, and answered `latencyMs` late. The work is done at once, so a slow answer is
+ * a slow answer about data read when the call arrived.
+ */
+export async function misbehave<T>(db: Executor, vendorId: string, work: () => Promise<T>): Promise<T> {
+  const [b] = await query<{ latencyMs: number; failureRate: number; down: boolean }>(
+    db,
+    sql`select latency_ms as "latencyMs", failure_rate as "failureRate", down
+        from mock_vendor.behaviour where vendor_id = ${vendorId}`,
+  )
+  if (b?.down) throw new MockVendorUnavailableError(`${vendorId} is down`)
+  if (b && Math.random() < b.failureRate) throw new MockVendorUnavailableError(`${vendorId} failed this call`)
+  const result = await work()
+  if (b?.latencyMs) await new Promise((r) => setTimeout(r, b.latencyMs))
+  return result
+}
+
+/** Sets a mock vendor's own stock of a SKU, as if it sold units elsewhere or restocked. */
+export async function setMockStock(db: Executor, vendorId: string, sku: string, quantity: number) {
+  await db.execute(
+    sql`insert into mock_vendor.stock (vendor_id, sku, name, price, quantity)
+        values (${vendorId}, ${sku}, ${sku}, 10, ${quantity})
+        on conflict (vendor_id, sku) do update set quantity = excluded.quantity`,
+  )
+  return { sku, quantity }
 }

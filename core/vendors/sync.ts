@@ -20,8 +20,7 @@ export interface SyncSummary {
   vendors: VendorSyncResult[]
 }
 
-export type SyncOptions = Pick<Config, 'vendors' | 'vendorTimeoutMs' | 'vendorRetries'> & {
-  pageSize?: number
+export type SyncOptions = Pick<Config, 'vendors' | 'vendorTimeoutMs' | 'vendorRetries' | 'syncPageSize'> & {
   /** Rows per INSERT; each batch is one statement. */
   batchSize?: number
   log?: Logger
@@ -61,7 +60,7 @@ async function syncVendor(
     const items = await fetchStock(vendor.baseUrl, {
       timeoutMs: options.vendorTimeoutMs,
       retries: options.vendorRetries,
-      pageSize: options.pageSize ?? 1_000,
+      pageSize: options.syncPageSize,
     })
     const written = await db.transaction(async (tx) => {
       // Snapshots of one vendor are written one at a time, and never an older one over a newer one:

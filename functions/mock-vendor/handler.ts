@@ -3,7 +3,15 @@ import { z } from 'zod'
 import { getDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { mergeLines } from '../../core/inventory/plan.js'
-import { ensureMockVendor, placeMockOrder, readMockStock } from '../../core/mock-vendor/books.js'
+import {
+  Behaviour,
+  ensureMockVendor,
+  misbehave,
+  placeMockOrder,
+  readMockStock,
+  setBehaviour,
+  setMockStock,
+} from '../../core/mock-vendor/books.js'
 import { OrderLineInput } from '../../core/orders/schemas.js'
 import { functions } from '../../infra/topology.js'
 
@@ -11,28 +19,53 @@ const StockQuery = z.object({
   cursor: z.string().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(5_000).default(500),
 })
-
-const VendorOrder = z.object({ lines: z.array(OrderLineInput).min(1).max(100) })
+const VendorOrder = z.strictObject({ lines: z.array(OrderLineInput).min(1).max(100) })
+const StockLevel = z.strictObject({ quantity: z.number().int().min(0).max(2_147_483_647) })
 
 const name = functions.mockVendor.name
 
-const getStock = apiHandler({ name, query: StockQuery }, async ({ params, query }) => {
+/** The mock vendor's database, its catalogue seeded on first use. */
+async function books(vendorId: string) {
   const { database, config } = await getDeps()
-  await ensureMockVendor(database.db, params.vendorId!, config.mockCatalogueSize)
-  return { statusCode: 200, body: await readMockStock(database.db, params.vendorId!, query) }
+  await ensureMockVendor(database.db, vendorId, config.mockCatalogueSize)
+  return database.db
+}
+
+const getStock = apiHandler({ name, query: StockQuery }, async ({ params, query }) => {
+  const db = await books(params.vendorId!)
+  const page = await misbehave(db, params.vendorId!, () => readMockStock(db, params.vendorId!, query))
+  return { statusCode: 200, body: page }
 })
 
 const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body, header }) => {
-  const { database, config } = await getDeps()
-  await ensureMockVendor(database.db, params.vendorId!, config.mockCatalogueSize)
-  const order = await placeMockOrder(database.db, params.vendorId!, {
-    idempotencyKey: header('idempotency-key'),
-    lines: mergeLines(body.lines),
-  })
+  const db = await books(params.vendorId!)
+  const order = await misbehave(db, params.vendorId!, () =>
+    placeMockOrder(db, params.vendorId!, {
+      idempotencyKey: header('idempotency-key'),
+      lines: mergeLines(body.lines),
+    }),
+  )
   return { statusCode: order.replayed ? 200 : 201, body: { id: order.id } }
 })
 
-/** A stand-in third-party vendor: its stock, and orders against it. */
+const putBehaviour = apiHandler({ name, body: Behaviour, admin: true }, async ({ params, body }) => {
+  const db = await books(params.vendorId!)
+  return { statusCode: 200, body: await setBehaviour(db, params.vendorId!, body) }
+})
+
+const putStock = apiHandler({ name, body: StockLevel, admin: true }, async ({ params, body }) => {
+  const db = await books(params.vendorId!)
+  return { statusCode: 200, body: await setMockStock(db, params.vendorId!, params.sku!, body.quantity) }
+})
+
+const routes: Record<string, typeof getStock> = {
+  'GET /mock-vendors/{vendorId}/stock': getStock,
+  'POST /mock-vendors/{vendorId}/orders': postOrder,
+  'PUT /mock-vendors/{vendorId}/behaviour': putBehaviour,
+  'PUT /mock-vendors/{vendorId}/stock/{sku}': putStock,
+}
+
+/** A stand-in third-party vendor: its stock, orders against it, and controls to make it misbehave. */
 export async function handler(event: APIGatewayProxyEvent, context: Context) {
-  return event.httpMethod === 'POST' ? postOrder(event, context) : getStock(event, context)
+  return routes[`${event.httpMethod} ${event.resource}`]!(event, context)
 }

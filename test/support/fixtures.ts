@@ -1,14 +1,10 @@
-import { ensureMockVendor } from '../../core/mock-vendor/books.js'
+import { ensureMockVendor, setMockStock as setVendorStock } from '../../core/mock-vendor/books.js'
 import { type Db, query, sql } from '../../db/client.js'
 
 /** Sets a mock vendor's own stock of a SKU (as if it sold units elsewhere, restocked, or listed a new SKU). */
 export async function setMockStock(db: Db, vendorId: string, sku: string, quantity: number): Promise<void> {
   await ensureMockVendor(db, vendorId, 30)
-  await db.execute(
-    sql`insert into mock_vendor.stock (vendor_id, sku, name, price, quantity)
-        values (${vendorId}, ${sku}, ${`Test ${sku}`}, 10, ${quantity})
-        on conflict (vendor_id, sku) do update set quantity = excluded.quantity`,
-  )
+  await setVendorStock(db, vendorId, sku, quantity)
 }
 
 export async function stockRow(db: Db, vendorId: string, sku: string) {
