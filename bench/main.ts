@@ -1,4 +1,5 @@
 import { benchPlaceOrder } from './place-order.js'
+import { benchSync } from './sync.js'
 
 /**
  * `npm run bench -- [scenario ...]` prints a table per scenario. Needs DATABASE_URL (a PostgreSQL
@@ -10,6 +11,12 @@ const scenarios: Record<string, () => Promise<void>> = {
       databaseUrl: requireDatabase(),
       durationSeconds: Number(process.env.BENCH_SECONDS ?? 5),
       concurrency: [1, 16, 64],
+    }),
+  sync: () =>
+    benchSync({
+      databaseUrl: requireDatabase(),
+      syncs: 6,
+      loadSeconds: Number(process.env.BENCH_SECONDS ?? 5),
     }),
 }
 

@@ -7,12 +7,13 @@ import { type Db, type Executor, query, type SQL, sql } from '../../db/client.js
  * oversell). `since` bounds the confirmed ones for an index scan when every row of the vendor
  * shares one snapshot time.
  */
-export function unreflectedUnits(filter: { vendorId?: string; since?: string } = {}): SQL {
+export function unreflectedUnits(filter: { vendorId?: string; skus?: string[]; since?: string } = {}): SQL {
   return sql`select a.vendor_id, a.sku, sum(a.quantity)::int as units
     from allocations a join vendor_stock s on s.vendor_id = a.vendor_id and s.sku = a.sku
     where (a.status = 'pending' or (a.status = 'confirmed' and a.confirmed_at >= s.snapshot_at
            ${filter.since ? sql`and a.confirmed_at >= ${filter.since}::timestamptz` : sql``}))
       ${filter.vendorId ? sql`and a.vendor_id = ${filter.vendorId}` : sql``}
+      ${filter.skus ? sql`and a.sku = any(${sql.param(filter.skus)}::text[])` : sql``}
     group by a.vendor_id, a.sku`
 }
 

@@ -62,27 +62,17 @@ async function syncVendor(
       retries: options.vendorRetries,
       pageSize: options.syncPageSize,
     })
-    const written = await db.transaction(async (tx) => {
-      // Snapshots of one vendor are written one at a time, and never an older one over a newer one:
-      // an older snapshot that arrives late would lower quantities that newer orders relied on.
-      // NO KEY UPDATE, so the foreign-key checks of orders being placed meanwhile do not wait.
-      const [current] = await query<{ newer: boolean }>(
-        tx,
-        sql`select coalesce(last_success_at >= ${requestedAt}::timestamptz, false) as newer
-            from vendors where id = ${vendor.id} for no key update`,
-      )
-      if (current?.newer) return false
-      await writeSnapshot(tx, vendor.id, items, requestedAt, options.batchSize ?? 1_000)
-      await tx.execute(
-        sql`update vendors set last_sync_at = now(), last_success_at = ${requestedAt}::timestamptz,
-              last_sync_status = 'ok', last_sync_error = null, sku_count = ${items.length},
-              last_sync_duration_ms = ${Date.now() - started}
-            where id = ${vendor.id}`,
-      )
-      return true
-    })
+    const written = await writeSnapshot(db, vendor.id, items, requestedAt, options.batchSize ?? 1_000)
     const durationMs = Date.now() - started
-    if (!written) return { vendorId: vendor.id, status: 'superseded', skus: items.length, durationMs }
+    await db.execute(
+      sql`update vendors set last_sync_at = now(), last_sync_status = 'ok', last_sync_error = null,
+            last_success_at = greatest(last_success_at, ${requestedAt}::timestamptz),
+            sku_count = ${items.length}, last_sync_duration_ms = ${durationMs}
+          where id = ${vendor.id}`,
+    )
+    if (written === 0 && items.length > 0) {
+      return { vendorId: vendor.id, status: 'superseded', skus: items.length, durationMs }
+    }
     return { vendorId: vendor.id, status: 'ok', skus: items.length, durationMs }
   } catch (error) {
     const message = (error as Error).message
@@ -97,42 +87,71 @@ async function syncVendor(
 }
 
 /**
- * Replaces a vendor's snapshot and recomputes `reserved` (DESIGN.md invariant 2) in one
- * transaction. The upserts lock every row of the vendor first; the recount runs in a later
- * statement, so it sees every allocation committed by an order that touched those rows before
- * us, and an order that touches them after us adds its units on top of the recount.
+ * Writes a vendor's snapshot and recounts `reserved` (DESIGN.md invariant 2), one transaction per
+ * batch of rows, so a sync holds row locks only while it writes one batch and never stalls order
+ * placement for long. Every row keeps its own snapshot time, and a row is only ever replaced by a
+ * newer snapshot: a sync that took longer than a later one cannot undo it. Within a batch the
+ * upsert locks the rows first and the recount runs in a later statement, so it sees every
+ * allocation committed by an order that touched those rows before, and an order that touches
+ * them after adds its units on top. Returns how many rows this snapshot wrote.
  */
 async function writeSnapshot(
-  tx: Executor,
+  db: Db,
   vendorId: string,
   items: StockItem[],
   requestedAt: string,
   batchSize: number,
-): Promise<void> {
-  const unique = new Map(items.map((i) => [i.sku, i]))
-  const rows = [...unique.values()]
+): Promise<number> {
+  const rows = [...new Map(items.map((i) => [i.sku, i])).values()].sort((a, b) => a.sku.localeCompare(b.sku))
+  let written = 0
   for (let i = 0; i < rows.length; i += batchSize) {
     const batch = rows.slice(i, i + batchSize)
-    await tx.execute(
-      sql`insert into vendor_stock (vendor_id, sku, name, price, quantity, snapshot_at)
-          select ${vendorId}, sku, name, price, quantity, ${requestedAt}::timestamptz
-          from unnest(${sql.param(batch.map((r) => r.sku))}::text[], ${sql.param(batch.map((r) => r.name))}::text[],
-                      ${sql.param(batch.map((r) => r.price))}::numeric[], ${sql.param(batch.map((r) => r.quantity))}::int[])
-               as t(sku, name, price, quantity)
-          on conflict (vendor_id, sku) do update
-          set name = excluded.name, price = excluded.price, quantity = excluded.quantity, snapshot_at = excluded.snapshot_at`,
-    )
+    written += await db.transaction(async (tx) => {
+      const skus = await query<{ sku: string }>(
+        tx,
+        sql`insert into vendor_stock (vendor_id, sku, name, price, quantity, snapshot_at)
+            select ${vendorId}, sku, name, price, quantity, ${requestedAt}::timestamptz
+            from unnest(${sql.param(batch.map((r) => r.sku))}::text[], ${sql.param(batch.map((r) => r.name))}::text[],
+                        ${sql.param(batch.map((r) => r.price))}::numeric[], ${sql.param(batch.map((r) => r.quantity))}::int[])
+                 as t(sku, name, price, quantity)
+            on conflict (vendor_id, sku) do update
+            set name = excluded.name, price = excluded.price, quantity = excluded.quantity, snapshot_at = excluded.snapshot_at
+            where vendor_stock.snapshot_at < excluded.snapshot_at
+            returning sku`,
+      )
+      await recount(
+        tx,
+        vendorId,
+        skus.map((r) => r.sku),
+        requestedAt,
+      )
+      return skus.length
+    })
   }
-  // A SKU absent from a complete snapshot is sold out at the vendor.
-  await tx.execute(
-    sql`update vendor_stock set quantity = 0, snapshot_at = ${requestedAt}::timestamptz
-        where vendor_id = ${vendorId} and snapshot_at <> ${requestedAt}::timestamptz`,
-  )
-  // In a later statement than the locking upserts, so it sees every allocation committed before.
+  // A SKU absent from a complete snapshot is sold out at the vendor (unless a newer snapshot says otherwise).
+  await db.transaction(async (tx) => {
+    const absent = await query<{ sku: string }>(
+      tx,
+      sql`update vendor_stock set quantity = 0, snapshot_at = ${requestedAt}::timestamptz
+          where vendor_id = ${vendorId} and snapshot_at < ${requestedAt}::timestamptz returning sku`,
+    )
+    await recount(
+      tx,
+      vendorId,
+      absent.map((r) => r.sku),
+      requestedAt,
+    )
+  })
+  return written
+}
+
+/** Sets `reserved` of the given rows, already locked by the caller, to their unreflected units. */
+async function recount(tx: Executor, vendorId: string, skus: string[], requestedAt: string): Promise<void> {
+  if (skus.length === 0) return
   await tx.execute(
     sql`update vendor_stock s set reserved = coalesce(u.units, 0)
-        from vendor_stock cur left join (${unreflectedUnits({ vendorId, since: requestedAt })}) u on u.sku = cur.sku
-        where cur.vendor_id = ${vendorId} and s.vendor_id = cur.vendor_id and s.sku = cur.sku
-          and s.reserved <> coalesce(u.units, 0)`,
+        from unnest(${sql.param(skus)}::text[]) as b(sku)
+        left join (${unreflectedUnits({ vendorId, skus, since: requestedAt })}) u on u.sku = b.sku
+        where s.vendor_id = ${vendorId} and s.sku = b.sku and s.reserved <> coalesce(u.units, 0)`,
   )
 }

@@ -1,0 +1,112 @@
+import autocannon from 'autocannon'
+import { loadConfig } from '../core/config.js'
+import { findDrift } from '../core/inventory/reconcile.js'
+import { ensureMockVendor } from '../core/mock-vendor/books.js'
+import { query, sql } from '../db/client.js'
+import { createScratchDatabase } from '../db/scratch.js'
+import { freePort } from '../local/net.js'
+import { startRuntime } from '../local/runtime.js'
+import { percentile, printTable } from './stats.js'
+
+const PER_VENDOR = 10_000
+// Each mock SKU is sold by two of the three vendors: 15,000 SKUs make 10,000 per vendor.
+const CATALOGUE = (PER_VENDOR * 3) / 2
+const VENDORS = ['acme', 'globex', 'initech']
+
+/**
+ * A full sync of 3 vendors x 10,000 SKUs over HTTP (the mock vendors served by the same runtime),
+ * first into an empty database and then over existing rows; and the latency of order placement
+ * with and without a sync running, so that a sync's locks show if they stall orders.
+ */
+export async function benchSync(options: { databaseUrl: string; syncs: number; loadSeconds: number }) {
+  const database = await createScratchDatabase(options.databaseUrl, 'oa_bench')
+  const runtime = await startRuntime(
+    loadConfig({
+      PORT: String(await freePort()),
+      DATABASE_URL: database.url,
+      SYNC_INTERVAL_MS: '0',
+      MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+      LOG_LEVEL: 'ERROR',
+      VENDOR_TIMEOUT_MS: '30000',
+    }),
+    { background: false },
+  )
+  const db = runtime.deps.database.db
+  try {
+    for (const v of VENDORS) await ensureMockVendor(db, v, CATALOGUE)
+    await db.execute(sql`update mock_vendor.stock set quantity = 1000000`)
+    const sync = async () => {
+      const started = performance.now()
+      const res = await fetch(`${runtime.url}/sync`, { method: 'POST' })
+      const summary = (await res.json()) as { vendors: { status: string; skus: number }[] }
+      if (summary.vendors.some((v) => v.status !== 'ok'))
+        throw new Error(`sync failed: ${JSON.stringify(summary)}`)
+      return { ms: performance.now() - started, rows: summary.vendors.reduce((s, v) => s + v.skus, 0) }
+    }
+    const rows: Record<string, string | number>[] = []
+    for (let i = 0; i < options.syncs; i++) {
+      const { ms, rows: n } = await sync()
+      rows.push({
+        sync: i === 0 ? 'first (insert)' : `again #${i} (update)`,
+        rows: n,
+        ms: Math.round(ms),
+        'rows/s': Math.round(n / (ms / 1000)),
+      })
+    }
+    const times = rows.slice(1).map((r) => r.ms as number)
+    printTable(
+      `sync: 3 vendors x ${PER_VENDOR} SKUs, pages of 1000 over HTTP; median of the updates ${percentile(times, 50)} ms`,
+      rows,
+    )
+
+    const load = () => placeOrders(runtime.url, options.loadSeconds)
+    const quiet = await load()
+    let syncing = true
+    let during = 0
+    const background = (async () => {
+      while (syncing) {
+        await sync()
+        during++
+      }
+    })()
+    const busy = await load()
+    syncing = false
+    await background
+    const [over] = await query<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from vendor_stock where reserved > quantity`,
+    )
+    const drift = await findDrift(db)
+    printTable(
+      `order placement (16 connections, spread) while syncs run back to back (${during} syncs); afterwards ${drift.length} drifting, ${over!.n} oversold rows`,
+      [
+        {
+          'placing orders': 'no sync running',
+          'orders/s': quiet.rate,
+          'p50 ms': quiet.p50,
+          'p99 ms': quiet.p99,
+        },
+        { 'placing orders': 'syncs running', 'orders/s': busy.rate, 'p50 ms': busy.p50, 'p99 ms': busy.p99 },
+      ],
+    )
+    if (drift.length > 0 || over!.n > 0) process.exitCode = 1
+  } finally {
+    await runtime.close()
+    await database.drop()
+  }
+}
+
+async function placeOrders(url: string, seconds: number) {
+  const requests = Array.from({ length: 500 }, () => ({
+    method: 'POST' as const,
+    path: '/orders',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      lines: [
+        { sku: `SKU-${String(1 + Math.floor(Math.random() * CATALOGUE)).padStart(5, '0')}`, quantity: 1 },
+      ],
+    }),
+  }))
+  const r = await autocannon({ url, connections: 16, duration: seconds, requests, workers: 1 })
+  return { rate: r['2xx'] / seconds, p50: r.latency.p50, p99: r.latency.p99 }
+}
