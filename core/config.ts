@@ -36,7 +36,7 @@ const EnvSchema = z
     SYNC_PAGE_SIZE: int(1_000, 1),
     VENDORS: optionalString,
     MOCK_VENDOR_BASE_URL: optionalString.pipe(z.url().optional()),
-    MOCK_CATALOGUE_SIZE: int(200, 1),
+    MOCK_CATALOGUE_SIZE: int(450, 1),
     OUTBOX_RELAY_INTERVAL_MS: int(1_000, 1),
     ALLOCATION_STRATEGY: z.enum(STRATEGIES).default('highest-available-first'),
     VENDOR_PRIORITY: z

@@ -1,7 +1,7 @@
 import middy from '@middy/core'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import type { z } from 'zod'
-import { getConfig } from '../config.js'
+import { getDeps } from '../deps.js'
 import { AppError, PayloadTooLargeError, UnauthorizedError, UnsupportedMediaTypeError } from '../errors.js'
 import { functionLogger } from '../logging.js'
 import { constantTimeEqual } from './admin-token.js'
@@ -49,7 +49,8 @@ export function apiHandler<
   const base = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
     const headers = lowerCaseHeaders(event.headers)
     const header = (name: string) => headers[name.toLowerCase()]
-    if (spec.admin) requireAdmin(header('authorization'), header('x-admin-token'))
+    if (spec.admin)
+      requireAdmin((await getDeps()).config.adminToken, header('authorization'), header('x-admin-token'))
     const body = (
       spec.body ? parseOrThrow(spec.body, readJsonBody(event, headers), 'body') : undefined
     ) as Parsed<B>
@@ -105,8 +106,11 @@ function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, strin
   }
 }
 
-function requireAdmin(authorization: string | undefined, adminHeader: string | undefined): void {
-  const expected = getConfig().adminToken
+function requireAdmin(
+  expected: string | undefined,
+  authorization: string | undefined,
+  adminHeader: string | undefined,
+): void {
   if (expected === undefined) return
   const given = adminHeader ?? authorization?.replace(/^Bearer\s+/i, '')
   if (given === undefined || !constantTimeEqual(given, expected)) throw new UnauthorizedError()

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mockQuantity, setMockStock } from '../support/fixtures.js'
+import { api } from '../support/http.js'
+import { backends, startStack, type TestStack } from '../support/stack.js'
+
+const TOKEN = 's3cret-admin-token'
+
+for (const backend of backends) {
+  describe.runIf(backend.enabled)(`the mock vendor API on ${backend.name}`, () => {
+    let stack: TestStack
+    let http: ReturnType<typeof api>
+    const admin = { authorization: `Bearer ${TOKEN}` }
+
+    beforeAll(async () => {
+      stack = await startStack(backend.kind, { env: { ADMIN_TOKEN: TOKEN } })
+      http = api(stack.url)
+      await setMockStock(stack.db, 'globex', 'MV-1', 10)
+    })
+    afterAll(() => stack?.close())
+
+    it('returns the first order for a repeated Idempotency-Key and deducts nothing more, even at once', async () => {
+      const order = { lines: [{ sku: 'MV-1', quantity: 2 }] }
+      const key = { 'idempotency-key': 'order-1:globex' }
+
+      const first = await http.post('/mock-vendors/globex/orders', order, key)
+      const repeats = await Promise.all(
+        Array.from({ length: 5 }, () => http.post('/mock-vendors/globex/orders', order, key)),
+      )
+
+      expect(first.status).toBe(201)
+      expect(repeats.map((r) => [r.status, r.body.id])).toEqual(Array(5).fill([200, first.body.id]))
+      expect(await mockQuantity(stack.db, 'globex', 'MV-1')).toBe(8)
+    })
+
+    it('answers 409 and deducts nothing when it lacks stock for any line', async () => {
+      const res = await http.post('/mock-vendors/globex/orders', {
+        lines: [
+          { sku: 'MV-1', quantity: 1 },
+          { sku: 'SKU-00002', quantity: 100_000 },
+        ],
+      })
+
+      expect(res.status).toBe(409)
+      expect(await mockQuantity(stack.db, 'globex', 'MV-1')).toBe(8)
+    })
+
+    it('pages through its stock with a cursor', async () => {
+      const first = (await http.get('/mock-vendors/acme/stock?limit=5')).body
+      const second = (await http.get(`/mock-vendors/acme/stock?limit=5&cursor=${first.nextCursor}`)).body
+
+      expect(first.items).toHaveLength(5)
+      expect(second.items[0].sku > first.items[4].sku).toBe(true)
+      expect((await http.get('/mock-vendors/nobody/stock')).status).toBe(404)
+    })
+
+    it('answers 401 on control endpoints and POST /sync without the admin token, and obeys with it', async () => {
+      expect((await http.put('/mock-vendors/acme/behaviour', { down: true })).status).toBe(401)
+      expect(
+        (await http.put('/mock-vendors/acme/stock/MV-1', { quantity: 1 }, { authorization: 'Bearer wrong' }))
+          .status,
+      ).toBe(401)
+      expect((await http.post('/sync')).status).toBe(401)
+
+      expect((await http.put('/mock-vendors/acme/behaviour', { down: true }, admin)).status).toBe(200)
+      expect((await http.get('/mock-vendors/acme/stock')).status).toBe(503)
+      expect(
+        (await http.put('/mock-vendors/acme/behaviour', { down: false }, { 'x-admin-token': TOKEN })).status,
+      ).toBe(200)
+      expect((await http.put('/mock-vendors/acme/stock/MV-1', { quantity: 42 }, admin)).body).toEqual({
+        sku: 'MV-1',
+        quantity: 42,
+      })
+      expect((await http.post('/sync', undefined, admin)).status).toBe(200)
+    })
+
+    it('rejects a malformed behaviour by field', async () => {
+      const res = await http.put('/mock-vendors/acme/behaviour', { failureRate: 2, latencyMs: -1 }, admin)
+
+      expect(res.status).toBe(400)
+      expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual([
+        'body.failureRate',
+        'body.latencyMs',
+      ])
+    })
+  })
+}
