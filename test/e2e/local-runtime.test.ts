@@ -23,14 +23,18 @@ async function orderToConfirmation(url: string) {
   const product = (await http.get('/products/SKU-00002')).body
   expect(product.vendors.length).toBeGreaterThanOrEqual(2)
 
-  const placed = await http.post('/orders', { customerId: 'e2e', lines: [{ sku: 'SKU-00002', quantity: 2 }] })
-  expect(placed.status).toBe(202)
-  const vendorId: string = placed.body.lines[0].allocations[0].vendorId
-  const vendorQuantity = async () =>
+  const vendorQuantity = async (vendorId: string) =>
     (await http.get(`/mock-vendors/${vendorId}/stock?limit=5000`)).body.items.find(
       (i: { sku: string }) => i.sku === 'SKU-00002',
     ).quantity as number
-  const before = await vendorQuantity()
+  // Read before placing: the consumer may ship the order before the 202 is even read.
+  const before = new Map<string, number>()
+  for (const v of product.vendors as { vendorId: string }[])
+    before.set(v.vendorId, await vendorQuantity(v.vendorId))
+
+  const placed = await http.post('/orders', { customerId: 'e2e', lines: [{ sku: 'SKU-00002', quantity: 2 }] })
+  expect(placed.status).toBe(202)
+  const vendorId: string = placed.body.lines[0].allocations[0].vendorId
 
   const order = await eventually(
     async () => {
@@ -47,7 +51,7 @@ async function orderToConfirmation(url: string) {
     status: 'confirmed',
     vendorOrderId: expect.any(String),
   })
-  expect(await vendorQuantity()).toBe(before - 2)
+  expect(await vendorQuantity(vendorId)).toBe(before.get(vendorId)! - 2)
   return order.id as string
 }
 
