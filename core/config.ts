@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { orderRetry } from '../infra/topology.js'
 import { STRATEGIES } from './inventory/plan.js'
 
 const VendorEntry = z.object({
@@ -49,6 +50,11 @@ const EnvSchema = z
           .filter(Boolean),
       ),
     IDEMPOTENCY_TTL_MS: int(86_400_000, 1),
+    ORDER_RETRY_DELAYS_MS: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'comma-separated milliseconds, e.g. 1000,5000,25000')
+      .optional()
+      .transform((v) => (v ? v.split(',').map(Number) : [...orderRetry.delaysMs])),
     CONSUMER_PREFETCH: int(16, 1),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
     ADMIN_TOKEN: optionalString,
@@ -91,6 +97,7 @@ const EnvSchema = z
       allocationStrategy: env.ALLOCATION_STRATEGY,
       vendorPriority: env.VENDOR_PRIORITY,
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_MS,
+      orderRetryDelaysMs: env.ORDER_RETRY_DELAYS_MS,
       consumerPrefetch: env.CONSUMER_PREFETCH,
       logLevel: env.LOG_LEVEL,
       adminToken: env.ADMIN_TOKEN,

@@ -13,9 +13,9 @@ export interface Deps {
   bus: Bus
 }
 
-/** The RabbitMQ queues this service declares, derived from infra/topology.ts. */
-export const queueDeclarations = [
-  { name: queues.orders.name, deadLetter: queues.orders.deadLetter, retryDelaysMs: orderRetry.delaysMs },
+/** The RabbitMQ queues this service declares, derived from infra/topology.ts and the retry delays. */
+export const queueDeclarations = (retryDelaysMs: readonly number[] = orderRetry.delaysMs) => [
+  { name: queues.orders.name, deadLetter: queues.orders.deadLetter, retryDelaysMs },
 ]
 
 /**
@@ -37,7 +37,7 @@ export async function createDeps(config: Config, options: { waitForBroker: boole
   const bus: Bus = config.amqpUrl
     ? await AmqpBus.connect(config.amqpUrl, {
         prefix: config.queuePrefix,
-        queues: queueDeclarations,
+        queues: queueDeclarations(config.orderRetryDelaysMs),
         waitForConnect: options.waitForBroker,
       })
     : new MemoryBus()

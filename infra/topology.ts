@@ -31,12 +31,13 @@ export interface FunctionSpec {
   asyncFailure?: { retryAttempts: number; maxEventAgeSeconds: number; deadLetterQueue: string }
 }
 
-/** Retry policy of the order pipeline: one delay per retry, so attempts = delays + 1. */
+/**
+ * Retry policy of the order pipeline: one delay per retry (exponential), so attempts = delays + 1.
+ * `ORDER_RETRY_DELAYS_MS` may override it for a demo or a test; deployments use this one.
+ */
 export const orderRetry = {
   delaysMs: [1_000, 5_000, 25_000],
 } as const
-
-export const maxOrderAttempts = orderRetry.delaysMs.length + 1
 
 /** RabbitMQ queues. Retry queues are derived from `orderRetry` (one TTL queue per delay). */
 export const queues = {
@@ -115,6 +116,11 @@ export const functions = {
       maxEventAgeSeconds: 3_600,
       deadLetterQueue: deadLetterQueues.processOrder,
     },
+  }),
+  relayOutbox: fn({
+    name: 'relay-outbox',
+    description: 'Publishes outbox messages the broker never confirmed (after a crash or an outage)',
+    schedule: 'rate(1 minute)',
   }),
   mockVendor: fn({
     name: 'mock-vendor',

@@ -1,13 +1,46 @@
 import { ConfigError, getConfig } from '../core/config.js'
 import { findDrift, repairDrift } from '../core/inventory/reconcile.js'
+import { listDeadLetters, redrive, redriveAll, showDeadLetter } from '../core/orders/dead-letters.js'
 import { openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
 
 /**
  * Operator commands, against the database the environment names (the same settings as
- * `npm start`): `npm run reconcile [-- --repair]`.
+ * `npm start`): `npm run reconcile [-- --repair]`, and
+ * `npm run dlq -- list [--all] | show <id> | redrive <id> | redrive --all`.
  */
 const commands: Record<string, (args: string[]) => Promise<number>> = {
+  async dlq([action, target]) {
+    const database = await open()
+    try {
+      const db = database.db
+      if (action === 'list') {
+        const letters = await listDeadLetters(db, { all: target === '--all' })
+        for (const d of letters) {
+          console.log(
+            `${d.id}\t${d.createdAt}\torder ${d.orderId ?? '-'}\t${d.reason}${d.redrivenAt ? `\tredriven ${d.redrivenAt}` : ''}`,
+          )
+        }
+        console.log(`${letters.length} dead letter(s)`)
+        return 0
+      }
+      if (action === 'show' && target) {
+        console.log(JSON.stringify(await showDeadLetter(db, Number(target)), null, 2))
+        return 0
+      }
+      if (action === 'redrive' && target) {
+        const results = target === '--all' ? await redriveAll(db) : [await redrive(db, Number(target))]
+        for (const r of results) console.log(`${r.id}\torder ${r.orderId ?? '-'}\t${r.outcome}`)
+        console.log(`${results.filter((r) => r.outcome === 'requeued').length} of ${results.length} requeued`)
+        return results.every((r) => r.outcome === 'requeued') ? 0 : 1
+      }
+      console.error('usage: npm run dlq -- list [--all] | show <id> | redrive <id> | redrive --all')
+      return 2
+    } finally {
+      await database.close()
+    }
+  },
+
   async reconcile(args) {
     const database = await open()
     try {

@@ -11,7 +11,6 @@ import { problemFromError, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
 import type { ForwardOrderMessage } from '../core/messaging/messages.js'
 import { toRabbitMqEvent } from '../core/messaging/mq-event.js'
-import { relayOutbox } from '../core/messaging/outbox.js'
 import { query, sql } from '../db/client.js'
 import { type FunctionSpec, functions, queues, routes } from '../infra/topology.js'
 import {
@@ -162,7 +161,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const relayOnce = () => {
     if (relaying) return
     relaying = true
-    track(relayOutbox(deps.database.db, deps.bus, { graceMs: 2_000, limit: 500 }))
+    track(invoke(functions.relayOutbox, toScheduledEvent('relay-outbox-schedule')))
       .catch((error: Error) => log.warn('outbox relay failed', { error: error.message }))
       .finally(() => {
         relaying = false

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Db, type Executor, query, sql } from '../../db/client.js'
-import { maxOrderAttempts, orderRetry, queues } from '../../infra/topology.js'
+import { queues } from '../../infra/topology.js'
 import { releaseOrderStock } from '../inventory/stock.js'
 import type { Bus, Delivery } from '../messaging/bus.js'
 import { type DeadLetterRecord, ForwardOrderMessage } from '../messaging/messages.js'
@@ -12,6 +12,8 @@ export interface ProcessDeps {
   bus: Bus
   vendorTimeoutMs: number
   vendorRetries: number
+  /** Backoff before each retry; attempts = delays + 1. */
+  retryDelaysMs: readonly number[]
   log?: Logger
 }
 
@@ -124,8 +126,8 @@ export async function processOrder(deps: ProcessDeps, message: ForwardOrderMessa
 
   const lastError = failures.map((f) => `${f.vendorId}: ${f.error?.message}`).join('; ')
   const rejected = failures.some((f) => f.error instanceof VendorRejectedError)
-  if (!rejected && attempt < maxOrderAttempts) {
-    const delayMs = orderRetry.delaysMs[attempt - 1] ?? orderRetry.delaysMs[orderRetry.delaysMs.length - 1]!
+  if (!rejected && attempt <= deps.retryDelaysMs.length) {
+    const delayMs = deps.retryDelaysMs[attempt - 1]!
     const pending = await deps.db.transaction(async (tx) => {
       // The lease now covers the backoff, so only the next attempt (or a crash recovery after it) may claim.
       await tx.execute(

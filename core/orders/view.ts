@@ -18,13 +18,16 @@ export interface OrderView {
   createdAt: string
   updatedAt: string
   lines: { sku: string; quantity: number; allocations: AllocationView[] }[]
+  /** Each status change, oldest first. */
+  history: { status: OrderStatus; attempt: number; at: string; reason?: string }[]
 }
 
 /** One order with its lines and allocations, as the API shows it; undefined if unknown. */
 export async function readOrder(db: Executor, id: string): Promise<OrderView | undefined> {
   const rows = await query<{
-    order: Omit<OrderView, 'lines'> & { failureReason: string | null }
+    order: Omit<OrderView, 'lines' | 'history'> & { failureReason: string | null }
     lines: OrderView['lines']
+    history: OrderView['history']
   }>(
     db,
     sql`select json_build_object(
@@ -37,11 +40,16 @@ export async function readOrder(db: Executor, id: string): Promise<OrderView | u
                                   order by a.vendor_id)
                   from allocations a where a.order_id = l.order_id and a.sku = l.sku), '[]'::json))
                 order by l.sku)
-              from order_lines l where l.order_id = o.id), '[]'::json) as lines
+              from order_lines l where l.order_id = o.id), '[]'::json) as lines,
+            coalesce((
+              select json_agg(json_strip_nulls(json_build_object('status', e.status, 'attempt', e.attempt,
+                                                                 'at', ${isoTime(sql`e.at`)}, 'reason', e.reason))
+                              order by e.id)
+              from order_events e where e.order_id = o.id), '[]'::json) as history
         from orders o where o.id = ${id}`,
   )
   const row = rows[0]
   if (!row) return undefined
   const { failureReason, ...order } = row.order
-  return { ...order, ...(failureReason ? { failureReason } : {}), lines: row.lines }
+  return { ...order, ...(failureReason ? { failureReason } : {}), lines: row.lines, history: row.history }
 }

@@ -19,6 +19,7 @@ export const handler = middy(async (event: unknown): Promise<{ outcomes: Process
     bus,
     vendorTimeoutMs: config.vendorTimeoutMs,
     vendorRetries: config.vendorRetries,
+    retryDelaysMs: config.orderRetryDelaysMs,
     log,
   }
   const outcomes: ProcessOutcome[] = []

@@ -9,7 +9,7 @@ describe.runIf(hasService('AMQP_URL'))('AmqpBus on RabbitMQ', () => {
   let bus: AmqpBus
 
   beforeAll(async () => {
-    bus = await AmqpBus.connect(amqpUrl!, { prefix, queues: queueDeclarations, waitForConnect: true })
+    bus = await AmqpBus.connect(amqpUrl!, { prefix, queues: queueDeclarations(), waitForConnect: true })
   })
   afterAll(async () => {
     await bus?.close()
@@ -62,7 +62,7 @@ describe.runIf(hasService('AMQP_URL'))('AmqpBus on RabbitMQ', () => {
   it('fails a publish at once, rather than hanging, when the broker cannot be reached', async () => {
     const offline = await AmqpBus.connect('amqp://guest:guest@127.0.0.1:9', {
       prefix,
-      queues: queueDeclarations,
+      queues: queueDeclarations(),
       waitForConnect: false,
     })
 

@@ -5,7 +5,10 @@ import type { ForwardOrderMessage } from '../../core/messaging/messages.js'
 import { toRabbitMqEvent } from '../../core/messaging/mq-event.js'
 import { query, sql } from '../../db/client.js'
 import { handler } from '../../functions/process-order/handler.js'
-import { functions, maxOrderAttempts, orderRetry } from '../../infra/topology.js'
+import { functions, orderRetry } from '../../infra/topology.js'
+
+const maxOrderAttempts = orderRetry.delaysMs.length + 1
+
 import { lambdaContext } from '../../local/events.js'
 import { count, mockQuantity, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'

@@ -29,7 +29,7 @@ export const freshDatabase = () => createScratchDatabase(databaseUrl!, 'oa_test'
 export async function deleteQueues(prefix: string): Promise<void> {
   const connection = await amqp.connect(amqpUrl!)
   const channel = await connection.createChannel()
-  for (const q of queueDeclarations) {
+  for (const q of queueDeclarations()) {
     for (const name of [q.name, q.deadLetter, ...q.retryDelaysMs.map((d) => `${q.name}.retry.${d}`)]) {
       await channel.deleteQueue(`${prefix}${name}`)
     }

@@ -1,0 +1,116 @@
+import { type Db, isoTime, query, sql } from '../../db/client.js'
+import { queues } from '../../infra/topology.js'
+import { NotFoundError } from '../errors.js'
+import { reserveStock } from '../inventory/stock.js'
+import type { ForwardOrderMessage } from '../messaging/messages.js'
+import { enqueue } from '../messaging/outbox.js'
+
+export interface DeadLetterView {
+  id: number
+  orderId: string | null
+  reason: string
+  attempts: number
+  lastError: string | null
+  createdAt: string
+  redrivenAt: string | null
+  message?: unknown
+}
+
+const columns = sql`id, order_id as "orderId", reason, attempts, last_error as "lastError",
+  ${isoTime(sql`created_at`)} as "createdAt", ${isoTime(sql`redriven_at`)} as "redrivenAt"`
+
+/** Dead letters, newest first; redriven ones only when asked. */
+export async function listDeadLetters(db: Db, options: { all?: boolean } = {}): Promise<DeadLetterView[]> {
+  return query<DeadLetterView>(
+    db,
+    sql`select ${columns} from dead_letters ${options.all ? sql`` : sql`where redriven_at is null`} order by id desc`,
+  )
+}
+
+export async function showDeadLetter(db: Db, id: number): Promise<DeadLetterView> {
+  const [row] = await query<DeadLetterView>(
+    db,
+    sql`select ${columns}, message from dead_letters where id = ${id}`,
+  )
+  if (!row) throw new NotFoundError(`Dead letter ${id}`)
+  return row
+}
+
+export type RedriveOutcome =
+  | 'requeued'
+  | 'insufficient-stock'
+  | 'not-an-order'
+  | 'already-redriven'
+  | 'order-not-failed'
+
+/**
+ * Sends a failed order round again: in one transaction its released units are reserved again
+ * (with the same guarded update as a new order, so only if stock allows), the order goes back to
+ * `reserved` with its attempts reset, attempt 1 is queued through the outbox, and the dead letter
+ * is marked redriven. Vendors see the same idempotency keys, so what they already shipped is not
+ * shipped again. The outbox relay of the running system publishes the message.
+ */
+export async function redrive(
+  db: Db,
+  id: number,
+): Promise<{ id: number; orderId: string | null; outcome: RedriveOutcome }> {
+  class Undo extends Error {
+    constructor(readonly outcome: RedriveOutcome) {
+      super(outcome)
+    }
+  }
+  try {
+    return await db.transaction(async (tx) => {
+      const [letter] = await query<{ orderId: string | null; redriven: boolean }>(
+        tx,
+        sql`select order_id as "orderId", redriven_at is not null as redriven from dead_letters where id = ${id} for update`,
+      )
+      if (!letter) throw new NotFoundError(`Dead letter ${id}`)
+      if (letter.redriven) return { id, orderId: letter.orderId, outcome: 'already-redriven' as const }
+      if (!letter.orderId) return { id, orderId: null, outcome: 'not-an-order' as const }
+      const [order] = await query<{ correlationId: string }>(
+        tx,
+        sql`update orders set status = 'reserved', attempts = 0, failure_reason = null, lease_until = null, updated_at = now()
+            where id = ${letter.orderId} and status = 'failed' returning correlation_id as "correlationId"`,
+      )
+      if (!order) throw new Undo('order-not-failed')
+      const units = await query<{ vendorId: string; sku: string; quantity: number }>(
+        tx,
+        sql`update allocations set status = 'pending' where order_id = ${letter.orderId} and status = 'released'
+            returning vendor_id as "vendorId", sku, quantity`,
+      )
+      if (units.length > 0 && !(await reserveStock(tx, units))) throw new Undo('insufficient-stock')
+      const message: ForwardOrderMessage = {
+        type: 'forward-order',
+        orderId: letter.orderId,
+        attempt: 1,
+        correlationId: order.correlationId,
+      }
+      await enqueue(tx, [
+        { destination: queues.orders.name, payload: message, correlationId: order.correlationId },
+      ])
+      await tx.execute(sql`update dead_letters set redriven_at = now() where id = ${id}`)
+      return { id, orderId: letter.orderId, outcome: 'requeued' as const }
+    })
+  } catch (error) {
+    if (error instanceof Undo) {
+      const [letter] = await query<{ orderId: string | null }>(
+        db,
+        sql`select order_id as "orderId" from dead_letters where id = ${id}`,
+      )
+      return { id, orderId: letter?.orderId ?? null, outcome: error.outcome }
+    }
+    throw error
+  }
+}
+
+/** Redrives every dead letter not redriven yet, oldest first. */
+export async function redriveAll(db: Db) {
+  const pending = await query<{ id: number }>(
+    db,
+    sql`select id from dead_letters where redriven_at is null order by id`,
+  )
+  const results = []
+  for (const { id } of pending) results.push(await redrive(db, id))
+  return results
+}
