@@ -1,0 +1,166 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { findDrift } from '../../core/inventory/reconcile.js'
+import { openDatabase, query, sql } from '../../db/client.js'
+import { setMockStock } from '../support/fixtures.js'
+import { api } from '../support/http.js'
+import { type RunningProcess, startLocalRuntime } from '../support/process.js'
+import {
+  amqpUrl,
+  deleteQueues,
+  eventually,
+  freePort,
+  freshDatabase,
+  hasService,
+  uniqueId,
+} from '../support/services.js'
+import { startStack, type TestStack } from '../support/stack.js'
+
+const run = promisify(execFile)
+const rabbitmqctl = (command: 'stop_app' | 'start_app') => run('rabbitmqctl', [command], { timeout: 60_000 })
+
+describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
+  'the order pipeline under faults',
+  () => {
+    describe('RabbitMQ stopped while orders are placed', () => {
+      let stack: TestStack | undefined
+
+      afterAll(async () => {
+        await rabbitmqctl('start_app')
+        await stack?.close()
+      })
+
+      it('answers every order 202 while the broker is down, and confirms them all once it is back, unattended', async () => {
+        stack = await startStack('postgres', {
+          rabbit: true,
+          background: true,
+          env: { OUTBOX_RELAY_INTERVAL_MS: '300' },
+        })
+        const http = api(stack.url)
+        await http.post('/sync')
+        const bus = stack.runtime.deps.bus
+
+        await rabbitmqctl('stop_app')
+        await eventually(
+          () =>
+            bus.check().then(
+              () => undefined,
+              () => true,
+            ),
+          15_000,
+          'the broker to go away',
+        )
+        const answers = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            http.post('/orders', { lines: [{ sku: `SKU-0000${1 + (i % 9)}`, quantity: 1 }] }),
+          ),
+        )
+        await rabbitmqctl('start_app')
+
+        expect(answers.map((a) => a.status)).toEqual(Array(50).fill(202))
+        const ids = answers.map((a) => a.body.id as string)
+        await eventually(
+          async () => {
+            const rows = await query<{ status: string }>(
+              stack!.db,
+              sql`select status from orders where id = any(${sql.param(ids)}::uuid[]) and status = 'confirmed'`,
+            )
+            return rows.length === 50 ? true : undefined
+          },
+          90_000,
+          'all 50 orders confirmed',
+        )
+        expect(await findDrift(stack.db)).toEqual([])
+      })
+    })
+
+    describe('the consumer killed in the middle of its work', () => {
+      let runtime: RunningProcess | undefined
+      let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
+      const prefix = `chaos.${uniqueId()}.`
+
+      afterAll(async () => {
+        await runtime?.stop('SIGKILL')
+        await deleteQueues(prefix)
+        await database?.drop()
+      })
+
+      it('confirms every order after a SIGKILL and a restart, each allocation shipped exactly once', async () => {
+        database = await freshDatabase()
+        const port = await freePort()
+        const env = {
+          DATABASE_URL: database.url,
+          AMQP_URL: amqpUrl!,
+          QUEUE_PREFIX: prefix,
+          SYNC_INTERVAL_MS: '0',
+          VENDOR_TIMEOUT_MS: '1000',
+          VENDOR_RETRIES: '0',
+          CONSUMER_PREFETCH: '8',
+        }
+        runtime = await startLocalRuntime(port, env)
+        const http = api(runtime.url)
+        const observer = await openDatabase({ url: database.url, pgliteDataDir: '', poolMax: 2 })
+        try {
+          for (const v of ['acme', 'globex', 'initech']) await setMockStock(observer.db, v, 'KILL-1', 150)
+          await http.post('/sync')
+          // Slow vendors, so that the kill lands while forwards are in flight.
+          for (const v of ['acme', 'globex', 'initech'])
+            await http.put(`/mock-vendors/${v}/behaviour`, { latencyMs: 40 })
+          const confirmed = async () =>
+            (
+              await query<{ n: number }>(
+                observer.db,
+                sql`select count(*)::int as n from orders where status = 'confirmed'`,
+              )
+            )[0]!.n
+
+          const answers = await Promise.all(
+            Array.from({ length: 200 }, (_, i) =>
+              http.post('/orders', { lines: [{ sku: 'KILL-1', quantity: 1 + (i % 3) }] }),
+            ),
+          )
+          expect(answers.map((a) => a.status)).toEqual(Array(200).fill(202))
+          await eventually(
+            async () => ((await confirmed()) >= 20 ? true : undefined),
+            60_000,
+            '20 confirmations',
+          )
+          expect(await runtime.stop('SIGKILL')).toBeNull()
+          const atKill = await confirmed()
+          expect(atKill).toBeLessThan(200)
+
+          runtime = await startLocalRuntime(port, env)
+          await eventually(
+            async () => ((await confirmed()) === 200 ? true : undefined),
+            120_000,
+            'all 200 confirmed',
+          )
+
+          const shipments = await query<{ key: string; n: number }>(
+            observer.db,
+            sql`select idempotency_key as key, count(*)::int as n from mock_vendor.orders group by idempotency_key`,
+          )
+          const expected = await query<{ key: string; vendorOrderId: string }>(
+            observer.db,
+            sql`select order_id || ':' || vendor_id as key, min(vendor_order_id) as "vendorOrderId"
+              from allocations group by order_id, vendor_id`,
+          )
+          expect(shipments).toHaveLength(expected.length)
+          expect(shipments.every((s) => s.n === 1)).toBe(true)
+          expect(new Set(shipments.map((s) => s.key))).toEqual(new Set(expected.map((e) => e.key)))
+          const [unmatched] = await query<{ n: number }>(
+            observer.db,
+            sql`select count(*)::int as n from allocations a
+              left join mock_vendor.orders m on m.idempotency_key = a.order_id || ':' || a.vendor_id and m.id::text = a.vendor_order_id
+              where m.id is null`,
+          )
+          expect(unmatched!.n).toBe(0)
+          expect(await findDrift(observer.db)).toEqual([])
+        } finally {
+          await observer.close()
+        }
+      })
+    })
+  },
+)
