@@ -1,3 +1,4 @@
+import { benchPipeline } from './pipeline.js'
 import { benchPlaceOrder } from './place-order.js'
 import { benchSync } from './sync.js'
 
@@ -11,6 +12,13 @@ const scenarios: Record<string, () => Promise<void>> = {
       databaseUrl: requireDatabase(),
       durationSeconds: Number(process.env.BENCH_SECONDS ?? 5),
       concurrency: [1, 16, 64],
+    }),
+  pipeline: () =>
+    benchPipeline({
+      databaseUrl: requireDatabase(),
+      amqpUrl: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      seconds: Number(process.env.BENCH_PIPELINE_SECONDS ?? 30),
+      rates: (process.env.BENCH_PIPELINE_RATES ?? '500,1000,1500').split(',').map(Number),
     }),
   sync: () =>
     benchSync({

@@ -27,16 +27,28 @@ export type ProcessOutcome =
   | 'skipped'
   | 'dead-lettered'
 
-/** Takes one delivery from the order queue. Throws only when the database is unreachable. */
-export async function processDelivery(deps: ProcessDeps, delivery: Delivery): Promise<ProcessOutcome> {
-  let raw: unknown
-  try {
-    raw = JSON.parse(delivery.body.toString('utf8'))
-  } catch {
-    raw = { unparsed: delivery.body.toString('utf8').slice(0, 10_000) }
-  }
-  const message = ForwardOrderMessage.safeParse(raw)
-  if (!message.success) {
+/**
+ * Takes a batch of deliveries from the order queue (a Lambda MQ event carries several) and
+ * returns an outcome per delivery, in order. Throws only when the database is unreachable.
+ */
+export async function processDeliveries(
+  deps: ProcessDeps,
+  deliveries: Delivery[],
+): Promise<ProcessOutcome[]> {
+  const outcomes: ProcessOutcome[] = new Array(deliveries.length)
+  const valid: { index: number; message: ForwardOrderMessage }[] = []
+  for (const [index, delivery] of deliveries.entries()) {
+    let raw: unknown
+    try {
+      raw = JSON.parse(delivery.body.toString('utf8'))
+    } catch {
+      raw = { unparsed: delivery.body.toString('utf8').slice(0, 10_000) }
+    }
+    const message = ForwardOrderMessage.safeParse(raw)
+    if (message.success) {
+      valid.push({ index, message: message.data })
+      continue
+    }
     // A poison message goes to the DLQ at once and is acknowledged: it never loops.
     await deadLetterAndPublish(deps, deps.db, {
       orderId: null,
@@ -46,9 +58,14 @@ export async function processDelivery(deps: ProcessDeps, delivery: Delivery): Pr
       message: raw,
     })
     deps.log?.warn('poison message dead-lettered', { messageId: delivery.messageId })
-    return 'dead-lettered'
+    outcomes[index] = 'dead-lettered'
   }
-  return processOrder(deps, message.data)
+  const results = await processOrders(
+    deps,
+    valid.map((v) => v.message),
+  )
+  for (const [i, v] of valid.entries()) outcomes[v.index] = results[i]!
+  return outcomes
 }
 
 /** How long a consumer owns an order it claimed: longer than forwarding can take. */
@@ -56,74 +73,153 @@ function leaseMs(deps: ProcessDeps): number {
   return deps.vendorTimeoutMs * (deps.vendorRetries + 1) + 5_000
 }
 
-interface Claimed {
-  id: string
-  correlationId: string
+interface VendorResult {
+  vendorId: string
+  ok: boolean
+  vendorOrderId?: string
+  error?: Error
 }
 
 /**
- * Forwards one attempt of an order to its vendors (DESIGN.md invariants 4-6):
- * - the order is claimed with a guarded update, for this attempt only and under a lease, so a
+ * Forwards one attempt of each order to its vendors (DESIGN.md invariants 4-6), a batch at a time:
+ * - orders are claimed with one guarded update, each for its attempt only and under a lease, so a
  *   redelivered message or a second consumer does nothing while the first is at work;
  * - each vendor gets one call per (order, vendor) with a stable Idempotency-Key, so a repeated
- *   forward never ships twice;
- * - a retryable failure schedules the next attempt through the outbox, with the backoff of
- *   infra/topology.ts; a rejection, or the last attempt, fails the order, releases its stock
- *   and records a dead letter, all in one transaction.
+ *   forward never ships twice; all the batch's calls run at once;
+ * - what the vendors confirmed is recorded, and the orders they fully confirmed marked, in one
+ *   statement;
+ * - a retryable failure schedules the next attempt through the outbox, with the backoff of the
+ *   retry policy; a rejection, or the last attempt, fails the order, releases its stock and records
+ *   a dead letter, all in one transaction.
  */
-export async function processOrder(deps: ProcessDeps, message: ForwardOrderMessage): Promise<ProcessOutcome> {
-  const { orderId, attempt } = message
-  const claimed = await query<Claimed>(
-    deps.db,
-    sql`update orders set status = 'forwarding', attempts = ${attempt}, updated_at = now(),
-          lease_until = now() + make_interval(secs => ${leaseMs(deps) / 1000})
-        where id = ${orderId} and status in ('reserved', 'forwarding')
-          and (attempts < ${attempt} or (attempts = ${attempt} and (lease_until is null or lease_until < now())))
-        returning id, correlation_id as "correlationId"`,
+export async function processOrders(
+  deps: ProcessDeps,
+  messages: ForwardOrderMessage[],
+): Promise<ProcessOutcome[]> {
+  if (messages.length === 0) return []
+  const claimedIds = new Set(
+    (
+      await query<{ id: string }>(
+        deps.db,
+        sql`update orders o set status = 'forwarding', attempts = m.attempt, updated_at = now(),
+              lease_until = now() + make_interval(secs => ${leaseMs(deps) / 1000})
+            from unnest(${sql.param(messages.map((m) => m.orderId))}::uuid[], ${sql.param(messages.map((m) => m.attempt))}::int[])
+                 as m(id, attempt)
+            where o.id = m.id and o.status in ('reserved', 'forwarding')
+              and (o.attempts < m.attempt or (o.attempts = m.attempt and (o.lease_until is null or o.lease_until < now())))
+            returning o.id`,
+      )
+    ).map((r) => r.id),
   )
-  if (claimed.length === 0) return deferOrSkip(deps, message)
-
-  const allocations = await query<{ vendorId: string; baseUrl: string; sku: string; quantity: number }>(
-    deps.db,
-    sql`select a.vendor_id as "vendorId", v.base_url as "baseUrl", a.sku, a.quantity
-        from allocations a join vendors v on v.id = a.vendor_id
-        where a.order_id = ${orderId} and a.status = 'pending' order by a.vendor_id, a.sku`,
-  )
-  const byVendor = new Map<string, { baseUrl: string; lines: { sku: string; quantity: number }[] }>()
-  for (const a of allocations) {
-    const entry = byVendor.get(a.vendorId) ?? { baseUrl: a.baseUrl, lines: [] }
-    entry.lines.push({ sku: a.sku, quantity: a.quantity })
-    byVendor.set(a.vendorId, entry)
+  // A message for an order claimed by an earlier message of the same batch is a duplicate.
+  const claimed: ForwardOrderMessage[] = []
+  const others: { index: number; message: ForwardOrderMessage }[] = []
+  const outcomes: ProcessOutcome[] = new Array(messages.length)
+  const seen = new Set<string>()
+  for (const [index, m] of messages.entries()) {
+    if (claimedIds.has(m.orderId) && !seen.has(m.orderId)) claimed.push(m)
+    else others.push({ index, message: m })
+    seen.add(m.orderId)
   }
 
-  const results = await Promise.all(
-    [...byVendor].map(async ([vendorId, { baseUrl, lines }]) => {
+  const allocations = await query<{
+    orderId: string
+    vendorId: string
+    baseUrl: string
+    sku: string
+    quantity: number
+  }>(
+    deps.db,
+    sql`select a.order_id as "orderId", a.vendor_id as "vendorId", v.base_url as "baseUrl", a.sku, a.quantity
+        from allocations a join vendors v on v.id = a.vendor_id
+        where a.order_id = any(${sql.param(claimed.map((m) => m.orderId))}::uuid[]) and a.status = 'pending'
+        order by a.order_id, a.vendor_id, a.sku`,
+  )
+  const calls = new Map<
+    string,
+    { orderId: string; vendorId: string; baseUrl: string; lines: { sku: string; quantity: number }[] }
+  >()
+  for (const a of allocations) {
+    const key = `${a.orderId}:${a.vendorId}`
+    const call = calls.get(key) ?? { orderId: a.orderId, vendorId: a.vendorId, baseUrl: a.baseUrl, lines: [] }
+    call.lines.push({ sku: a.sku, quantity: a.quantity })
+    calls.set(key, call)
+  }
+  const results = new Map<string, VendorResult[]>(claimed.map((m) => [m.orderId, []]))
+  await Promise.all(
+    [...calls].map(async ([idempotencyKey, call]) => {
+      let result: VendorResult
       try {
         const { vendorOrderId } = await forwardOrder(
-          baseUrl,
-          { idempotencyKey: `${orderId}:${vendorId}`, lines },
+          call.baseUrl,
+          { idempotencyKey, lines: call.lines },
           { timeoutMs: deps.vendorTimeoutMs, retries: deps.vendorRetries },
         )
-        await deps.db.execute(
-          sql`update allocations set status = 'confirmed', vendor_order_id = ${vendorOrderId}, confirmed_at = now()
-              where order_id = ${orderId} and vendor_id = ${vendorId} and status = 'pending'`,
-        )
-        return { vendorId, ok: true as const }
+        result = { vendorId: call.vendorId, ok: true, vendorOrderId }
       } catch (error) {
-        return { vendorId, ok: false as const, error: error as Error }
+        result = { vendorId: call.vendorId, ok: false, error: error as Error }
       }
+      results.get(call.orderId)!.push(result)
     }),
   )
-  const failures = results.filter((r) => !r.ok)
-  if (failures.length === 0) {
+
+  const shipped = claimed.flatMap((m) =>
+    results
+      .get(m.orderId)!
+      .filter((r) => r.ok)
+      .map((r) => ({ orderId: m.orderId, ...r })),
+  )
+  const done = claimed.filter((m) => results.get(m.orderId)!.every((r) => r.ok)).map((m) => m.orderId)
+  if (shipped.length > 0 || done.length > 0) {
     await deps.db.execute(
-      sql`update orders set status = 'confirmed', lease_until = null, updated_at = now()
-          where id = ${orderId} and status = 'forwarding'`,
+      sql`with shipped as (
+            update allocations a set status = 'confirmed', vendor_order_id = s.vendor_order_id, confirmed_at = now()
+            from unnest(${sql.param(shipped.map((s) => s.orderId))}::uuid[], ${sql.param(shipped.map((s) => s.vendorId))}::text[],
+                        ${sql.param(shipped.map((s) => s.vendorOrderId!))}::text[]) as s(order_id, vendor_id, vendor_order_id)
+            where a.order_id = s.order_id and a.vendor_id = s.vendor_id and a.status = 'pending'
+            returning a.order_id
+          )
+          update orders set status = 'confirmed', lease_until = null, updated_at = now()
+          where id = any(${sql.param(done)}::uuid[]) and status = 'forwarding'`,
     )
-    deps.log?.info('order confirmed', { orderId, attempt, correlationId: message.correlationId })
-    return 'confirmed'
   }
 
+  const byOrder = new Map<string, ProcessOutcome>()
+  for (const m of claimed) {
+    const vendorResults = results.get(m.orderId)!
+    if (vendorResults.every((r) => r.ok)) {
+      deps.log?.info('order confirmed', {
+        orderId: m.orderId,
+        attempt: m.attempt,
+        correlationId: m.correlationId,
+      })
+      byOrder.set(m.orderId, 'confirmed')
+    } else {
+      byOrder.set(m.orderId, await handleFailure(deps, m, vendorResults))
+    }
+  }
+  const otherIndexes = new Set(others.map((o) => o.index))
+  for (const [index, m] of messages.entries()) {
+    if (!otherIndexes.has(index)) outcomes[index] = byOrder.get(m.orderId)!
+  }
+  for (const { index, message } of others) outcomes[index] = await deferOrSkip(deps, message)
+  return outcomes
+}
+
+/** Forwards one attempt of one order; see processOrders. */
+export async function processOrder(deps: ProcessDeps, message: ForwardOrderMessage): Promise<ProcessOutcome> {
+  const [outcome] = await processOrders(deps, [message])
+  return outcome!
+}
+
+/** A failed attempt: schedules the next one, or fails the order for good. */
+async function handleFailure(
+  deps: ProcessDeps,
+  message: ForwardOrderMessage,
+  results: VendorResult[],
+): Promise<ProcessOutcome> {
+  const { orderId, attempt } = message
+  const failures = results.filter((r) => !r.ok)
   const lastError = failures.map((f) => `${f.vendorId}: ${f.error?.message}`).join('; ')
   const rejected = failures.some((f) => f.error instanceof VendorRejectedError)
   if (!rejected && attempt <= deps.retryDelaysMs.length) {

@@ -2,7 +2,7 @@ import middy from '@middy/core'
 import { getDeps } from '../../core/deps.js'
 import { functionLogger } from '../../core/logging.js'
 import { deliveriesOf, RabbitMqEvent } from '../../core/messaging/mq-event.js'
-import { type ProcessOutcome, processDelivery } from '../../core/orders/process-order.js'
+import { type ProcessOutcome, processDeliveries } from '../../core/orders/process-order.js'
 import { functions } from '../../infra/topology.js'
 
 const log = functionLogger(functions.processOrder.name)
@@ -22,7 +22,5 @@ export const handler = middy(async (event: unknown): Promise<{ outcomes: Process
     retryDelaysMs: config.orderRetryDelaysMs,
     log,
   }
-  const outcomes: ProcessOutcome[] = []
-  for (const delivery of deliveries) outcomes.push(await processDelivery(deps, delivery))
-  return { outcomes }
+  return { outcomes: await processDeliveries(deps, deliveries) }
 })

@@ -1,0 +1,120 @@
+import autocannon from 'autocannon'
+import { loadConfig } from '../core/config.js'
+import { ensureMockVendor } from '../core/mock-vendor/books.js'
+import { query, sql } from '../db/client.js'
+import { createScratchDatabase } from '../db/scratch.js'
+import { freePort } from '../local/net.js'
+import { startRuntime } from '../local/runtime.js'
+import { printTable } from './stats.js'
+
+const CATALOGUE = 1_500
+const VENDORS = ['acme', 'globex', 'initech']
+
+/**
+ * Orders placed at a fixed rate for `seconds` through the HTTP API, carried by the real RabbitMQ
+ * to the consumer, forwarded to the (in-process) mock vendors and confirmed: the sustained rate of
+ * confirmations, the time from placement to confirmation, and whether any order was left behind.
+ */
+export async function benchPipeline(options: {
+  databaseUrl: string
+  amqpUrl: string
+  seconds: number
+  rates: number[]
+}) {
+  const rows: Record<string, string | number>[] = []
+  for (const rate of options.rates) rows.push(await runAt(options, rate))
+  printTable(
+    `pipeline: orders placed at a fixed rate for ${options.seconds} s, RabbitMQ + PostgreSQL, forwarded to 3 mock vendors`,
+    rows,
+  )
+}
+
+async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: number }, rate: number) {
+  const database = await createScratchDatabase(options.databaseUrl, 'oa_bench')
+  const runtime = await startRuntime(
+    loadConfig({
+      PORT: String(await freePort()),
+      DATABASE_URL: database.url,
+      DB_POOL_MAX: '30',
+      AMQP_URL: options.amqpUrl,
+      QUEUE_PREFIX: `bench.${Date.now()}.`,
+      SYNC_INTERVAL_MS: '0',
+      CONSUMER_PREFETCH: '64',
+      MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+      LOG_LEVEL: 'ERROR',
+    }),
+  )
+  const db = runtime.deps.database.db
+  try {
+    for (const v of VENDORS) await ensureMockVendor(db, v, CATALOGUE)
+    await db.execute(sql`update mock_vendor.stock set quantity = 10000000`)
+    await fetch(`${runtime.url}/sync`, { method: 'POST' })
+
+    const requests = Array.from({ length: 500 }, () => ({
+      method: 'POST' as const,
+      path: '/orders',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        lines: [
+          { sku: `SKU-${String(1 + Math.floor(Math.random() * CATALOGUE)).padStart(5, '0')}`, quantity: 1 },
+        ],
+      }),
+    }))
+    const started = Date.now()
+    const load = await autocannon({
+      url: runtime.url,
+      connections: 32,
+      overallRate: rate,
+      duration: options.seconds,
+      requests,
+      workers: 1,
+    })
+    const placed = load['2xx']
+    // Give the pipeline time to drain what is still queued, then count what is left behind.
+    const deadline = Date.now() + 60_000
+    let unfinished = placed
+    while (Date.now() < deadline) {
+      const [row] = await query<{ n: number }>(
+        db,
+        sql`select count(*)::int as n from orders where status not in ('confirmed', 'failed')`,
+      )
+      unfinished = row!.n
+      if (unfinished === 0) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    const [stats] = await query<{
+      confirmed: number
+      failed: number
+      p50: number
+      p99: number
+      lastMs: number
+    }>(
+      db,
+      sql`with c as (
+            select o.status, extract(epoch from (e.at - o.created_at)) * 1000 as ms,
+                   extract(epoch from (e.at - ${new Date(started).toISOString()}::timestamptz)) * 1000 as since_start
+            from orders o left join order_events e on e.order_id = o.id and e.status = 'confirmed'
+          )
+          select count(*) filter (where status = 'confirmed')::int as confirmed,
+                 count(*) filter (where status = 'failed')::int as failed,
+                 percentile_cont(0.5) within group (order by ms) as p50,
+                 percentile_cont(0.99) within group (order by ms) as p99,
+                 max(since_start) as "lastMs"
+          from c`,
+    )
+    return {
+      'target/s': rate,
+      placed,
+      'placement non-2xx': load.non2xx + load.errors,
+      confirmed: stats!.confirmed,
+      failed: stats!.failed,
+      'left behind': unfinished,
+      'confirmed/s': Math.round(stats!.confirmed / (stats!.lastMs / 1000)),
+      'to confirmed p50 ms': Math.round(stats!.p50),
+      'to confirmed p99 ms': Math.round(stats!.p99),
+    }
+  } finally {
+    await runtime.close()
+    await database.drop()
+  }
+}
