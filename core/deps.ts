@@ -22,7 +22,10 @@ export const queueDeclarations = (retryDelaysMs: readonly number[] = orderRetry.
  * Opens the database (applying migrations) and the bus. Without AMQP_URL the bus is in-process.
  * `waitForBroker: false` lets a process start while RabbitMQ is down; the bus connects when it can.
  */
-export async function createDeps(config: Config, options: { waitForBroker: boolean }): Promise<Deps> {
+export async function createDeps(
+  config: Config,
+  options: { waitForBroker: boolean; brokerGraceMs?: number },
+): Promise<Deps> {
   const database = await openDatabase({
     url: config.databaseUrl,
     pgliteDataDir: config.pgliteDataDir,
@@ -41,6 +44,7 @@ export async function createDeps(config: Config, options: { waitForBroker: boole
         waitForConnect: options.waitForBroker,
       })
     : new MemoryBus()
+  if (bus instanceof AmqpBus && options.brokerGraceMs) await bus.ready(options.brokerGraceMs)
   return { config, database, bus }
 }
 
@@ -48,7 +52,8 @@ let current: Promise<Deps> | undefined
 
 /** The process's dependencies, created from the environment on first use. */
 export function getDeps(): Promise<Deps> {
-  current ??= createDeps(getConfig(), { waitForBroker: false })
+  // A cold Lambda gives the broker a moment, so its first publish does not fall to the relay.
+  current ??= createDeps(getConfig(), { waitForBroker: false, brokerGraceMs: 3_000 })
   return current
 }
 

@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises'
-import { PGlite } from '@electric-sql/pglite'
 import { type SQL, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
@@ -44,6 +43,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   const dir = options.pgliteDataDir
   if (!dir.startsWith('memory://')) await mkdir(dir, { recursive: true })
+  // Loaded only when used, so a Lambda bundle (always given DATABASE_URL) does not carry PGlite.
+  const { PGlite } = await import('@electric-sql/pglite')
   const client = await PGlite.create(dir)
   return {
     db: drizzlePglite({ client, schema }) as unknown as Db,

@@ -64,6 +64,27 @@ export class AmqpBus implements Bus {
     return bus
   }
 
+  /** Waits up to `timeoutMs` for the first connection; false if the broker is not there yet. */
+  async ready(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs)
+    })
+    const connected = this.connection!.waitForConnect().then(
+      () => this.publisher !== undefined || this.waitForPublisher(),
+    )
+    try {
+      return await Promise.race([connected, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async waitForPublisher(): Promise<boolean> {
+    while (!this.publisher) await new Promise((r) => setTimeout(r, 10))
+    return true
+  }
+
   /** The broker-side name of a logical queue. */
   queueName(queue: string): string {
     return `${this.prefix}${queue}`

@@ -1,0 +1,81 @@
+import { fileURLToPath } from 'node:url'
+import { Duration, RemovalPolicy } from 'aws-cdk-lib'
+import type * as ec2 from 'aws-cdk-lib/aws-ec2'
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda'
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs'
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type * as sqs from 'aws-cdk-lib/aws-sqs'
+import type { Construct } from 'constructs'
+import type { FunctionSpec } from './topology.js'
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url))
+
+/** Every function's name in AWS; the LocalStack bridge invokes process-order by it. */
+export const functionName = (spec: FunctionSpec) => `order-aggregator-${spec.name}`
+
+export interface ServiceFunctionProps {
+  spec: FunctionSpec
+  environment: Record<string, string>
+  /** Where asynchronous invocations land after the spec's `asyncFailure` retries. */
+  deadLetterQueue?: sqs.IQueue
+  vpc?: ec2.IVpc
+  securityGroups?: ec2.ISecurityGroup[]
+}
+
+/**
+ * The one place that fixes Lambda defaults: Node.js 22 on x86_64 (what LocalStack runs anywhere),
+ * the timeout and memory of infra/topology.ts (never under 10 s: cold start plus a database
+ * connection), source maps, a week of logs, and an ESM bundle built by the locally installed
+ * esbuild (no Docker) with `pg-native` and PGlite left out and the migrations beside it.
+ */
+export class ServiceFunction extends NodejsFunction {
+  constructor(scope: Construct, props: ServiceFunctionProps) {
+    const { spec } = props
+    super(scope, spec.name, {
+      functionName: functionName(spec),
+      description: spec.description,
+      entry: `${projectRoot}${spec.entry}`,
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: `${projectRoot}package-lock.json`,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.X86_64,
+      timeout: Duration.seconds(Math.max(spec.timeoutSeconds, 10)),
+      memorySize: spec.memoryMb,
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      ...(spec.asyncFailure && props.deadLetterQueue
+        ? {
+            deadLetterQueue: props.deadLetterQueue,
+            retryAttempts: spec.asyncFailure.retryAttempts,
+            maxEventAge: Duration.seconds(spec.asyncFailure.maxEventAgeSeconds),
+          }
+        : {}),
+      vpc: props.vpc,
+      securityGroups: props.securityGroups,
+      logGroup: new LogGroup(scope, `${spec.name}-logs`, {
+        logGroupName: `/aws/lambda/${functionName(spec)}`,
+        retention: RetentionDays.ONE_WEEK,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        sourceMap: true,
+        mainFields: ['module', 'main'],
+        externalModules: ['pg-native', '@electric-sql/pglite'],
+        // CommonJS dependencies (pg, amqplib) still call require() inside the ESM bundle.
+        banner:
+          "import { createRequire as __createRequire } from 'node:module';const require = __createRequire(import.meta.url);",
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          // db/migrate.ts finds its migrations beside the bundle.
+          afterBundling: (inputDir: string, outputDir: string) => [
+            `cp -r "${inputDir}/db/migrations" "${outputDir}/migrations"`,
+          ],
+        },
+      },
+    })
+  }
+}

@@ -1,0 +1,246 @@
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib'
+import * as amazonmq from 'aws-cdk-lib/aws-amazonmq'
+import * as apigw from 'aws-cdk-lib/aws-apigateway'
+import * as ec2 from 'aws-cdk-lib/aws-ec2'
+import * as events from 'aws-cdk-lib/aws-events'
+import * as targets from 'aws-cdk-lib/aws-events-targets'
+import * as iam from 'aws-cdk-lib/aws-iam'
+import * as lambda from 'aws-cdk-lib/aws-lambda'
+import * as rds from 'aws-cdk-lib/aws-rds'
+import * as secrets from 'aws-cdk-lib/aws-secretsmanager'
+import * as sqs from 'aws-cdk-lib/aws-sqs'
+import type { Construct } from 'constructs'
+import { functionName, ServiceFunction } from './service-function.js'
+import { deadLetterQueues, type FunctionSpec, functions, queues, type Route } from './topology.js'
+
+export type Target = 'local' | 'aws'
+
+/** The REST API's id in LocalStack (tag `_custom_id_`), so the README's URLs work as written. */
+export const LOCAL_API_ID = 'order-aggregator'
+export const STAGE = { local: 'local', aws: 'prod' } as const
+/** Messages per process-order invocation, from the MQ event source mapping or the bridge. */
+export const MQ_BATCH_SIZE = 32
+
+export interface OrderAggregatorStackProps extends StackProps {
+  target: Target
+}
+
+/**
+ * Everything of infra/topology.ts as AWS resources: a function per entry, a REST API method per
+ * route, an EventBridge rule per schedule, SQS dead-letter queues with the retry policy of each
+ * function's asynchronous invocations. `local` targets LocalStack, with PostgreSQL and RabbitMQ as
+ * docker-compose services and a bridge that invokes process-order; `aws` adds a VPC, RDS
+ * PostgreSQL, Amazon MQ for RabbitMQ and the event source mapping on the broker's queue.
+ */
+export class OrderAggregatorStack extends Stack {
+  readonly functions = new Map<string, ServiceFunction>()
+
+  constructor(scope: Construct, id: string, props: OrderAggregatorStackProps) {
+    super(scope, id, props)
+    const { target } = props
+    const stage = STAGE[target]
+
+    const dlqs = new Map<string, sqs.Queue>(
+      Object.values(deadLetterQueues).map((name) => [
+        name,
+        new sqs.Queue(this, name, {
+          queueName: name,
+          retentionPeriod: Duration.days(14),
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      ]),
+    )
+
+    const api = new apigw.RestApi(this, 'api', {
+      restApiName: 'order-aggregator',
+      description: 'Order Aggregator: orders, products, vendors, and the mock vendors',
+      deployOptions: { stageName: stage },
+    })
+    if (target === 'local') Tags.of(api).add('_custom_id_', LOCAL_API_ID)
+
+    const network = target === 'aws' ? this.awsNetwork() : undefined
+    const environment = target === 'aws' ? this.awsEnvironment(network!, api) : localEnvironment()
+
+    for (const spec of Object.values(functions) as FunctionSpec[]) {
+      const fn = new ServiceFunction(this, {
+        spec,
+        environment,
+        deadLetterQueue: spec.asyncFailure ? dlqs.get(spec.asyncFailure.deadLetterQueue) : undefined,
+        vpc: network?.vpc,
+        securityGroups: network ? [network.functions] : undefined,
+      })
+      this.functions.set(spec.name, fn)
+      for (const route of spec.routes) addRoute(api, route, fn)
+      if (spec.schedule) {
+        new events.Rule(this, `${spec.name}-schedule`, {
+          ruleName: `order-aggregator-${spec.name}`,
+          schedule: events.Schedule.expression(spec.schedule),
+          targets: [
+            new targets.LambdaFunction(fn, {
+              retryAttempts: spec.asyncFailure?.retryAttempts ?? 2,
+              maxEventAge: Duration.seconds(spec.asyncFailure?.maxEventAgeSeconds ?? 3_600),
+              ...(spec.asyncFailure ? { deadLetterQueue: dlqs.get(spec.asyncFailure.deadLetterQueue) } : {}),
+            }),
+          ],
+        })
+      }
+    }
+
+    const processOrder = this.functions.get(functions.processOrder.name)!
+    if (target === 'aws') this.mqTrigger(processOrder, network!)
+    else this.bridgeIdentity(processOrder)
+
+    new CfnOutput(this, 'ApiUrl', {
+      value:
+        target === 'local'
+          ? `http://localhost:4566/_aws/execute-api/${LOCAL_API_ID}/${stage}/`
+          : api.urlForPath('/'),
+    })
+    for (const [name, queue] of dlqs) new CfnOutput(this, `${pascal(name)}Url`, { value: queue.queueUrl })
+    for (const [name, fn] of this.functions)
+      new CfnOutput(this, `${pascal(name)}FunctionName`, { value: fn.functionName })
+  }
+
+  private awsNetwork() {
+    const vpc = new ec2.Vpc(this, 'vpc', { maxAzs: 2, natGateways: 1 })
+    const functions = new ec2.SecurityGroup(this, 'functions-sg', {
+      vpc,
+      description: 'Order Aggregator functions',
+    })
+    const data = new ec2.SecurityGroup(this, 'data-sg', { vpc, description: 'PostgreSQL and RabbitMQ' })
+    data.addIngressRule(functions, ec2.Port.tcp(5432), 'functions to PostgreSQL')
+    data.addIngressRule(functions, ec2.Port.tcp(5671), 'functions to RabbitMQ (AMQPS)')
+    // The MQ event source mapping polls the broker from the broker's own subnets.
+    data.addIngressRule(data, ec2.Port.tcp(5671), 'event source mapping to RabbitMQ')
+    data.addIngressRule(data, ec2.Port.tcp(443), 'event source mapping to the broker API')
+    const database = new rds.DatabaseInstance(this, 'postgres', {
+      engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
+      instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [data],
+      databaseName: 'orders',
+      credentials: rds.Credentials.fromGeneratedSecret('orders'),
+      allocatedStorage: 20,
+      backupRetention: Duration.days(7),
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+    })
+    const brokerSecret = new secrets.Secret(this, 'broker-credentials', {
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: 'orders' }),
+        generateStringKey: 'password',
+        // URL-safe and within Amazon MQ's rules (no , : =).
+        excludePunctuation: true,
+        passwordLength: 24,
+      },
+    })
+    const broker = new amazonmq.CfnBroker(this, 'rabbitmq', {
+      brokerName: 'order-aggregator',
+      engineType: 'RABBITMQ',
+      engineVersion: '3.13',
+      autoMinorVersionUpgrade: true,
+      hostInstanceType: 'mq.m5.large',
+      deploymentMode: 'SINGLE_INSTANCE',
+      publiclyAccessible: false,
+      subnetIds: [vpc.privateSubnets[0]!.subnetId],
+      securityGroups: [data.securityGroupId],
+      users: [
+        {
+          username: brokerSecret.secretValueFromJson('username').unsafeUnwrap(),
+          password: brokerSecret.secretValueFromJson('password').unsafeUnwrap(),
+        },
+      ],
+      logs: { general: true },
+    })
+    return { vpc, functions, data, database, broker, brokerSecret }
+  }
+
+  /** Settings of the `aws` target: URLs assembled from the generated secrets at deploy time. */
+  private awsEnvironment(network: ReturnType<OrderAggregatorStack['awsNetwork']>, api: apigw.RestApi) {
+    const db = network.database
+    const dbSecret = db.secret!
+    const amqpEndpoint = Fn.select(0, network.broker.attrAmqpEndpoints)
+    return {
+      DATABASE_URL: Fn.join('', [
+        'postgres://orders:',
+        dbSecret.secretValueFromJson('password').unsafeUnwrap(),
+        '@',
+        db.dbInstanceEndpointAddress,
+        ':',
+        db.dbInstanceEndpointPort,
+        '/orders?sslmode=no-verify',
+      ]),
+      AMQP_URL: Fn.join('', [
+        'amqps://orders:',
+        network.brokerSecret.secretValueFromJson('password').unsafeUnwrap(),
+        '@',
+        Fn.select(1, Fn.split('amqps://', amqpEndpoint)),
+      ]),
+      // Not api.url: that is the stage, which depends on the methods, which depend on the functions.
+      MOCK_VENDOR_BASE_URL: `https://${api.restApiId}.execute-api.${this.region}.${this.urlSuffix}/${STAGE.aws}/mock-vendors`,
+    }
+  }
+
+  /**
+   * The Amazon MQ trigger of process-order, with AWS's recommended broker-side safety net: the
+   * function's failures are retried by the broker's redelivery, and a message that keeps failing
+   * is dead-lettered by the queue's policy (set on the broker; see README).
+   */
+  private mqTrigger(fn: ServiceFunction, network: ReturnType<OrderAggregatorStack['awsNetwork']>) {
+    new lambda.CfnEventSourceMapping(this, 'process-order-mq-trigger', {
+      functionName: fn.functionName,
+      eventSourceArn: network.broker.attrArn,
+      queues: [queues.orders.name],
+      batchSize: MQ_BATCH_SIZE,
+      maximumBatchingWindowInSeconds: 1,
+      sourceAccessConfigurations: [
+        { type: 'BASIC_AUTH', uri: network.brokerSecret.secretArn },
+        { type: 'VIRTUAL_HOST', uri: '/' },
+      ],
+    })
+    network.brokerSecret.grantRead(fn)
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'mq:DescribeBroker',
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeVpcs',
+          'ec2:DeleteNetworkInterface',
+          'ec2:DescribeSubnets',
+          'ec2:DescribeSecurityGroups',
+        ],
+        resources: ['*'],
+      }),
+    )
+  }
+
+  /** LocalStack has no MQ trigger: the compose bridge invokes process-order as this identity. */
+  private bridgeIdentity(fn: ServiceFunction) {
+    const bridge = new iam.User(this, 'bridge', { userName: 'order-aggregator-bridge' })
+    fn.grantInvoke(bridge)
+  }
+}
+
+/** Settings of the `local` target: the docker-compose services, by name, on the compose network. */
+function localEnvironment(): Record<string, string> {
+  return {
+    DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/orders',
+    AMQP_URL: 'amqp://guest:guest@rabbitmq:5672',
+    MOCK_VENDOR_BASE_URL: `http://localstack:4566/_aws/execute-api/${LOCAL_API_ID}/${STAGE.local}/mock-vendors`,
+  }
+}
+
+function addRoute(api: apigw.RestApi, route: Route, fn: ServiceFunction) {
+  const resource = route.path
+    .split('/')
+    .filter(Boolean)
+    .reduce<apigw.IResource>((parent, part) => parent.getResource(part) ?? parent.addResource(part), api.root)
+  resource.addMethod(route.method, new apigw.LambdaIntegration(fn))
+}
+
+function pascal(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase())
+}
+
+export { functionName }
