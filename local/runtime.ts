@@ -9,7 +9,7 @@ import { PayloadTooLargeError } from '../core/errors.js'
 import { MAX_BODY_BYTES } from '../core/http/api-handler.js'
 import { problemFromError, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
-import type { Delivery } from '../core/messaging/bus.js'
+import { DeliveryBatcher, MAX_CONSUMER_BATCH } from '../core/messaging/delivery-batcher.js'
 import type { ForwardOrderMessage } from '../core/messaging/messages.js'
 import { toRabbitMqEvent } from '../core/messaging/mq-event.js'
 import { query, sql } from '../db/client.js'
@@ -24,45 +24,6 @@ import {
 } from './events.js'
 
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>
-
-/** Most messages in one process-order event, as the MQ event source mapping's batch size. */
-const MAX_CONSUMER_BATCH = 32
-
-/** Groups the deliveries that arrive in one turn of the event loop into one invocation. */
-class DeliveryBatcher {
-  private waiting: { delivery: Delivery; done: (error?: unknown) => void }[] = []
-  private scheduled = false
-
-  constructor(
-    private readonly max: number,
-    private readonly run: (deliveries: Delivery[]) => Promise<unknown>,
-  ) {}
-
-  add(delivery: Delivery): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ delivery, done: (error) => (error ? reject(error) : resolve()) })
-      if (!this.scheduled) {
-        this.scheduled = true
-        setImmediate(() => this.flush())
-      }
-    })
-  }
-
-  private flush(): void {
-    this.scheduled = false
-    while (this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.max)
-      this.run(batch.map((b) => b.delivery)).then(
-        () => {
-          for (const b of batch) b.done()
-        },
-        (error) => {
-          for (const b of batch) b.done(error ?? new Error('process-order failed'))
-        },
-      )
-    }
-  }
-}
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url))
 
