@@ -1,0 +1,213 @@
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { App } from 'aws-cdk-lib'
+import { Match, Template } from 'aws-cdk-lib/assertions'
+import { describe, expect, it } from 'vitest'
+import { functionName } from '../../infra/service-function.js'
+import { LOCAL_API_ID, MQ_BATCH_SIZE, OrderAggregatorStack, type Target } from '../../infra/stack.js'
+import { deadLetterQueues, type FunctionSpec, functions, queues } from '../../infra/topology.js'
+
+const specs = Object.values(functions) as FunctionSpec[]
+
+/** Synthesizes a target; bundling is skipped except where a test asks for it. */
+function synth(target: Target, bundle = false) {
+  const app = new App({
+    outdir: mkdtempSync(join(tmpdir(), 'cdk-')),
+    context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] },
+  })
+  const stack = new OrderAggregatorStack(app, 'OrderAggregator', {
+    target,
+    env: { account: '000000000000', region: 'us-east-1' },
+  })
+  return { app, stack, template: Template.fromStack(stack) }
+}
+
+/** The full path of each API Gateway resource, from its PathPart chain. */
+function resourcePaths(template: Template): Map<string, string> {
+  const resources = template.findResources('AWS::ApiGateway::Resource')
+  const path = (id: string): string => {
+    const r = resources[id]!.Properties
+    const parent = r.ParentId?.Ref
+    return `${parent && resources[parent] ? path(parent) : ''}/${r.PathPart}`
+  }
+  return new Map(Object.keys(resources).map((id) => [id, path(id)]))
+}
+
+for (const target of ['local', 'aws'] as const) {
+  describe(`the CDK stack, target ${target}`, () => {
+    const { template } = synth(target)
+
+    it('has one function per topology entry, with its runtime, timeout, memory and environment', () => {
+      template.resourceCountIs('AWS::Lambda::Function', specs.length)
+      for (const spec of specs) {
+        template.hasResourceProperties('AWS::Lambda::Function', {
+          FunctionName: functionName(spec),
+          Runtime: 'nodejs22.x',
+          Timeout: Math.max(spec.timeoutSeconds, 10),
+          MemorySize: spec.memoryMb,
+          Environment: {
+            Variables: Match.objectLike({
+              NODE_OPTIONS: '--enable-source-maps',
+              DATABASE_URL: Match.anyValue(),
+              AMQP_URL: Match.anyValue(),
+              MOCK_VENDOR_BASE_URL: Match.anyValue(),
+            }),
+          },
+        })
+      }
+    })
+
+    it('has a REST API method for every topology route, and no other', () => {
+      const paths = resourcePaths(template)
+      const methods = Object.values(template.findResources('AWS::ApiGateway::Method'))
+        .map((m) => m.Properties)
+        .filter((p) => p.HttpMethod !== 'OPTIONS')
+        .map((p) => `${p.HttpMethod} ${p.ResourceId.Ref ? paths.get(p.ResourceId.Ref) : '/'}`)
+      const routes = specs.flatMap((s) => s.routes.map((r) => `${r.method} ${r.path}`))
+
+      expect(methods.sort()).toEqual(routes.sort())
+    })
+
+    it('routes each method to the function that serves it', () => {
+      const fnIds = Object.entries(template.findResources('AWS::Lambda::Function')).map(
+        ([id, r]) => [id, r.Properties.FunctionName as string] as const,
+      )
+      for (const m of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
+        const uri = JSON.stringify(m.Properties.Integration.Uri)
+        expect(fnIds.filter(([id]) => uri.includes(`"${id}"`))).toHaveLength(1)
+      }
+    })
+
+    it('fires each scheduled function on its topology schedule, with its retry policy and DLQ', () => {
+      const scheduled = specs.filter((s) => s.schedule)
+      template.resourceCountIs('AWS::Events::Rule', scheduled.length)
+      for (const spec of scheduled) {
+        template.hasResourceProperties('AWS::Events::Rule', {
+          Name: `order-aggregator-${spec.name}`,
+          ScheduleExpression: spec.schedule,
+          Targets: [
+            Match.objectLike({
+              RetryPolicy: {
+                MaximumRetryAttempts: spec.asyncFailure?.retryAttempts ?? 2,
+                MaximumEventAgeInSeconds: spec.asyncFailure?.maxEventAgeSeconds ?? 3_600,
+              },
+            }),
+          ],
+        })
+      }
+    })
+
+    it('keeps dead letters 14 days in the SQS queues named by the topology', () => {
+      for (const name of Object.values(deadLetterQueues)) {
+        template.hasResourceProperties('AWS::SQS::Queue', {
+          QueueName: name,
+          MessageRetentionPeriod: 1_209_600,
+        })
+      }
+    })
+
+    it('sends the failed asynchronous invocations of each function to its DLQ after the topology retries', () => {
+      for (const spec of specs.filter((s) => s.asyncFailure)) {
+        const queueId = Object.entries(template.findResources('AWS::SQS::Queue')).find(
+          ([, q]) => q.Properties.QueueName === spec.asyncFailure!.deadLetterQueue,
+        )![0]
+        template.hasResourceProperties('AWS::Lambda::Function', {
+          FunctionName: functionName(spec),
+          DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+        })
+        template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+          FunctionName: Match.anyValue(),
+          MaximumRetryAttempts: spec.asyncFailure!.retryAttempts,
+          MaximumEventAgeInSeconds: spec.asyncFailure!.maxEventAgeSeconds,
+        })
+      }
+      template.resourceCountIs('AWS::Lambda::EventInvokeConfig', specs.filter((s) => s.asyncFailure).length)
+    })
+
+    it('outputs the API URL, the DLQ URLs and the function names', () => {
+      const outputs = template.findOutputs('*')
+      expect(Object.keys(outputs)).toEqual(
+        expect.arrayContaining([
+          'ApiUrl',
+          'ProcessOrderDlqUrl',
+          'SyncVendorsDlqUrl',
+          'ProcessOrderFunctionName',
+        ]),
+      )
+      if (target === 'local') {
+        expect(outputs.ApiUrl!.Value).toBe(`http://localhost:4566/_aws/execute-api/${LOCAL_API_ID}/local/`)
+      }
+    })
+  })
+}
+
+describe('the local target', () => {
+  const { template } = synth('local')
+
+  it('tags the REST API with a stable LocalStack id and points functions at the compose services', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      Tags: Match.arrayWith([{ Key: '_custom_id_', Value: LOCAL_API_ID }]),
+    })
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/orders',
+          AMQP_URL: 'amqp://guest:guest@rabbitmq:5672',
+          MOCK_VENDOR_BASE_URL: `http://localstack:4566/_aws/execute-api/${LOCAL_API_ID}/local/mock-vendors`,
+        }),
+      },
+    })
+  })
+
+  it('lets the bridge invoke process-order, and has no broker, database or VPC of its own', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction', Effect: 'Allow' })]),
+      },
+      Users: [Match.anyValue()],
+    })
+    template.resourceCountIs('AWS::AmazonMQ::Broker', 0)
+    template.resourceCountIs('AWS::RDS::DBInstance', 0)
+    template.resourceCountIs('AWS::EC2::VPC', 0)
+  })
+
+  it('bundles every function with the local esbuild, its migrations beside it', () => {
+    const { app } = synth('local', true)
+    const out = app.synth().directory
+    const assets = readdirSync(out).filter((d) => d.startsWith('asset.'))
+
+    expect(assets).toHaveLength(specs.length)
+    for (const a of assets) {
+      expect(existsSync(join(out, a, 'index.mjs'))).toBe(true)
+      expect(readdirSync(join(out, a, 'migrations')).some((f) => f.endsWith('.sql'))).toBe(true)
+    }
+  })
+})
+
+describe('the aws target', () => {
+  const { template } = synth('aws')
+
+  it('runs on a VPC with RDS PostgreSQL and an Amazon MQ RabbitMQ broker', () => {
+    template.resourceCountIs('AWS::EC2::VPC', 1)
+    template.hasResourceProperties('AWS::RDS::DBInstance', { Engine: 'postgres', DBName: 'orders' })
+    template.hasResourceProperties('AWS::AmazonMQ::Broker', {
+      EngineType: 'RABBITMQ',
+      PubliclyAccessible: false,
+    })
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: functionName(functions.placeOrder),
+      VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }),
+    })
+  })
+
+  it('triggers process-order from the broker queue with an event source mapping', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      Queues: [queues.orders.name],
+      BatchSize: MQ_BATCH_SIZE,
+      EventSourceArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] },
+      SourceAccessConfigurations: Match.arrayWith([{ Type: 'VIRTUAL_HOST', URI: '/' }]),
+    })
+    template.resourceCountIs('AWS::IAM::User', 0)
+  })
+})
