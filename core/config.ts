@@ -58,6 +58,7 @@ const EnvSchema = z
     CONSUMER_PREFETCH: int(16, 1),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
     ADMIN_TOKEN: optionalString,
+    DEAD_LETTER_QUEUE_URL: optionalString.pipe(z.url().optional()),
   })
   .transform((env, ctx) => {
     const mockBase = env.MOCK_VENDOR_BASE_URL ?? `http://127.0.0.1:${env.PORT}/mock-vendors`
@@ -101,6 +102,7 @@ const EnvSchema = z
       consumerPrefetch: env.CONSUMER_PREFETCH,
       logLevel: env.LOG_LEVEL,
       adminToken: env.ADMIN_TOKEN,
+      deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,
     }
   })
 

@@ -1,3 +1,4 @@
+import { SQSClient } from '@aws-sdk/client-sqs'
 import { type Database, openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
 import { orderRetry, queues } from '../infra/topology.js'
@@ -5,6 +6,7 @@ import { type Config, getConfig } from './config.js'
 import { AmqpBus } from './messaging/amqp-bus.js'
 import type { Bus } from './messaging/bus.js'
 import { MemoryBus } from './messaging/memory-bus.js'
+import { withSqsDeadLetters } from './messaging/sqs-dead-letters.js'
 
 /** What the handlers need from the outside world, built once per process (a warm Lambda reuses it). */
 export interface Deps {
@@ -37,7 +39,7 @@ export async function createDeps(
     await database.close()
     throw error
   }
-  const bus: Bus = config.amqpUrl
+  let bus: Bus = config.amqpUrl
     ? await AmqpBus.connect(config.amqpUrl, {
         prefix: config.queuePrefix,
         queues: queueDeclarations(config.orderRetryDelaysMs),
@@ -45,6 +47,9 @@ export async function createDeps(
       })
     : new MemoryBus()
   if (bus instanceof AmqpBus && options.brokerGraceMs) await bus.ready(options.brokerGraceMs)
+  if (config.deadLetterQueueUrl) {
+    bus = withSqsDeadLetters(bus, new SQSClient({}), queues.orders.deadLetter, config.deadLetterQueueUrl)
+  }
   return { config, database, bus }
 }
 

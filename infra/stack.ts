@@ -59,7 +59,11 @@ export class OrderAggregatorStack extends Stack {
     if (target === 'local') Tags.of(api).add('_custom_id_', LOCAL_API_ID)
 
     const network = target === 'aws' ? this.awsNetwork() : undefined
-    const environment = target === 'aws' ? this.awsEnvironment(network!, api) : localEnvironment()
+    const environment: Record<string, string> = {
+      ...(target === 'aws' ? this.awsEnvironment(network!, api) : localEnvironment()),
+      // Final order failures are recorded here too, where `awslocal sqs receive-message` reads them.
+      DEAD_LETTER_QUEUE_URL: dlqs.get(deadLetterQueues.processOrder)!.queueUrl,
+    }
 
     for (const spec of Object.values(functions) as FunctionSpec[]) {
       const fn = new ServiceFunction(this, {
@@ -70,6 +74,9 @@ export class OrderAggregatorStack extends Stack {
         securityGroups: network ? [network.functions] : undefined,
       })
       this.functions.set(spec.name, fn)
+      if (spec.name === functions.processOrder.name || spec.name === functions.relayOutbox.name) {
+        dlqs.get(deadLetterQueues.processOrder)!.grantSendMessages(fn)
+      }
       for (const route of spec.routes) addRoute(api, route, fn)
       if (spec.schedule) {
         new events.Rule(this, `${spec.name}-schedule`, {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import amqp from 'amqplib'
 import { queueDeclarations } from '../../core/deps.js'
@@ -17,6 +18,16 @@ export function hasService(name: 'DATABASE_URL' | 'AMQP_URL'): boolean {
   if (value) return true
   if (inCi)
     throw new Error(`${name} is not set: CI runs this suite against the real service, it never skips it`)
+  return false
+}
+
+/** moto's SQS server, if python3 can import it; in CI its absence is a failure. */
+export function hasMoto(): boolean {
+  if (spawnSync('python3', ['-c', 'import moto.server'], { stdio: 'ignore' }).status === 0) return true
+  if (inCi)
+    throw new Error(
+      'moto (python3 -m moto.server) is missing: CI runs the SQS tests against it, it never skips them',
+    )
   return false
 }
 
