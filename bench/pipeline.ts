@@ -1,14 +1,13 @@
 import autocannon from 'autocannon'
 import { loadConfig } from '../core/config.js'
-import { ensureMockVendor } from '../core/mock-vendor/books.js'
 import { query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
+import { orderRequests, randomSku, stockMockVendors } from './load.js'
 import { printTable } from './stats.js'
 
 const CATALOGUE = 1_500
-const VENDORS = ['acme', 'globex', 'initech']
 
 /**
  * Orders placed at a fixed rate for `seconds` through the HTTP API, carried by the real RabbitMQ
@@ -46,20 +45,10 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
   )
   const db = runtime.deps.database.db
   try {
-    for (const v of VENDORS) await ensureMockVendor(db, v, CATALOGUE)
-    await db.execute(sql`update mock_vendor.stock set quantity = 10000000`)
+    await stockMockVendors(db, CATALOGUE, 10_000_000)
     await fetch(`${runtime.url}/sync`, { method: 'POST' })
 
-    const requests = Array.from({ length: 500 }, () => ({
-      method: 'POST' as const,
-      path: '/orders',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        lines: [
-          { sku: `SKU-${String(1 + Math.floor(Math.random() * CATALOGUE)).padStart(5, '0')}`, quantity: 1 },
-        ],
-      }),
-    }))
+    const requests = orderRequests(() => randomSku(CATALOGUE))
     const started = Date.now()
     const load = await autocannon({
       url: runtime.url,

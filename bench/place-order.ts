@@ -6,24 +6,23 @@ import { loadConfig } from '../core/config.js'
 import { findDrift } from '../core/inventory/reconcile.js'
 import { reserveStock } from '../core/inventory/stock.js'
 import { enqueue } from '../core/messaging/outbox.js'
-import { ensureMockVendor } from '../core/mock-vendor/books.js'
+import { skuOf } from '../core/mock-vendor/catalogue.js'
 import { insertOrders } from '../core/orders/place-order.js'
 import { type Db, query, sql } from '../db/client.js'
 import * as schema from '../db/schema/index.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
+import { orderRequests, randomSku, stockMockVendors } from './load.js'
 import { percentile, printTable } from './stats.js'
 
 const CATALOGUE = 2_000
 const HOT_SKU = 'SKU-00001'
-const VENDORS = ['acme', 'globex', 'initech']
 // SKU n is sold by every mock vendor but the one at index n mod 3; this picks the first of them.
 const vendorOf = (n: number) => (n % 3 === 0 ? 'globex' : 'acme')
 
 type Catalogue = 'spread' | 'hot'
-const skuFor = (catalogue: Catalogue) => (catalogue === 'hot' ? 1 : 1 + Math.floor(Math.random() * CATALOGUE))
-const skuName = (n: number) => `SKU-${String(n).padStart(5, '0')}`
+const skuFor = (catalogue: Catalogue) => (catalogue === 'hot' ? 1 : randomSku(CATALOGUE))
 
 export interface PlaceOrderBenchOptions {
   databaseUrl: string
@@ -53,9 +52,8 @@ export async function benchPlaceOrder(options: PlaceOrderBenchOptions): Promise<
   const db = runtime.deps.database.db
   const rows: Record<string, string | number>[] = []
   try {
-    for (const v of VENDORS) await ensureMockVendor(db, v, CATALOGUE)
+    await stockMockVendors(db, CATALOGUE, 10_000_000)
     // Plenty of stock everywhere, and the hot SKU at one vendor only: every hot order hits one row.
-    await db.execute(sql`update mock_vendor.stock set quantity = 10000000`)
     await db.execute(
       sql`update mock_vendor.stock set quantity = 0 where sku = ${HOT_SKU} and vendor_id <> 'acme'`,
     )
@@ -98,12 +96,7 @@ export async function benchPlaceOrder(options: PlaceOrderBenchOptions): Promise<
 
 async function httpRun(url: string, catalogue: Catalogue, connections: number, seconds: number) {
   // Distinct bodies, cycled by each connection, so the spread run touches the whole catalogue.
-  const requests = Array.from({ length: 500 }, () => ({
-    method: 'POST' as const,
-    path: '/orders',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ lines: [{ sku: skuName(skuFor(catalogue)), quantity: 1 }] }),
-  }))
+  const requests = orderRequests(() => skuFor(catalogue))
   const result = await autocannon({ url, connections, duration: seconds, requests, workers: 1 })
   return {
     ordersPerSecond: result['2xx'] / seconds,
@@ -123,7 +116,7 @@ async function directRun(databaseUrl: string, catalogue: Catalogue, clients: num
     while (Date.now() < deadline) {
       const n = skuFor(catalogue)
       const allocation = {
-        sku: skuName(n),
+        sku: skuOf(n),
         vendorId: catalogue === 'hot' ? 'acme' : vendorOf(n),
         quantity: 1,
       }

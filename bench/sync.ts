@@ -1,17 +1,16 @@
 import autocannon from 'autocannon'
 import { loadConfig } from '../core/config.js'
 import { findDrift } from '../core/inventory/reconcile.js'
-import { ensureMockVendor } from '../core/mock-vendor/books.js'
 import { query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
+import { orderRequests, randomSku, stockMockVendors } from './load.js'
 import { percentile, printTable } from './stats.js'
 
 const PER_VENDOR = 10_000
 // Each mock SKU is sold by two of the three vendors: 15,000 SKUs make 10,000 per vendor.
 const CATALOGUE = (PER_VENDOR * 3) / 2
-const VENDORS = ['acme', 'globex', 'initech']
 
 /**
  * A full sync of 3 vendors x 10,000 SKUs over HTTP (the mock vendors served by the same runtime),
@@ -33,8 +32,7 @@ export async function benchSync(options: { databaseUrl: string; syncs: number; l
   )
   const db = runtime.deps.database.db
   try {
-    for (const v of VENDORS) await ensureMockVendor(db, v, CATALOGUE)
-    await db.execute(sql`update mock_vendor.stock set quantity = 1000000`)
+    await stockMockVendors(db, CATALOGUE, 1_000_000)
     const sync = async () => {
       const started = performance.now()
       const res = await fetch(`${runtime.url}/sync`, { method: 'POST' })
@@ -97,16 +95,7 @@ export async function benchSync(options: { databaseUrl: string; syncs: number; l
 }
 
 async function placeOrders(url: string, seconds: number) {
-  const requests = Array.from({ length: 500 }, () => ({
-    method: 'POST' as const,
-    path: '/orders',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      lines: [
-        { sku: `SKU-${String(1 + Math.floor(Math.random() * CATALOGUE)).padStart(5, '0')}`, quantity: 1 },
-      ],
-    }),
-  }))
+  const requests = orderRequests(() => randomSku(CATALOGUE))
   const r = await autocannon({ url, connections: 16, duration: seconds, requests, workers: 1 })
   return { rate: r['2xx'] / seconds, p50: r.latency.p50, p99: r.latency.p99 }
 }

@@ -1,0 +1,26 @@
+import { MOCK_VENDOR_IDS } from '../core/config.js'
+import { ensureMockVendor } from '../core/mock-vendor/books.js'
+import { skuOf } from '../core/mock-vendor/catalogue.js'
+import { type Db, sql } from '../db/client.js'
+
+/** A random SKU number of a catalogue of `size`. */
+export const randomSku = (size: number) => 1 + Math.floor(Math.random() * size)
+
+/**
+ * Distinct single-unit `POST /orders` requests for autocannon, cycled by each connection, so a run
+ * touches the whole catalogue (or whatever SKUs `pick` chooses).
+ */
+export function orderRequests(pick: () => number, count = 500) {
+  return Array.from({ length: count }, () => ({
+    method: 'POST' as const,
+    path: '/orders',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ lines: [{ sku: skuOf(pick()), quantity: 1 }] }),
+  }))
+}
+
+/** Seeds the shipped mock vendors' catalogues of `size` SKUs and gives every SKU `quantity` units. */
+export async function stockMockVendors(db: Db, size: number, quantity: number): Promise<void> {
+  for (const v of MOCK_VENDOR_IDS) await ensureMockVendor(db, v, size)
+  await db.execute(sql`update mock_vendor.stock set quantity = ${quantity}`)
+}
