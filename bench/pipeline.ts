@@ -1,5 +1,7 @@
 import autocannon from 'autocannon'
 import { loadConfig } from '../core/config.js'
+import { queueDeclarations } from '../core/deps.js'
+import { AmqpBus } from '../core/messaging/amqp-bus.js'
 import { query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
@@ -30,13 +32,14 @@ export async function benchPipeline(options: {
 
 async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: number }, rate: number) {
   const database = await createScratchDatabase(options.databaseUrl, 'oa_bench')
+  const prefix = `bench.${Date.now()}.`
   const runtime = await startRuntime(
     loadConfig({
       PORT: String(await freePort()),
       DATABASE_URL: database.url,
       DB_POOL_MAX: '30',
       AMQP_URL: options.amqpUrl,
-      QUEUE_PREFIX: `bench.${Date.now()}.`,
+      QUEUE_PREFIX: prefix,
       SYNC_INTERVAL_MS: '0',
       CONSUMER_PREFETCH: '64',
       MOCK_CATALOGUE_SIZE: String(CATALOGUE),
@@ -104,6 +107,7 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
     }
   } finally {
     await runtime.close()
+    await AmqpBus.deleteQueues(options.amqpUrl, prefix, queueDeclarations())
     await database.drop()
   }
 }

@@ -85,6 +85,18 @@ export class AmqpBus implements Bus {
     return true
   }
 
+  /** Deletes every queue that `connect` would declare under `prefix` (tests and benchmarks). */
+  static async deleteQueues(url: string, prefix: string, declarations: QueueDeclaration[]): Promise<void> {
+    const connection = await amqp.connect(url)
+    const channel = await connection.createChannel()
+    for (const q of declarations) {
+      for (const name of [q.name, q.deadLetter, ...q.retryDelaysMs.map((d) => `${q.name}.retry.${d}`)]) {
+        await channel.deleteQueue(`${prefix}${name}`)
+      }
+    }
+    await connection.close()
+  }
+
   /** The broker-side name of a logical queue. */
   queueName(queue: string): string {
     return `${this.prefix}${queue}`

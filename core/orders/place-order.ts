@@ -184,11 +184,11 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
     if (error instanceof LostRaceError) return planned.map((p) => p.pending)
     throw error
   }
-  // Answered once the broker confirmed (or refused: the relay publishes later). The next batch
-  // does not wait for the broker.
-  void publishCommitted(deps.db, deps.bus, messages).then(() => {
-    for (const [i, { pending }] of planned.entries()) pending.resolve(orders[i]!)
-  })
+  // Answered at commit: the order and its message are durable in the outbox from here on. The
+  // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor
+  // does the next batch wait for it; what the broker never confirms, the relay publishes again.
+  for (const [i, { pending }] of planned.entries()) pending.resolve(orders[i]!)
+  void publishCommitted(deps.db, deps.bus, messages)
   return []
 }
 

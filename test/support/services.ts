@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import amqp from 'amqplib'
 import { queueDeclarations } from '../../core/deps.js'
+import { AmqpBus } from '../../core/messaging/amqp-bus.js'
 import { createScratchDatabase } from '../../db/scratch.js'
 
 /** Real services come from the environment (.ci/run sets them to this machine's). */
@@ -37,16 +37,7 @@ export const uniqueId = () => randomBytes(5).toString('hex')
 export const freshDatabase = () => createScratchDatabase(databaseUrl!, 'oa_test')
 
 /** Deletes the queues a test declared under its prefix. */
-export async function deleteQueues(prefix: string): Promise<void> {
-  const connection = await amqp.connect(amqpUrl!)
-  const channel = await connection.createChannel()
-  for (const q of queueDeclarations()) {
-    for (const name of [q.name, q.deadLetter, ...q.retryDelaysMs.map((d) => `${q.name}.retry.${d}`)]) {
-      await channel.deleteQueue(`${prefix}${name}`)
-    }
-  }
-  await connection.close()
-}
+export const deleteQueues = (prefix: string) => AmqpBus.deleteQueues(amqpUrl!, prefix, queueDeclarations())
 
 /** Polls until `check` returns a value, or fails after `timeoutMs`. */
 export async function eventually<T>(
