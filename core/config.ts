@@ -39,6 +39,7 @@ const EnvSchema = z
     MOCK_VENDOR_BASE_URL: optionalString.pipe(z.url().optional()),
     MOCK_CATALOGUE_SIZE: int(450, 1),
     OUTBOX_RELAY_INTERVAL_MS: int(1_000, 1),
+    STUCK_AFTER_MS: int(120_000, 0),
     ALLOCATION_STRATEGY: z.enum(STRATEGIES).default('highest-available-first'),
     VENDOR_PRIORITY: z
       .string()
@@ -95,6 +96,7 @@ const EnvSchema = z
       vendors,
       mockCatalogueSize: env.MOCK_CATALOGUE_SIZE,
       outboxRelayIntervalMs: env.OUTBOX_RELAY_INTERVAL_MS,
+      stuckAfterMs: env.STUCK_AFTER_MS,
       allocationStrategy: env.ALLOCATION_STRATEGY,
       vendorPriority: env.VENDOR_PRIORITY,
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_MS,

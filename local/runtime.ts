@@ -10,9 +10,8 @@ import { MAX_BODY_BYTES } from '../core/http/api-handler.js'
 import { problemFromError, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
 import { DeliveryBatcher, MAX_CONSUMER_BATCH } from '../core/messaging/delivery-batcher.js'
-import type { ForwardOrderMessage } from '../core/messaging/messages.js'
 import { toRabbitMqEvent } from '../core/messaging/mq-event.js'
-import { query, sql } from '../db/client.js'
+import { sweepStuckOrders } from '../core/orders/sweep.js'
 import { type FunctionSpec, functions, queues, routes } from '../infra/topology.js'
 import {
   type HttpRequestLike,
@@ -128,8 +127,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const address = server.address() as AddressInfo
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`
 
-  // An in-process queue forgets its messages on exit: hand every unfinished order back to it.
-  if (background && deps.bus.kind === 'memory') await requeueUnfinished(deps)
+  // An in-process queue forgets its messages on exit: send every unfinished order round again now.
+  if (background && deps.bus.kind === 'memory') await sweepStuckOrders(deps.database.db, { stuckAfterMs: 0 })
 
   // Like Lambda's event source mapping, deliveries that arrive together go to process-order as one
   // event; each is acknowledged (or handed back) with its batch.
@@ -211,20 +210,4 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)))
     req.on('error', reject)
   })
-}
-
-async function requeueUnfinished(deps: Deps): Promise<void> {
-  const unfinished = await query<{ id: string; attempts: number; correlationId: string }>(
-    deps.database.db,
-    sql`select id, attempts, correlation_id as "correlationId" from orders where status in ('reserved', 'forwarding')`,
-  )
-  for (const order of unfinished) {
-    const message: ForwardOrderMessage = {
-      type: 'forward-order',
-      orderId: order.id,
-      attempt: Math.max(order.attempts, 1),
-      correlationId: order.correlationId,
-    }
-    await deps.bus.publish(queues.orders.name, message, { correlationId: order.correlationId })
-  }
 }

@@ -1,9 +1,14 @@
 import middy from '@middy/core'
 import { getDeps } from '../../core/deps.js'
 import { relayOutbox } from '../../core/messaging/outbox.js'
+import { sweepStuckOrders } from '../../core/orders/sweep.js'
 
-/** Scheduled: publishes what was committed to the outbox but never confirmed by the broker. */
+/**
+ * Scheduled: sends round again the orders nothing is working on, then publishes what was committed
+ * to the outbox but never confirmed by the broker.
+ */
 export const handler = middy(async () => {
-  const { database, bus } = await getDeps()
-  return { published: await relayOutbox(database.db, bus, { graceMs: 2_000, limit: 500 }) }
+  const { database, bus, config } = await getDeps()
+  const swept = await sweepStuckOrders(database.db, { stuckAfterMs: config.stuckAfterMs })
+  return { swept, published: await relayOutbox(database.db, bus, { graceMs: 2_000, limit: 500 }) }
 })
