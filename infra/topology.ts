@@ -66,6 +66,11 @@ export const functions = {
     description: 'Validates an order, reserves stock across vendors and queues it for forwarding',
     routes: [{ method: 'POST', path: '/orders' }],
   }),
+  listOrders: fn({
+    name: 'list-orders',
+    description: 'Lists orders newest first, by status and customer, a page at a time',
+    routes: [{ method: 'GET', path: '/orders' }],
+  }),
   getOrder: fn({
     name: 'get-order',
     description: 'Reads one order with its lines and allocations',

@@ -54,9 +54,7 @@ export function apiHandler<
     const body = (
       spec.body ? parseOrThrow(spec.body, readJsonBody(event, headers), 'body') : undefined
     ) as Parsed<B>
-    const query = (
-      spec.query ? parseOrThrow(spec.query, event.queryStringParameters ?? {}, 'query') : undefined
-    ) as Parsed<Q>
+    const query = (spec.query ? parseOrThrow(spec.query, queryOf(event), 'query') : undefined) as Parsed<Q>
     const result = await fn({
       event,
       body,
@@ -80,6 +78,14 @@ export function apiHandler<
       request.response = problemResponse(problem)
     },
   })
+}
+
+/** The query string with a repeated parameter as an array of its values, a single one as a string. */
+function queryOf(event: APIGatewayProxyEvent): Record<string, string | string[] | undefined> {
+  const multi = event.multiValueQueryStringParameters ?? {}
+  const out: Record<string, string | string[] | undefined> = { ...(event.queryStringParameters ?? {}) }
+  for (const [k, values] of Object.entries(multi)) if (values && values.length > 1) out[k] = values
+  return out
 }
 
 function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<string, string | undefined> {

@@ -31,7 +31,12 @@ export const orders = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('orders_status_idx').on(t.status, t.updatedAt)],
+  (t) => [
+    index('orders_status_idx').on(t.status, t.updatedAt),
+    // Keyset pagination of GET /orders: newest first, by customer or not.
+    index('orders_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    index('orders_customer_created_idx').on(t.customerId, t.createdAt.desc(), t.id.desc()),
+  ],
 )
 
 export const orderLines = pgTable(

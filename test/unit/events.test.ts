@@ -23,7 +23,10 @@ describe('matchRoute', () => {
   })
 
   it('tells a wrong method (with the allowed ones) from an unknown path', () => {
-    expect(matchRoute(table, 'DELETE', '/orders')).toEqual({ kind: 'method-not-allowed', allowed: ['POST'] })
+    expect(matchRoute(table, 'DELETE', '/orders')).toEqual({
+      kind: 'method-not-allowed',
+      allowed: ['POST', 'GET'],
+    })
     expect(matchRoute(table, 'GET', '/nowhere')).toEqual({ kind: 'not-found' })
     expect(matchRoute(table, 'GET', '/orders/%E0%A4%A')).toEqual({ kind: 'not-found' })
   })
