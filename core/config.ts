@@ -6,6 +6,9 @@ const VendorEntry = z.object({
   id: z.string().regex(/^[a-z0-9-]{1,40}$/, 'lower-case letters, digits and dashes'),
   name: z.string().min(1),
   baseUrl: z.url(),
+  /** This vendor's own limits, over VENDOR_MAX_CONCURRENT and VENDOR_MAX_PER_SECOND. */
+  maxConcurrent: z.number().int().min(1).optional(),
+  maxPerSecond: z.number().positive().optional(),
 })
 export type VendorEntry = z.infer<typeof VendorEntry>
 
@@ -35,6 +38,8 @@ const EnvSchema = z
     VENDOR_TIMEOUT_MS: int(5_000, 1),
     VENDOR_RETRIES: int(2),
     SYNC_PAGE_SIZE: int(1_000, 1),
+    VENDOR_MAX_CONCURRENT: int(10, 1),
+    VENDOR_MAX_PER_SECOND: z.coerce.number().positive().default(50),
     VENDORS: optionalString,
     MOCK_VENDOR_BASE_URL: optionalString.pipe(z.url().optional()),
     MOCK_CATALOGUE_SIZE: int(450, 1),
@@ -93,6 +98,13 @@ const EnvSchema = z
       vendorTimeoutMs: env.VENDOR_TIMEOUT_MS,
       vendorRetries: env.VENDOR_RETRIES,
       syncPageSize: env.SYNC_PAGE_SIZE,
+      vendorLimits: (vendorId: string) => {
+        const own = vendors.find((v) => v.id === vendorId)
+        return {
+          maxConcurrent: own?.maxConcurrent ?? env.VENDOR_MAX_CONCURRENT,
+          maxPerSecond: own?.maxPerSecond ?? env.VENDOR_MAX_PER_SECOND,
+        }
+      },
       vendors,
       mockCatalogueSize: env.MOCK_CATALOGUE_SIZE,
       outboxRelayIntervalMs: env.OUTBOX_RELAY_INTERVAL_MS,

@@ -9,6 +9,8 @@ export class AppError extends Error {
     readonly title: string,
     detail?: string,
     readonly extensions: Record<string, unknown> = {},
+    /** Response headers that go with the problem, e.g. Retry-After. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail ?? title)
     this.name = new.target.name

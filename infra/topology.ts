@@ -135,6 +135,7 @@ export const functions = {
       { method: 'POST', path: '/mock-vendors/{vendorId}/orders' },
       { method: 'PUT', path: '/mock-vendors/{vendorId}/behaviour', admin: true },
       { method: 'PUT', path: '/mock-vendors/{vendorId}/stock/{sku}', admin: true },
+      { method: 'GET', path: '/mock-vendors/{vendorId}/stats' },
     ],
   }),
 } satisfies Record<string, FunctionSpec>

@@ -75,7 +75,10 @@ export function apiHandler<
     onError: async (request) => {
       const problem = problemFromError(request.error)
       if (problem.status >= 500) log.error('request failed', { error: request.error as Error })
-      request.response = problemResponse(problem)
+      request.response = problemResponse(
+        problem,
+        request.error instanceof AppError ? request.error.headers : {},
+      )
     },
   })
 }

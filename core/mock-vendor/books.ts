@@ -106,6 +106,10 @@ export const Behaviour = z.strictObject({
   latencyMs: z.number().int().min(0).max(60_000).default(0),
   failureRate: z.number().min(0).max(1).default(0),
   down: z.boolean().default(false),
+  /** Refuse with 429 beyond this many requests in flight (null: no limit). */
+  maxConcurrent: z.number().int().min(1).nullable().default(null),
+  /** Refuse with 429 beyond this many requests in any second (null: no limit). */
+  maxPerSecond: z.number().int().min(1).nullable().default(null),
 })
 export type Behaviour = z.infer<typeof Behaviour>
 
@@ -115,33 +119,99 @@ export class MockVendorUnavailableError extends AppError {
   }
 }
 
+export class MockVendorRateLimitedError extends AppError {
+  constructor(vendorId: string) {
+    super(
+      429,
+      'rate_limited',
+      'Too many requests',
+      `${vendorId} allows fewer requests`,
+      {},
+      { 'retry-after': '1' },
+    )
+  }
+}
+
+/** What a mock vendor saw, in this process, since its behaviour was last set. */
+export interface TrafficStats {
+  requests: number
+  rejected: number
+  peakConcurrent: number
+  peakPerSecond: number
+}
+
+const traffic = new Map<string, TrafficStats & { active: number; recent: number[] }>()
+const trafficOf = (vendorId: string) => {
+  let t = traffic.get(vendorId)
+  if (!t) {
+    t = { requests: 0, rejected: 0, peakConcurrent: 0, peakPerSecond: 0, active: 0, recent: [] }
+    traffic.set(vendorId, t)
+  }
+  return t
+}
+
+export function trafficStats(vendorId: string): TrafficStats {
+  const { requests, rejected, peakConcurrent, peakPerSecond } = trafficOf(vendorId)
+  return { requests, rejected, peakConcurrent, peakPerSecond }
+}
+
 /** Sets how a mock vendor misbehaves from now on. */
 export async function setBehaviour(db: Executor, vendorId: string, b: Behaviour): Promise<Behaviour> {
   await db.execute(
-    sql`insert into mock_vendor.behaviour (vendor_id, latency_ms, failure_rate, down)
-        values (${vendorId}, ${b.latencyMs}, ${b.failureRate}, ${b.down})
+    sql`insert into mock_vendor.behaviour (vendor_id, latency_ms, failure_rate, down, max_concurrent, max_per_second)
+        values (${vendorId}, ${b.latencyMs}, ${b.failureRate}, ${b.down}, ${b.maxConcurrent}, ${b.maxPerSecond})
         on conflict (vendor_id) do update
-        set latency_ms = excluded.latency_ms, failure_rate = excluded.failure_rate, down = excluded.down`,
+        set latency_ms = excluded.latency_ms, failure_rate = excluded.failure_rate, down = excluded.down,
+            max_concurrent = excluded.max_concurrent, max_per_second = excluded.max_per_second`,
   )
+  traffic.delete(vendorId)
   return b
 }
 
 /**
- * Runs one call against a mock vendor the way its behaviour says: refused when down or (by
- * chance) failing, and answered `latencyMs` late. The work is done at once, so a slow answer is
- * a slow answer about data read when the call arrived.
+ * Runs one call against a mock vendor the way its behaviour says: refused when down, (by chance)
+ * failing, or over its limits (429 with Retry-After), and answered `latencyMs` late. The work is
+ * done at once, so a slow answer is a slow answer about data read when the call arrived. Traffic
+ * is counted in this process (per Lambda container when deployed).
  */
 export async function misbehave<T>(db: Executor, vendorId: string, work: () => Promise<T>): Promise<T> {
-  const [b] = await query<{ latencyMs: number; failureRate: number; down: boolean }>(
+  const [b] = await query<{
+    latencyMs: number
+    failureRate: number
+    down: boolean
+    maxConcurrent: number | null
+    maxPerSecond: number | null
+  }>(
     db,
-    sql`select latency_ms as "latencyMs", failure_rate as "failureRate", down
+    sql`select latency_ms as "latencyMs", failure_rate as "failureRate", down,
+               max_concurrent as "maxConcurrent", max_per_second as "maxPerSecond"
         from mock_vendor.behaviour where vendor_id = ${vendorId}`,
   )
-  if (b?.down) throw new MockVendorUnavailableError(`${vendorId} is down`)
-  if (b && Math.random() < b.failureRate) throw new MockVendorUnavailableError(`${vendorId} failed this call`)
-  const result = await work()
-  if (b?.latencyMs) await new Promise((r) => setTimeout(r, b.latencyMs))
-  return result
+  const t = trafficOf(vendorId)
+  const now = Date.now()
+  t.recent = t.recent.filter((at) => at > now - 1_000)
+  if (
+    (b?.maxConcurrent && t.active >= b.maxConcurrent) ||
+    (b?.maxPerSecond && t.recent.length >= b.maxPerSecond)
+  ) {
+    t.rejected++
+    throw new MockVendorRateLimitedError(vendorId)
+  }
+  t.requests++
+  t.active++
+  t.recent.push(now)
+  t.peakConcurrent = Math.max(t.peakConcurrent, t.active)
+  t.peakPerSecond = Math.max(t.peakPerSecond, t.recent.length)
+  try {
+    if (b?.down) throw new MockVendorUnavailableError(`${vendorId} is down`)
+    if (b && Math.random() < b.failureRate)
+      throw new MockVendorUnavailableError(`${vendorId} failed this call`)
+    const result = await work()
+    if (b?.latencyMs) await new Promise((r) => setTimeout(r, b.latencyMs))
+    return result
+  } finally {
+    t.active--
+  }
 }
 
 /** Sets a mock vendor's own stock of a SKU, as if it sold units elsewhere or restocked. */

@@ -6,6 +6,7 @@ import type { Bus, Delivery } from '../messaging/bus.js'
 import { type DeadLetterRecord, ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
 import { forwardOrder, VendorRejectedError } from '../vendors/client.js'
+import { limiterFor, type VendorLimits } from '../vendors/limits.js'
 
 export interface ProcessDeps {
   db: Db
@@ -14,6 +15,7 @@ export interface ProcessDeps {
   vendorRetries: number
   /** Backoff before each retry; attempts = delays + 1. */
   retryDelaysMs: readonly number[]
+  vendorLimits: (vendorId: string) => VendorLimits
   log?: Logger
 }
 
@@ -153,7 +155,11 @@ export async function processOrders(
         const { vendorOrderId } = await forwardOrder(
           call.baseUrl,
           { idempotencyKey, lines: call.lines },
-          { timeoutMs: deps.vendorTimeoutMs, retries: deps.vendorRetries },
+          {
+            timeoutMs: deps.vendorTimeoutMs,
+            retries: deps.vendorRetries,
+            limiter: limiterFor(call.vendorId, deps.vendorLimits(call.vendorId)),
+          },
         )
         result = { vendorId: call.vendorId, ok: true, vendorOrderId }
       } catch (error) {

@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from 'p-retry'
 import { z } from 'zod'
+import type { VendorLimiter } from './limits.js'
 
 export const StockItem = z.object({
   sku: z.string().min(1).max(100),
@@ -27,10 +28,23 @@ export class VendorRejectedError extends Error {
 
 /** The vendor could not be reached, timed out, or failed (5xx, 429): worth trying again later. */
 export class VendorUnavailableError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** How long the vendor asked us to wait (a 429's Retry-After). */
+    readonly retryAfterMs?: number,
+  ) {
     super(message)
     this.name = 'VendorUnavailableError'
   }
+}
+
+/** Retry-After in seconds or as an HTTP date, in milliseconds from now. */
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return undefined
+  const seconds = Number(header)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const at = Date.parse(header)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
 }
 
 /** The vendor answered with something that is not what its API promises. */
@@ -45,6 +59,8 @@ export interface CallOptions {
   timeoutMs: number
   /** Retries after the first try, with jittered exponential backoff; rejections are not retried. */
   retries: number
+  /** Every request (each retry too) waits for the vendor's limits. */
+  limiter: VendorLimiter
 }
 
 async function call(
@@ -61,7 +77,11 @@ async function call(
     throw new VendorUnavailableError(`${init.method ?? 'GET'} ${url}: ${reason}`)
   }
   const text = await response.text().catch(() => '')
-  if (response.status >= 500 || response.status === 429) {
+  if (response.status === 429) {
+    const wait = retryAfter(response.headers.get('retry-after'))
+    throw new VendorUnavailableError(`${init.method ?? 'GET'} ${url}: HTTP 429 (rate limited)`, wait)
+  }
+  if (response.status >= 500) {
     throw new VendorUnavailableError(`${init.method ?? 'GET'} ${url}: HTTP ${response.status}`)
   }
   let body: unknown
@@ -84,9 +104,13 @@ function withRetries<T>(fn: () => Promise<T>, options: CallOptions): Promise<T> 
   return pRetry(
     async () => {
       try {
-        return await fn()
+        return await options.limiter.run(fn)
       } catch (error) {
-        if (error instanceof VendorUnavailableError) throw error
+        if (error instanceof VendorUnavailableError) {
+          // A 429 holds back every request to this vendor, not only this one.
+          if (error.retryAfterMs !== undefined) options.limiter.pause(error.retryAfterMs)
+          throw error
+        }
         throw new AbortError(error as Error)
       }
     },

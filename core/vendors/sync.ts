@@ -3,6 +3,7 @@ import { type Db, type Executor, query, sql } from '../../db/client.js'
 import type { Config } from '../config.js'
 import { unreflectedUnits } from '../inventory/reconcile.js'
 import { fetchStock, type StockItem } from './client.js'
+import { limiterFor } from './limits.js'
 import { ensureVendors } from './registry.js'
 
 export interface VendorSyncResult {
@@ -20,7 +21,10 @@ export interface SyncSummary {
   vendors: VendorSyncResult[]
 }
 
-export type SyncOptions = Pick<Config, 'vendors' | 'vendorTimeoutMs' | 'vendorRetries' | 'syncPageSize'> & {
+export type SyncOptions = Pick<
+  Config,
+  'vendors' | 'vendorTimeoutMs' | 'vendorRetries' | 'syncPageSize' | 'vendorLimits'
+> & {
   /** Rows per INSERT; each batch is one statement. */
   batchSize?: number
   log?: Logger
@@ -61,6 +65,7 @@ async function syncVendor(
       timeoutMs: options.vendorTimeoutMs,
       retries: options.vendorRetries,
       pageSize: options.syncPageSize,
+      limiter: limiterFor(vendor.id, options.vendorLimits(vendor.id)),
     })
     const written = await writeSnapshot(db, vendor.id, items, requestedAt, options.batchSize ?? 1_000)
     const durationMs = Date.now() - started

@@ -50,4 +50,7 @@ export const mockBehaviour = mockVendor.table('behaviour', {
   latencyMs: integer('latency_ms').notNull().default(0),
   failureRate: doublePrecision('failure_rate').notNull().default(0),
   down: boolean('down').notNull().default(false),
+  /** When set, the vendor refuses (429) requests beyond these limits. */
+  maxConcurrent: integer('max_concurrent'),
+  maxPerSecond: doublePrecision('max_per_second'),
 })

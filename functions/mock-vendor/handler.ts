@@ -11,6 +11,7 @@ import {
   readMockStock,
   setBehaviour,
   setMockStock,
+  trafficStats,
 } from '../../core/mock-vendor/books.js'
 import { OrderLineInput } from '../../core/orders/schemas.js'
 import { functions } from '../../infra/topology.js'
@@ -58,7 +59,13 @@ const putStock = apiHandler({ name, body: StockLevel, admin: true }, async ({ pa
   return { statusCode: 200, body: await setMockStock(db, params.vendorId!, params.sku!, body.quantity) }
 })
 
+const getStats = apiHandler({ name }, async ({ params }) => {
+  await books(params.vendorId!)
+  return { statusCode: 200, body: trafficStats(params.vendorId!) }
+})
+
 const routes: Record<string, typeof getStock> = {
+  'GET /mock-vendors/{vendorId}/stats': getStats,
   'GET /mock-vendors/{vendorId}/stock': getStock,
   'POST /mock-vendors/{vendorId}/orders': postOrder,
   'PUT /mock-vendors/{vendorId}/behaviour': putBehaviour,

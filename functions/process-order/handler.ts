@@ -20,6 +20,7 @@ export const handler = middy(async (event: unknown): Promise<{ outcomes: Process
     vendorTimeoutMs: config.vendorTimeoutMs,
     vendorRetries: config.vendorRetries,
     retryDelaysMs: config.orderRetryDelaysMs,
+    vendorLimits: config.vendorLimits,
     log,
   }
   return { outcomes: await processDeliveries(deps, deliveries) }
