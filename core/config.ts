@@ -62,6 +62,7 @@ const EnvSchema = z
       .optional()
       .transform((v) => (v ? v.split(',').map(Number) : [...orderRetry.delaysMs])),
     CONSUMER_PREFETCH: int(16, 1),
+    ORDERS_DELIVERY_LIMIT: z.coerce.number().int().min(1).optional(),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
     ADMIN_TOKEN: optionalString,
     DEAD_LETTER_QUEUE_URL: optionalString.pipe(z.url().optional()),
@@ -114,6 +115,7 @@ const EnvSchema = z
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_MS,
       orderRetryDelaysMs: env.ORDER_RETRY_DELAYS_MS,
       consumerPrefetch: env.CONSUMER_PREFETCH,
+      ordersDeliveryLimit: env.ORDERS_DELIVERY_LIMIT,
       logLevel: env.LOG_LEVEL,
       adminToken: env.ADMIN_TOKEN,
       deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,

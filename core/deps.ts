@@ -3,7 +3,7 @@ import { type Database, openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
 import { orderRetry, queues } from '../infra/topology.js'
 import { type Config, getConfig } from './config.js'
-import { AmqpBus } from './messaging/amqp-bus.js'
+import { AmqpBus, type QueueDeclaration } from './messaging/amqp-bus.js'
 import type { Bus } from './messaging/bus.js'
 import { MemoryBus } from './messaging/memory-bus.js'
 import { withSqsDeadLetters } from './messaging/sqs-dead-letters.js'
@@ -15,9 +15,12 @@ export interface Deps {
   bus: Bus
 }
 
-/** The RabbitMQ queues this service declares, derived from infra/topology.ts and the retry delays. */
-export const queueDeclarations = (retryDelaysMs: readonly number[] = orderRetry.delaysMs) => [
-  { name: queues.orders.name, deadLetter: queues.orders.deadLetter, retryDelaysMs },
+/** The RabbitMQ queues this service declares, derived from infra/topology.ts and the settings. */
+export const queueDeclarations = (
+  retryDelaysMs: readonly number[] = orderRetry.delaysMs,
+  deliveryLimit?: number,
+): QueueDeclaration[] => [
+  { name: queues.orders.name, deadLetter: queues.orders.deadLetter, retryDelaysMs, deliveryLimit },
 ]
 
 /**
@@ -42,7 +45,7 @@ export async function createDeps(
   let bus: Bus = config.amqpUrl
     ? await AmqpBus.connect(config.amqpUrl, {
         prefix: config.queuePrefix,
-        queues: queueDeclarations(config.orderRetryDelaysMs),
+        queues: queueDeclarations(config.orderRetryDelaysMs, config.ordersDeliveryLimit),
         waitForConnect: options.waitForBroker,
       })
     : new MemoryBus()

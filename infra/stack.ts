@@ -20,6 +20,8 @@ export const LOCAL_API_ID = 'order-aggregator'
 export const STAGE = { local: 'local', aws: 'prod' } as const
 /** Messages per process-order invocation, from the MQ event source mapping or the bridge. */
 export const MQ_BATCH_SIZE = 32
+/** Deliveries of one message before the broker dead-letters it (the `aws` target's quorum queue). */
+export const ORDERS_DELIVERY_LIMIT = 10
 
 export interface OrderAggregatorStackProps extends StackProps {
   target: Target
@@ -185,13 +187,16 @@ export class OrderAggregatorStack extends Stack {
       ]),
       // Not api.url: that is the stage, which depends on the methods, which depend on the functions.
       MOCK_VENDOR_BASE_URL: `https://${api.restApiId}.execute-api.${this.region}.${this.urlSuffix}/${STAGE.aws}/mock-vendors`,
+      // Broker-side dead-lettering under the MQ trigger: after this many deliveries, orders.poison.
+      ORDERS_DELIVERY_LIMIT: String(ORDERS_DELIVERY_LIMIT),
     }
   }
 
   /**
-   * The Amazon MQ trigger of process-order, with AWS's recommended broker-side safety net: the
-   * function's failures are retried by the broker's redelivery, and a message that keeps failing
-   * is dead-lettered by the queue's policy (set on the broker; see README).
+   * The Amazon MQ trigger of process-order. A batch whose invocation fails is handed back to the
+   * broker; the `orders` queue is a quorum queue with a delivery limit (ORDERS_DELIVERY_LIMIT), so a
+   * message that keeps failing is dead-lettered to `orders.poison` by the broker instead of looping,
+   * and the stuck-order sweep sends its order round again.
    */
   private mqTrigger(fn: ServiceFunction, network: ReturnType<OrderAggregatorStack['awsNetwork']>) {
     new lambda.CfnEventSourceMapping(this, 'process-order-mq-trigger', {

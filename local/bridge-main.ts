@@ -16,7 +16,7 @@ async function main() {
   if (!config.amqpUrl) throw new ConfigError([{ variable: 'AMQP_URL', message: 'the bridge needs RabbitMQ' }])
   const bus = await AmqpBus.connect(config.amqpUrl, {
     prefix: config.queuePrefix,
-    queues: queueDeclarations(config.orderRetryDelaysMs),
+    queues: queueDeclarations(config.orderRetryDelaysMs, config.ordersDeliveryLimit),
     waitForConnect: false,
   })
   const target = functionName(functions.processOrder)

@@ -9,6 +9,22 @@ export interface QueueDeclaration {
   deadLetter: string
   /** One TTL queue per delay dead-letters back into `name`. */
   retryDelaysMs: readonly number[]
+  /**
+   * Broker-side dead-lettering: a quorum queue that moves a message delivered this many times
+   * without an ack to `<name>.poison` (what AWS recommends under a Lambda MQ trigger, which
+   * otherwise hands a failing batch back forever). Unset: a classic durable queue.
+   */
+  deliveryLimit?: number
+}
+
+/** Every queue a declaration makes, by logical name. */
+export function declaredQueues(q: QueueDeclaration): string[] {
+  return [
+    q.name,
+    q.deadLetter,
+    ...q.retryDelaysMs.map((d) => `${q.name}.retry.${d}`),
+    ...(q.deliveryLimit ? [`${q.name}.poison`] : []),
+  ]
 }
 
 interface ActiveSubscription {
@@ -90,9 +106,7 @@ export class AmqpBus implements Bus {
     const connection = await amqp.connect(url)
     const channel = await connection.createChannel()
     for (const q of declarations) {
-      for (const name of [q.name, q.deadLetter, ...q.retryDelaysMs.map((d) => `${q.name}.retry.${d}`)]) {
-        await channel.deleteQueue(`${prefix}${name}`)
-      }
+      for (const name of declaredQueues(q)) await channel.deleteQueue(`${prefix}${name}`)
     }
     await connection.close()
   }
@@ -106,7 +120,20 @@ export class AmqpBus implements Bus {
     const ch = await model.createChannel()
     for (const q of this.declarations) {
       const name = this.queueName(q.name)
-      await ch.assertQueue(name, { durable: true })
+      if (q.deliveryLimit) {
+        await ch.assertQueue(`${name}.poison`, { durable: true })
+        await ch.assertQueue(name, {
+          durable: true,
+          arguments: {
+            'x-queue-type': 'quorum',
+            'x-delivery-limit': q.deliveryLimit,
+            'x-dead-letter-exchange': '',
+            'x-dead-letter-routing-key': `${name}.poison`,
+          },
+        })
+      } else {
+        await ch.assertQueue(name, { durable: true })
+      }
       await ch.assertQueue(this.queueName(q.deadLetter), { durable: true })
       for (const delay of q.retryDelaysMs) {
         await ch.assertQueue(`${name}.retry.${delay}`, {

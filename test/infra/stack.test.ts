@@ -5,7 +5,13 @@ import { App } from 'aws-cdk-lib'
 import { Match, Template } from 'aws-cdk-lib/assertions'
 import { describe, expect, it } from 'vitest'
 import { functionName } from '../../infra/service-function.js'
-import { LOCAL_API_ID, MQ_BATCH_SIZE, OrderAggregatorStack, type Target } from '../../infra/stack.js'
+import {
+  LOCAL_API_ID,
+  MQ_BATCH_SIZE,
+  ORDERS_DELIVERY_LIMIT,
+  OrderAggregatorStack,
+  type Target,
+} from '../../infra/stack.js'
 import { deadLetterQueues, type FunctionSpec, functions, queues } from '../../infra/topology.js'
 
 const specs = Object.values(functions) as FunctionSpec[]
@@ -209,5 +215,16 @@ describe('the aws target', () => {
       SourceAccessConfigurations: Match.arrayWith([{ Type: 'VIRTUAL_HOST', URI: '/' }]),
     })
     template.resourceCountIs('AWS::IAM::User', 0)
+  })
+
+  it('turns on broker-side dead-lettering of the order queue for the MQ trigger', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: functionName(functions.processOrder),
+      Environment: { Variables: Match.objectLike({ ORDERS_DELIVERY_LIMIT: String(ORDERS_DELIVERY_LIMIT) }) },
+    })
+    const local = synth('local').template.findResources('AWS::Lambda::Function')
+    expect(
+      Object.values(local).some((f) => 'ORDERS_DELIVERY_LIMIT' in f.Properties.Environment.Variables),
+    ).toBe(false)
   })
 })

@@ -1,3 +1,4 @@
+import amqp from 'amqplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { queueDeclarations } from '../../core/deps.js'
 import { AmqpBus } from '../../core/messaging/amqp-bus.js'
@@ -69,5 +70,46 @@ describe.runIf(hasService('AMQP_URL'))('AmqpBus on RabbitMQ', () => {
     await expect(offline.publish('orders', {})).rejects.toThrow(/not connected/)
     await expect(offline.check()).rejects.toThrow()
     await offline.close()
+  })
+})
+
+describe.runIf(hasService('AMQP_URL'))('AmqpBus with broker-side dead-lettering (the aws target)', () => {
+  const prefix = `test.${uniqueId()}.`
+  const declarations = queueDeclarations(undefined, 3)
+  let bus: AmqpBus
+
+  beforeAll(async () => {
+    bus = await AmqpBus.connect(amqpUrl!, { prefix, queues: declarations, waitForConnect: true })
+  })
+  afterAll(async () => {
+    await bus?.close()
+    await AmqpBus.deleteQueues(amqpUrl!, prefix, declarations)
+  })
+
+  it('moves a message that keeps failing to orders.poison after the delivery limit, instead of looping', async () => {
+    let deliveries = 0
+    const sub = await bus.subscribe(
+      'orders',
+      async () => {
+        deliveries++
+        throw new Error('the function fails every time')
+      },
+      1,
+    )
+
+    await bus.publish('orders', { doomed: true })
+    const connection = await amqp.connect(amqpUrl!)
+    const channel = await connection.createChannel()
+    const poisoned = await eventually(
+      async () => (await channel.get(`${prefix}orders.poison`, { noAck: true })) || undefined,
+      20_000,
+      'the poison queue',
+    )
+    await sub.stop()
+    await connection.close()
+
+    expect(JSON.parse(poisoned.content.toString())).toEqual({ doomed: true })
+    expect(deliveries).toBeGreaterThanOrEqual(3)
+    expect(deliveries).toBeLessThanOrEqual(4)
   })
 })
