@@ -79,7 +79,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
     let result: APIGatewayProxyResult
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost')
+      const url = requestUrl(req.url)
       const match = matchRoute(table, req.method ?? 'GET', url.pathname)
       if (match.kind === 'not-found') {
         result = problemResponse({
@@ -192,6 +192,16 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     return closing
   }
   return { url, deps, syncNow, close }
+}
+
+/** The request target as a URL. `//x` is a path here, not a protocol-relative URL. */
+function requestUrl(target: string | undefined): URL {
+  const t = target ?? '/'
+  try {
+    return t.startsWith('/') ? new URL(`http://localhost${t}`) : new URL(t)
+  } catch {
+    return new URL('http://localhost/')
+  }
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

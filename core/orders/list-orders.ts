@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { type Executor, isoTime, query, sql } from '../../db/client.js'
 import { ORDER_STATUSES, type OrderStatus } from '../../db/schema/orders.js'
+import { Text } from '../http/text.js'
 
 export const MAX_PAGE = 500
 
@@ -15,7 +16,7 @@ export const ListOrdersQuery = z.strictObject({
     ])
     .pipe(z.array(z.enum(ORDER_STATUSES)).min(1))
     .optional(),
-  customerId: z.string().min(1).max(200).optional(),
+  customerId: Text(200).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
   cursor: z
     .string()

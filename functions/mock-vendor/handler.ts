@@ -2,6 +2,8 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda'
 import { z } from 'zod'
 import { getDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
+import { Text } from '../../core/http/text.js'
+import { parseOrThrow } from '../../core/http/validation.js'
 import { mergeLines } from '../../core/inventory/plan.js'
 import {
   Behaviour,
@@ -17,7 +19,7 @@ import { OrderLineInput } from '../../core/orders/schemas.js'
 import { functions } from '../../infra/topology.js'
 
 const StockQuery = z.object({
-  cursor: z.string().min(1).max(100).optional(),
+  cursor: Text(100).optional(),
   limit: z.coerce.number().int().min(1).max(5_000).default(500),
 })
 const VendorOrder = z.strictObject({ lines: z.array(OrderLineInput).min(1).max(100) })
@@ -54,9 +56,12 @@ const putBehaviour = apiHandler({ name, body: Behaviour, admin: true }, async ({
   return { statusCode: 200, body: await setBehaviour(db, params.vendorId!, body) }
 })
 
+const SkuParam = z.object({ sku: Text(100) })
+
 const putStock = apiHandler({ name, body: StockLevel, admin: true }, async ({ params, body }) => {
+  const { sku } = parseOrThrow(SkuParam, params, 'path')
   const db = await books(params.vendorId!)
-  return { statusCode: 200, body: await setMockStock(db, params.vendorId!, params.sku!, body.quantity) }
+  return { statusCode: 200, body: await setMockStock(db, params.vendorId!, sku, body.quantity) }
 })
 
 const getStats = apiHandler({ name }, async ({ params }) => {

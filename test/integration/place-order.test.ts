@@ -120,3 +120,24 @@ for (const backend of backends) {
     })
   })
 }
+
+describe('the gateway on odd request targets', () => {
+  let stack: TestStack
+
+  beforeAll(async () => {
+    stack = await startStack('pglite')
+  })
+  afterAll(() => stack?.close())
+
+  it.each([
+    ['//', 404],
+    ['/products/%00', 400],
+    ['/products/SKU-00002%00', 400],
+    ['/orders?customerId=%00', 400],
+  ])('answers %s with %i problem+json, never 500', async (target, status) => {
+    const res = await fetch(`${stack.url}${target}`)
+
+    expect(res.status).toBe(status)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+  })
+})

@@ -66,6 +66,12 @@ describe('POST /orders input validation', () => {
       'body.customerId',
     ],
     ['a JSON array', [1, 2], 'body'],
+    ['a SKU with a NUL character', { lines: [{ sku: 'A\u0000B', quantity: 1 }] }, 'body.lines.0.sku'],
+    [
+      'a customer id with a NUL character',
+      { customerId: '\u0000', lines: [{ sku: 'A', quantity: 1 }] },
+      'body.customerId',
+    ],
     ['JSON null', null, 'body'],
   ])('answers 400 for %s', async (_, body, field) => {
     const result = await post(JSON.stringify(body))
