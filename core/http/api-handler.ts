@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger'
 import middy from '@middy/core'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import type { z } from 'zod'
@@ -12,6 +13,10 @@ export const MAX_BODY_BYTES = 64 * 1024
 
 export interface ApiRequest<Body, Query> {
   event: APIGatewayProxyEvent
+  /** API Gateway's id of this request. */
+  requestId: string
+  /** The function's structured logger. */
+  log: Logger
   body: Body
   query: Query
   params: Record<string, string>
@@ -57,6 +62,8 @@ export function apiHandler<
     const query = (spec.query ? parseOrThrow(spec.query, queryOf(event), 'query') : undefined) as Parsed<Q>
     const result = await fn({
       event,
+      requestId: event.requestContext?.requestId ?? _context.awsRequestId,
+      log,
       body,
       query,
       params: (event.pathParameters ?? {}) as Record<string, string>,

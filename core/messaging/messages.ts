@@ -13,6 +13,8 @@ export type ForwardOrderMessage = z.infer<typeof ForwardOrderMessage>
 export interface DeadLetterRecord {
   deadLetterId: number
   orderId: string | null
+  /** Follows the order from POST /orders through the queue and the vendor calls to here. */
+  correlationId: string | null
   reason: string
   attempts: number
   lastError: string | null

@@ -54,6 +54,7 @@ export async function processDeliveries(
     // A poison message goes to the DLQ at once and is acknowledged: it never loops.
     await deadLetterAndPublish(deps, deps.db, {
       orderId: null,
+      correlationId: delivery.correlationId ?? null,
       reason: 'unprocessable message',
       attempts: 1,
       lastError: message.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '),
@@ -137,6 +138,7 @@ export async function processOrders(
         where a.order_id = any(${sql.param(claimed.map((m) => m.orderId))}::uuid[]) and a.status = 'pending'
         order by a.order_id, a.vendor_id, a.sku`,
   )
+  const correlationOf = new Map(claimed.map((m) => [m.orderId, m.correlationId]))
   const calls = new Map<
     string,
     { orderId: string; vendorId: string; baseUrl: string; lines: { sku: string; quantity: number }[] }
@@ -154,7 +156,7 @@ export async function processOrders(
       try {
         const { vendorOrderId } = await forwardOrder(
           call.baseUrl,
-          { idempotencyKey, lines: call.lines },
+          { idempotencyKey, correlationId: correlationOf.get(call.orderId), lines: call.lines },
           {
             timeoutMs: deps.vendorTimeoutMs,
             retries: deps.vendorRetries,
@@ -162,8 +164,20 @@ export async function processOrders(
           },
         )
         result = { vendorId: call.vendorId, ok: true, vendorOrderId }
+        deps.log?.info('order forwarded to vendor', {
+          orderId: call.orderId,
+          vendorId: call.vendorId,
+          vendorOrderId,
+          correlationId: correlationOf.get(call.orderId),
+        })
       } catch (error) {
         result = { vendorId: call.vendorId, ok: false, error: error as Error }
+        deps.log?.warn('vendor call failed', {
+          orderId: call.orderId,
+          vendorId: call.vendorId,
+          error: (error as Error).message,
+          correlationId: correlationOf.get(call.orderId),
+        })
       }
       results.get(call.orderId)!.push(result)
     }),
@@ -243,7 +257,13 @@ async function handleFailure(
       ])
     })
     await publishCommitted(deps.db, deps.bus, pending)
-    deps.log?.warn('order forwarding will be retried', { orderId, attempt, delayMs, lastError })
+    deps.log?.warn('order forwarding will be retried', {
+      orderId,
+      attempt,
+      delayMs,
+      lastError,
+      correlationId: message.correlationId,
+    })
     return 'retry-scheduled'
   }
 
@@ -301,7 +321,14 @@ async function failOrder(deps: ProcessDeps, message: ForwardOrderMessage, reason
     )
     if (failed.length === 0) return []
     await releaseOrderStock(tx, message.orderId)
-    return deadLetter(tx, { orderId: message.orderId, reason, attempts: message.attempt, lastError, message })
+    return deadLetter(tx, {
+      orderId: message.orderId,
+      correlationId: message.correlationId,
+      reason,
+      attempts: message.attempt,
+      lastError,
+      message,
+    })
   })
   await publishCommitted(deps.db, deps.bus, pending)
 }
@@ -317,7 +344,9 @@ export async function deadLetter(tx: Executor, record: DeadLetterInput): Promise
         returning id`,
   )
   const payload: DeadLetterRecord = { deadLetterId: row!.id, ...record }
-  return enqueue(tx, [{ destination: queues.orders.deadLetter, payload }])
+  return enqueue(tx, [
+    { destination: queues.orders.deadLetter, payload, correlationId: record.correlationId ?? undefined },
+  ])
 }
 
 async function deadLetterAndPublish(deps: ProcessDeps, db: Db, record: DeadLetterInput): Promise<void> {

@@ -148,7 +148,7 @@ const VendorOrderAnswer = z.object({ id: z.string().min(1) })
 /** Places an order at a vendor. The idempotency key makes a repeated call ship nothing more. */
 export async function forwardOrder(
   baseUrl: string,
-  order: { idempotencyKey: string; lines: { sku: string; quantity: number }[] },
+  order: { idempotencyKey: string; correlationId?: string; lines: { sku: string; quantity: number }[] },
   options: CallOptions,
 ): Promise<{ vendorOrderId: string }> {
   const { body } = await withRetries(
@@ -157,7 +157,11 @@ export async function forwardOrder(
         `${baseUrl}/orders`,
         {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': order.idempotencyKey },
+          headers: {
+            'content-type': 'application/json',
+            'idempotency-key': order.idempotencyKey,
+            ...(order.correlationId ? { 'x-correlation-id': order.correlationId } : {}),
+          },
           body: JSON.stringify({ lines: order.lines }),
         },
         options.timeoutMs,

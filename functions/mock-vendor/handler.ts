@@ -40,7 +40,7 @@ const getStock = apiHandler({ name, query: StockQuery }, async ({ params, query 
   return { statusCode: 200, body: page }
 })
 
-const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body, header }) => {
+const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body, header, log }) => {
   const db = await books(params.vendorId!)
   const order = await misbehave(db, params.vendorId!, () =>
     placeMockOrder(db, params.vendorId!, {
@@ -48,6 +48,12 @@ const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body,
       lines: mergeLines(body.lines),
     }),
   )
+  log.info('vendor order placed', {
+    vendorId: params.vendorId,
+    vendorOrderId: order.id,
+    replayed: order.replayed,
+    correlationId: header('x-correlation-id'),
+  })
   return { statusCode: order.replayed ? 200 : 201, body: { id: order.id } }
 })
 

@@ -18,14 +18,21 @@ const placer = perDeps(({ database, bus, config }) =>
 
 export const handler = apiHandler(
   { name: functions.placeOrder.name, body: PlaceOrderInput },
-  async ({ body, header }) => {
+  async ({ body, header, requestId, log }) => {
+    // The caller's correlation id, or this request's: it follows the order to its vendors and the DLQ.
+    const correlationId = header('x-correlation-id')?.slice(0, 200) || requestId
     const result = await placer(await getDeps()).place(body, {
-      correlationId: header('x-correlation-id'),
+      correlationId,
       idempotencyKey: header('idempotency-key'),
     })
     const headers: Record<string, string> = result.replayed ? { 'idempotent-replayed': 'true' } : {}
-    if (result.statusCode >= 400) headers['content-type'] = PROBLEM_CONTENT_TYPE
-    else headers.location = `/orders/${(result.body as { id: string }).id}`
+    if (result.statusCode >= 400) {
+      headers['content-type'] = PROBLEM_CONTENT_TYPE
+    } else {
+      const orderId = (result.body as { id: string }).id
+      headers.location = `/orders/${orderId}`
+      if (!result.replayed) log.info('order accepted', { orderId, correlationId, requestId })
+    }
     return { statusCode: result.statusCode, body: result.body, headers }
   },
 )

@@ -1,4 +1,5 @@
 import middy from '@middy/core'
+import type { Context } from 'aws-lambda'
 import { getDeps } from '../../core/deps.js'
 import { functionLogger } from '../../core/logging.js'
 import { deliveriesOf, RabbitMqEvent } from '../../core/messaging/mq-event.js'
@@ -11,17 +12,19 @@ const log = functionLogger(functions.processOrder.name)
  * The order-queue consumer. Takes the Amazon MQ (RabbitMQ) event shape in every runtime. A
  * message is only ever thrown back (to be delivered again) when the database cannot be reached.
  */
-export const handler = middy(async (event: unknown): Promise<{ outcomes: ProcessOutcome[] }> => {
-  const deliveries = deliveriesOf(RabbitMqEvent.parse(event))
-  const { database, bus, config } = await getDeps()
-  const deps = {
-    db: database.db,
-    bus,
-    vendorTimeoutMs: config.vendorTimeoutMs,
-    vendorRetries: config.vendorRetries,
-    retryDelaysMs: config.orderRetryDelaysMs,
-    vendorLimits: config.vendorLimits,
-    log,
-  }
-  return { outcomes: await processDeliveries(deps, deliveries) }
-})
+export const handler = middy(
+  async (event: unknown, context: Context): Promise<{ outcomes: ProcessOutcome[] }> => {
+    const deliveries = deliveriesOf(RabbitMqEvent.parse(event))
+    const { database, bus, config } = await getDeps()
+    const deps = {
+      db: database.db,
+      bus,
+      vendorTimeoutMs: config.vendorTimeoutMs,
+      vendorRetries: config.vendorRetries,
+      retryDelaysMs: config.orderRetryDelaysMs,
+      vendorLimits: config.vendorLimits,
+      log: log.createChild({ persistentKeys: { requestId: context.awsRequestId } }),
+    }
+    return { outcomes: await processDeliveries(deps, deliveries) }
+  },
+)

@@ -1,0 +1,98 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { openDatabase, query, sql } from '../../db/client.js'
+import { api } from '../support/http.js'
+import { type RunningProcess, startLocalRuntime } from '../support/process.js'
+import { eventually, freePort, freshDatabase, hasService, uniqueId } from '../support/services.js'
+
+interface LogLine {
+  level: string
+  message: string
+  service: string
+  function?: string
+  timestamp: string
+  correlationId?: string
+  requestId?: string
+  [key: string]: unknown
+}
+
+const lines = (output: string): LogLine[] =>
+  output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine)
+
+describe.runIf(hasService('DATABASE_URL'))('structured logs', () => {
+  let runtime: RunningProcess | undefined
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
+
+  afterAll(async () => {
+    await runtime?.stop('SIGKILL')
+    await database?.drop()
+  })
+
+  it("follow one order's correlation id from POST /orders through the queue to the vendor, and into the DLQ record", async () => {
+    database = await freshDatabase()
+    runtime = await startLocalRuntime(await freePort(), {
+      DATABASE_URL: database.url,
+      ORDER_RETRY_DELAYS_MS: '100',
+      SYNC_INTERVAL_MS: '0',
+    })
+    const http = api(runtime.url)
+    await http.put('/mock-vendors/acme/stock/TRACE-1', { quantity: 10 })
+    await http.put('/mock-vendors/acme/stock/TRACE-2', { quantity: 10 })
+    await http.post('/sync')
+    const good = `trace-${uniqueId()}`
+    const bad = `trace-${uniqueId()}`
+    const status = (id: string) => http.get(`/orders/${id}`).then((r) => r.body.status as string)
+
+    const placed = await http.post(
+      '/orders',
+      { lines: [{ sku: 'TRACE-1', quantity: 1 }] },
+      { 'x-correlation-id': good },
+    )
+    await eventually(async () => ((await status(placed.body.id)) === 'confirmed' ? true : undefined), 20_000)
+    await http.put('/mock-vendors/acme/behaviour', { down: true })
+    const failing = await http.post(
+      '/orders',
+      { lines: [{ sku: 'TRACE-2', quantity: 1 }] },
+      { 'x-correlation-id': bad },
+    )
+    await eventually(async () => ((await status(failing.body.id)) === 'failed' ? true : undefined), 20_000)
+
+    const all = lines(runtime.output())
+    const followed = all.filter((l) => l.correlationId === good)
+    expect(followed.map((l) => [l.function, l.message])).toEqual([
+      ['place-order', 'order accepted'],
+      ['mock-vendor', 'vendor order placed'],
+      ['process-order', 'order forwarded to vendor'],
+      ['process-order', 'order confirmed'],
+    ])
+    for (const l of followed) {
+      expect(l).toMatchObject({ level: 'INFO', service: 'order-aggregator', timestamp: expect.any(String) })
+      expect(typeof l.requestId === 'string' || l.function === 'mock-vendor').toBe(true)
+    }
+    expect(followed.filter((l) => l.orderId !== undefined).every((l) => l.orderId === placed.body.id)).toBe(
+      true,
+    )
+
+    const failed = all.filter((l) => l.correlationId === bad).map((l) => l.message)
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        'order accepted',
+        'vendor call failed',
+        'order forwarding will be retried',
+        'order failed',
+      ]),
+    )
+    const observer = await openDatabase({ url: database.url, pgliteDataDir: '', poolMax: 1 })
+    try {
+      const [record] = await query<{ payload: { correlationId: string; orderId: string } }>(
+        observer.db,
+        sql`select payload from outbox where destination = 'orders.dlq' order by id desc limit 1`,
+      )
+      expect(record!.payload).toMatchObject({ correlationId: bad, orderId: failing.body.id })
+    } finally {
+      await observer.close()
+    }
+  })
+})
