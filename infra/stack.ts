@@ -95,6 +95,18 @@ export class OrderAggregatorStack extends Stack {
       }
     }
 
+    const adminKey = api.addApiKey('admin-key', { apiKeyName: 'order-aggregator-admin' })
+    api
+      .addUsagePlan('admin-plan', {
+        name: 'order-aggregator-admin',
+        apiStages: [{ stage: api.deploymentStage }],
+      })
+      .addApiKey(adminKey)
+    new CfnOutput(this, 'AdminApiKeyId', {
+      value: adminKey.keyId,
+      description: 'awslocal apigateway get-api-key --include-value --api-key <id>; send it as x-api-key',
+    })
+
     const processOrder = this.functions.get(functions.processOrder.name)!
     if (target === 'aws') this.mqTrigger(processOrder, network!)
     else this.bridgeIdentity(processOrder)
@@ -248,7 +260,8 @@ function addRoute(api: apigw.RestApi, route: Route, fn: ServiceFunction) {
     .split('/')
     .filter(Boolean)
     .reduce<apigw.IResource>((parent, part) => parent.getResource(part) ?? parent.addResource(part), api.root)
-  resource.addMethod(route.method, new apigw.LambdaIntegration(fn))
+  // Admin routes (the sync, the mock vendors' controls) need the API key of the usage plan below.
+  resource.addMethod(route.method, new apigw.LambdaIntegration(fn), { apiKeyRequired: route.admin === true })
 }
 
 function pascal(name: string): string {

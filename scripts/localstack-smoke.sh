@@ -10,6 +10,10 @@ json() { curl -sf -H 'content-type: application/json' "$@"; }
 
 docker compose up -d --wait
 npm run deploy:local
+key_id=$(awslocal cloudformation describe-stacks --stack-name OrderAggregator \
+  --query "Stacks[0].Outputs[?OutputKey=='AdminApiKeyId'].OutputValue" --output text)
+key=$(awslocal apigateway get-api-key --include-value --api-key "$key_id" --query value --output text)
+admin() { json -H "x-api-key: $key" "$@"; }
 
 echo "== sync (the EventBridge rule also fires every minute)"
 awslocal lambda invoke --function-name order-aggregator-sync-vendors --payload '{"source":"aws.events"}' \
@@ -27,12 +31,12 @@ echo "order $order: $status"
 [ "$status" = confirmed ]
 
 echo "== a vendor that refuses: the order fails, its stock is released, a dead letter is recorded"
-json -X PUT "$api/mock-vendors/acme/stock/SKU-00001" -d '{"quantity":1}' >/dev/null
+admin -X PUT "$api/mock-vendors/acme/stock/SKU-00001" -d '{"quantity":1}' >/dev/null
 awslocal lambda invoke --function-name order-aggregator-sync-vendors --payload '{"source":"aws.events"}' \
   --cli-binary-format raw-in-base64-out /dev/stdout >/dev/null
 failing=$(json -X POST "$api/orders" -d '{"lines":[{"sku":"SKU-00001","quantity":1}]}' | jq -r .id)
-json -X PUT "$api/mock-vendors/acme/stock/SKU-00001" -d '{"quantity":0}' >/dev/null
-json -X PUT "$api/mock-vendors/initech/stock/SKU-00001" -d '{"quantity":0}' >/dev/null
+admin -X PUT "$api/mock-vendors/acme/stock/SKU-00001" -d '{"quantity":0}' >/dev/null
+admin -X PUT "$api/mock-vendors/initech/stock/SKU-00001" -d '{"quantity":0}' >/dev/null
 for _ in $(seq 1 60); do
   status=$(json "$api/orders/$failing" | jq -r .status)
   [ "$status" = failed ] && break

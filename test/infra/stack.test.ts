@@ -75,6 +75,19 @@ for (const target of ['local', 'aws'] as const) {
       expect(methods.sort()).toEqual(routes.sort())
     })
 
+    it('requires the API key on exactly the admin routes of the topology', () => {
+      const paths = resourcePaths(template)
+      const guarded = Object.values(template.findResources('AWS::ApiGateway::Method'))
+        .map((m) => m.Properties)
+        .filter((p) => p.ApiKeyRequired === true)
+        .map((p) => `${p.HttpMethod} ${paths.get(p.ResourceId.Ref)}`)
+      const admin = specs.flatMap((s) => s.routes.filter((r) => r.admin).map((r) => `${r.method} ${r.path}`))
+
+      expect(guarded.sort()).toEqual(admin.sort())
+      template.resourceCountIs('AWS::ApiGateway::ApiKey', 1)
+      template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyType: 'API_KEY' })
+    })
+
     it('routes each method to the function that serves it', () => {
       const fnIds = Object.entries(template.findResources('AWS::Lambda::Function')).map(
         ([id, r]) => [id, r.Properties.FunctionName as string] as const,
