@@ -127,6 +127,14 @@ export const functions = {
     description: 'Publishes outbox messages the broker never confirmed (after a crash or an outage)',
     schedule: 'rate(1 minute)',
   }),
+  apiDocs: fn({
+    name: 'api-docs',
+    description: 'The OpenAPI 3.1 document and an interactive page for it',
+    routes: [
+      { method: 'GET', path: '/openapi.json' },
+      { method: 'GET', path: '/docs' },
+    ],
+  }),
   mockVendor: fn({
     name: 'mock-vendor',
     description: 'A stand-in third-party vendor API with its own stock',

@@ -28,6 +28,8 @@ export interface ApiResult {
   statusCode: number
   body?: unknown
   headers?: Record<string, string>
+  /** The body is already text (an HTML page, say): sent as is, not as JSON. */
+  raw?: boolean
 }
 
 export interface ApiSpec<B extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
@@ -75,7 +77,7 @@ export function apiHandler<
         ...(result.body === undefined ? {} : { 'content-type': 'application/json' }),
         ...result.headers,
       },
-      body: result.body === undefined ? '' : JSON.stringify(result.body),
+      body: result.body === undefined ? '' : result.raw ? String(result.body) : JSON.stringify(result.body),
     }
   }
   return middy(base).use({

@@ -1,8 +1,6 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda'
-import { z } from 'zod'
 import { getDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
-import { Text } from '../../core/http/text.js'
 import { parseOrThrow } from '../../core/http/validation.js'
 import { mergeLines } from '../../core/inventory/plan.js'
 import {
@@ -15,15 +13,8 @@ import {
   setMockStock,
   trafficStats,
 } from '../../core/mock-vendor/books.js'
-import { OrderLineInput } from '../../core/orders/schemas.js'
+import { SkuParam, StockLevel, StockQuery, VendorOrder } from '../../core/mock-vendor/schemas.js'
 import { functions } from '../../infra/topology.js'
-
-const StockQuery = z.object({
-  cursor: Text(100).optional(),
-  limit: z.coerce.number().int().min(1).max(5_000).default(500),
-})
-const VendorOrder = z.strictObject({ lines: z.array(OrderLineInput).min(1).max(100) })
-const StockLevel = z.strictObject({ quantity: z.number().int().min(0).max(2_147_483_647) })
 
 const name = functions.mockVendor.name
 
@@ -61,8 +52,6 @@ const putBehaviour = apiHandler({ name, body: Behaviour, admin: true }, async ({
   const db = await books(params.vendorId!)
   return { statusCode: 200, body: await setBehaviour(db, params.vendorId!, body) }
 })
-
-const SkuParam = z.object({ sku: Text(100) })
 
 const putStock = apiHandler({ name, body: StockLevel, admin: true }, async ({ params, body }) => {
   const { sku } = parseOrThrow(SkuParam, params, 'path')

@@ -1,0 +1,19 @@
+import { z } from 'zod'
+import { Text } from '../http/text.js'
+import { OrderLineInput } from '../orders/schemas.js'
+
+/** `GET /mock-vendors/{vendorId}/stock` query. */
+export const StockQuery = z.object({
+  cursor: Text(100).optional(),
+  limit: z.coerce.number().int().min(1).max(5_000).default(500),
+})
+
+/** `POST /mock-vendors/{vendorId}/orders` body. */
+export const VendorOrder = z.strictObject({ lines: z.array(OrderLineInput).min(1).max(100) })
+
+/** `PUT /mock-vendors/{vendorId}/stock/{sku}` body. */
+export const StockLevel = z.strictObject({ quantity: z.number().int().min(0).max(2_147_483_647) })
+
+export const SkuParam = z.object({ sku: Text(100) })
+
+export { Behaviour } from './books.js'
