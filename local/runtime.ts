@@ -11,6 +11,12 @@ import { problemFromError, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
 import { DeliveryBatcher, MAX_CONSUMER_BATCH } from '../core/messaging/delivery-batcher.js'
 import { toRabbitMqEvent } from '../core/messaging/mq-event.js'
+import {
+  flushMetrics,
+  flushMetricsPerInvocation,
+  PROMETHEUS_CONTENT_TYPE,
+  prometheusMetrics,
+} from '../core/metrics.js'
 import { sweepStuckOrders } from '../core/orders/sweep.js'
 import { type FunctionSpec, functions, queues, routes } from '../infra/topology.js'
 import {
@@ -58,6 +64,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const background = options.background ?? true
   const log = logger()
   log.setLogLevel(config.logLevel)
+  // One EMF line a minute, not one per request; Lambda handlers still flush per invocation.
+  flushMetricsPerInvocation(false)
   const deps = await createDeps(config, { waitForBroker: false })
   provideDeps(deps)
 
@@ -81,7 +89,14 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     try {
       const url = requestUrl(req.url)
       const match = matchRoute(table, req.method ?? 'GET', url.pathname)
-      if (match.kind === 'not-found') {
+      if (url.pathname === '/metrics' && req.method === 'GET') {
+        // The embedded runtime's own route: Prometheus text (in AWS, CloudWatch has the EMF lines).
+        result = {
+          statusCode: 200,
+          headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
+          body: await prometheusMetrics(),
+        }
+      } else if (match.kind === 'not-found') {
         result = problemResponse({
           type: 'about:blank',
           title: 'Not Found',
@@ -171,6 +186,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       })
   }
   const relayTimer = background ? setInterval(relayOnce, config.outboxRelayIntervalMs) : undefined
+  const metricsTimer = setInterval(() => flushMetrics(true), 60_000)
 
   log.info(`database: ${deps.database.description}`)
   log.info(`queue: ${deps.bus.description}`)
@@ -181,6 +197,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     closing ??= (async () => {
       clearInterval(syncTimer)
       clearInterval(relayTimer)
+      clearInterval(metricsTimer)
+      flushMetrics(true)
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       await subscription?.stop()

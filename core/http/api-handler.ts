@@ -5,6 +5,7 @@ import type { z } from 'zod'
 import { getDeps } from '../deps.js'
 import { AppError, PayloadTooLargeError, UnauthorizedError, UnsupportedMediaTypeError } from '../errors.js'
 import { functionLogger } from '../logging.js'
+import { flushMetrics } from '../metrics.js'
 import { constantTimeEqual } from './admin-token.js'
 import { problemFromError, problemResponse } from './problem.js'
 import { parseOrThrow } from './validation.js'
@@ -81,7 +82,9 @@ export function apiHandler<
     }
   }
   return middy(base).use({
+    after: async () => flushMetrics(),
     onError: async (request) => {
+      flushMetrics()
       const problem = problemFromError(request.error)
       if (problem.status >= 500) log.error('request failed', { error: request.error as Error })
       request.response = problemResponse(

@@ -114,3 +114,12 @@ export async function redriveAll(db: Db) {
   for (const { id } of pending) results.push(await redrive(db, id))
   return results
 }
+
+/** Dead letters not redriven yet: the depth of the dead-letter queue. */
+export async function countDeadLetters(db: Db): Promise<number> {
+  const [row] = await query<{ n: number }>(
+    db,
+    sql`select count(*)::int as n from dead_letters where redriven_at is null`,
+  )
+  return row!.n
+}

@@ -15,6 +15,7 @@ import { loadOffers, reserveStock } from '../inventory/stock.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue, publishCommitted } from '../messaging/outbox.js'
+import { metrics } from '../metrics.js'
 import { claimKey, completeKeys, fingerprint, releaseKey, validateIdempotencyKey } from './idempotency.js'
 import type { PlaceOrderInput } from './schemas.js'
 
@@ -140,6 +141,7 @@ export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
 
 /** Reserves a batch; returns the orders to plan again because a concurrent change beat the plan. */
 async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pending[]> {
+  const started = performance.now()
   const skus = [...new Set(batch.flatMap((p) => p.lines.map((l) => l.sku)))]
   const offers = await loadOffers(deps.db, skus, deps.staleAfterMs)
   const planned: Planned[] = []
@@ -147,6 +149,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
     const plan = planOrder(pending.lines, offers, deps.strategy)
     if (!plan.ok) {
       pending.reject(new InsufficientStockError(plan.shortfalls))
+      metrics.rejected(1)
       continue
     }
     take(offers, plan.allocations)
@@ -187,6 +190,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   // Answered at commit: the order and its message are durable in the outbox from here on. The
   // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor
   // does the next batch wait for it; what the broker never confirms, the relay publishes again.
+  metrics.placed(planned.length, performance.now() - started)
   for (const [i, { pending }] of planned.entries()) pending.resolve(orders[i]!)
   void publishCommitted(deps.db, deps.bus, messages)
   return []

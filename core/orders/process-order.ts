@@ -5,6 +5,7 @@ import { releaseOrderStock } from '../inventory/stock.js'
 import type { Bus, Delivery } from '../messaging/bus.js'
 import { type DeadLetterRecord, ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
+import { metrics } from '../metrics.js'
 import { forwardOrder, VendorRejectedError } from '../vendors/client.js'
 import { limiterFor, type VendorLimits } from '../vendors/limits.js'
 
@@ -204,6 +205,7 @@ export async function processOrders(
     )
   }
 
+  if (done.length > 0) metrics.confirmed(done.length)
   const byOrder = new Map<string, ProcessOutcome>()
   for (const m of claimed) {
     const vendorResults = results.get(m.orderId)!
@@ -275,6 +277,7 @@ async function handleFailure(
     .filter(Boolean)
     .join('; ')
   await failOrder(deps, message, reason, lastError)
+  metrics.failed(1)
   deps.log?.error('order failed', {
     orderId,
     attempt,

@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Db, type Executor, query, sql } from '../../db/client.js'
 import type { Config } from '../config.js'
 import { unreflectedUnits } from '../inventory/reconcile.js'
+import { metrics } from '../metrics.js'
 import { fetchStock, type StockItem } from './client.js'
 import { limiterFor } from './limits.js'
 import { ensureVendors } from './registry.js'
@@ -75,6 +76,7 @@ async function syncVendor(
             sku_count = ${items.length}, last_sync_duration_ms = ${durationMs}
           where id = ${vendor.id}`,
     )
+    metrics.synced(vendor.id, durationMs, items.length)
     if (written === 0 && items.length > 0) {
       return { vendorId: vendor.id, status: 'superseded', skus: items.length, durationMs }
     }

@@ -3,6 +3,7 @@ import type { Context } from 'aws-lambda'
 import { getDeps } from '../../core/deps.js'
 import { functionLogger } from '../../core/logging.js'
 import { deliveriesOf, RabbitMqEvent } from '../../core/messaging/mq-event.js'
+import { flushMetrics } from '../../core/metrics.js'
 import { type ProcessOutcome, processDeliveries } from '../../core/orders/process-order.js'
 import { functions } from '../../infra/topology.js'
 
@@ -25,6 +26,8 @@ export const handler = middy(
       vendorLimits: config.vendorLimits,
       log: log.createChild({ persistentKeys: { requestId: context.awsRequestId } }),
     }
-    return { outcomes: await processDeliveries(deps, deliveries) }
+    const outcomes = await processDeliveries(deps, deliveries)
+    flushMetrics()
+    return { outcomes }
   },
 )

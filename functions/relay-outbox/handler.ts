@@ -1,6 +1,8 @@
 import middy from '@middy/core'
 import { getDeps } from '../../core/deps.js'
 import { relayOutbox } from '../../core/messaging/outbox.js'
+import { flushMetrics, metrics } from '../../core/metrics.js'
+import { countDeadLetters } from '../../core/orders/dead-letters.js'
 import { sweepStuckOrders } from '../../core/orders/sweep.js'
 
 /**
@@ -10,5 +12,8 @@ import { sweepStuckOrders } from '../../core/orders/sweep.js'
 export const handler = middy(async () => {
   const { database, bus, config } = await getDeps()
   const swept = await sweepStuckOrders(database.db, { stuckAfterMs: config.stuckAfterMs })
-  return { swept, published: await relayOutbox(database.db, bus, { graceMs: 2_000, limit: 500 }) }
+  const published = await relayOutbox(database.db, bus, { graceMs: 2_000, limit: 500 })
+  metrics.dlqDepth(await countDeadLetters(database.db))
+  flushMetrics()
+  return { swept, published }
 })

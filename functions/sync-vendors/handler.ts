@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent, Context, ScheduledEvent } from 'aws-lambda'
 import { getDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { functionLogger } from '../../core/logging.js'
+import { flushMetrics } from '../../core/metrics.js'
 import { syncVendors } from '../../core/vendors/sync.js'
 import { functions } from '../../infra/topology.js'
 
@@ -21,6 +22,10 @@ const onRequest = apiHandler({ name: functions.syncVendors.name, admin: true }, 
 
 /** EventBridge's schedule (and `POST /sync`) both land here. */
 export async function handler(event: ScheduledEvent | APIGatewayProxyEvent, context: Context) {
-  if ('source' in event && event.source === 'aws.events') return runSync()
+  if ('source' in event && event.source === 'aws.events') {
+    const summary = await runSync()
+    flushMetrics()
+    return summary
+  }
   return onRequest(event as APIGatewayProxyEvent, context)
 }

@@ -1,0 +1,95 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics'
+import client from 'prom-client'
+
+/**
+ * The service's metrics, recorded once and emitted two ways: in CloudWatch's embedded metric
+ * format (Powertools Metrics, so they work in AWS unchanged), and in a Prometheus registry that
+ * the embedded runtime serves at GET /metrics.
+ */
+const registry = new client.Registry()
+const counter = (name: string, help: string) => new client.Counter({ name, help, registers: [registry] })
+const prom = {
+  placed: counter('orders_placed_total', 'Orders accepted (202)'),
+  rejected: counter('orders_rejected_total', 'Orders refused for want of stock (409)'),
+  confirmed: counter('orders_confirmed_total', 'Orders confirmed by all their vendors'),
+  failed: counter('orders_failed_total', 'Orders that failed for good'),
+  reservation: new client.Histogram({
+    name: 'reservation_duration_ms',
+    help: 'Time to reserve one batch of orders (plan, write, guarded update, commit)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 250, 500, 1_000, 2_500],
+    registers: [registry],
+  }),
+  syncDuration: new client.Gauge({
+    name: 'sync_duration_ms',
+    help: "Duration of a vendor's last successful sync",
+    labelNames: ['vendor'],
+    registers: [registry],
+  }),
+  syncRows: new client.Gauge({
+    name: 'sync_rows',
+    help: "SKUs in a vendor's last successful sync",
+    labelNames: ['vendor'],
+    registers: [registry],
+  }),
+  dlqDepth: new client.Gauge({ name: 'dlq_depth', help: 'Dead letters not redriven', registers: [registry] }),
+}
+
+let emf: Metrics | undefined
+const cloudwatch = () => {
+  emf ??= new Metrics({ namespace: 'OrderAggregator', serviceName: 'order-aggregator' })
+  return emf
+}
+
+export const metrics = {
+  placed(n: number, reservationMs: number) {
+    prom.placed.inc(n)
+    prom.reservation.observe(reservationMs)
+    cloudwatch()
+      .addMetric('OrdersPlaced', MetricUnit.Count, n)
+      .addMetric('ReservationLatency', MetricUnit.Milliseconds, reservationMs)
+  },
+  rejected(n: number) {
+    prom.rejected.inc(n)
+    cloudwatch().addMetric('OrdersRejected', MetricUnit.Count, n)
+  },
+  confirmed(n: number) {
+    prom.confirmed.inc(n)
+    cloudwatch().addMetric('OrdersConfirmed', MetricUnit.Count, n)
+  },
+  failed(n: number) {
+    prom.failed.inc(n)
+    cloudwatch().addMetric('OrdersFailed', MetricUnit.Count, n)
+  },
+  synced(vendorId: string, durationMs: number, rows: number) {
+    prom.syncDuration.set({ vendor: vendorId }, durationMs)
+    prom.syncRows.set({ vendor: vendorId }, rows)
+    // Per vendor: a metric of its own, with the vendor as dimension, written at once.
+    const single = cloudwatch().singleMetric()
+    single.addDimension('vendor', vendorId)
+    single.addMetric('SyncDuration', MetricUnit.Milliseconds, durationMs)
+    single.addMetric('SyncRows', MetricUnit.Count, rows)
+    single.publishStoredMetrics()
+  },
+  dlqDepth(n: number) {
+    prom.dlqDepth.set(n)
+    cloudwatch().addMetric('DeadLetters', MetricUnit.Count, n)
+  },
+}
+
+let perInvocation = true
+
+/**
+ * Writes the EMF line of what was recorded since the last flush. Lambda handlers call it at the end
+ * of every invocation; the embedded runtime turns that off and flushes on a timer instead.
+ */
+export function flushMetrics(force = false): void {
+  if ((perInvocation || force) && emf?.hasStoredMetrics()) emf.publishStoredMetrics()
+}
+
+export function flushMetricsPerInvocation(enabled: boolean): void {
+  perInvocation = enabled
+}
+
+/** The Prometheus text exposition of every metric. */
+export const prometheusMetrics = () => registry.metrics()
+export const PROMETHEUS_CONTENT_TYPE = registry.contentType
