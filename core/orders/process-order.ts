@@ -228,12 +228,6 @@ export async function processOrders(
   return outcomes
 }
 
-/** Forwards one attempt of one order; see processOrders. */
-export async function processOrder(deps: ProcessDeps, message: ForwardOrderMessage): Promise<ProcessOutcome> {
-  const [outcome] = await processOrders(deps, [message])
-  return outcome!
-}
-
 /** A failed attempt: schedules the next one, or fails the order for good. */
 async function handleFailure(
   deps: ProcessDeps,
