@@ -127,6 +127,20 @@ export const functions = {
     description: 'Publishes outbox messages the broker never confirmed (after a crash or an outage)',
     schedule: 'rate(1 minute)',
   }),
+  operations: fn({
+    name: 'operations',
+    description: 'Counts of orders by status, the dead letters, and their redrive',
+    routes: [
+      { method: 'GET', path: '/stats' },
+      { method: 'GET', path: '/dead-letters' },
+      { method: 'POST', path: '/dead-letters/{id}/redrive', admin: true },
+    ],
+  }),
+  dashboard: fn({
+    name: 'dashboard',
+    description: 'The operators’ dashboard: stock per vendor, orders, vendors, dead letters',
+    routes: [{ method: 'GET', path: '/' }],
+  }),
   apiDocs: fn({
     name: 'api-docs',
     description: 'The OpenAPI 3.1 document and an interactive page for it',

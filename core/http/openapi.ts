@@ -96,6 +96,19 @@ export const operations: Record<string, Operation> = {
     summary: 'What a mock vendor saw: requests, refusals, peak concurrency and rate',
     success: { status: 200, description: 'Traffic stats' },
   },
+  'GET /stats': {
+    summary: 'Orders by status and dead letters waiting',
+    success: { status: 200, description: 'Stats' },
+  },
+  'GET /dead-letters': {
+    summary: 'Dead letters not redriven yet, newest first',
+    success: { status: 200, description: 'Dead letters' },
+  },
+  'POST /dead-letters/{id}/redrive': {
+    summary: 'Send a failed order round again, if stock still allows (admin)',
+    success: { status: 200, description: '{ id, orderId, outcome }' },
+  },
+  'GET /': { summary: 'The operators’ dashboard', success: { status: 200, description: 'HTML page' } },
   'GET /openapi.json': { summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
   'GET /docs': {
     summary: 'Interactive API documentation',

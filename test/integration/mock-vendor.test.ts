@@ -73,6 +73,23 @@ for (const backend of backends) {
       expect((await http.post('/sync', undefined, admin)).status).toBe(200)
     })
 
+    it('serves the operators: stats, dead letters, and a redrive that needs the admin token', async () => {
+      const stats = (await http.get('/stats')).body
+
+      expect(Object.keys(stats.ordersByStatus).sort()).toEqual([
+        'cancelled',
+        'confirmed',
+        'failed',
+        'forwarding',
+        'reserved',
+      ])
+      expect(typeof stats.deadLetters).toBe('number')
+      expect(Array.isArray((await http.get('/dead-letters')).body)).toBe(true)
+      expect((await http.post('/dead-letters/1/redrive')).status).toBe(401)
+      expect((await http.post('/dead-letters/999999/redrive', undefined, admin)).status).toBe(404)
+      expect((await http.post('/dead-letters/abc/redrive', undefined, admin)).status).toBe(400)
+    })
+
     it('rejects a malformed behaviour by field', async () => {
       const res = await http.put('/mock-vendors/acme/behaviour', { failureRate: 2, latencyMs: -1 }, admin)
 

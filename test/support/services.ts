@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { queueDeclarations } from '../../core/deps.js'
 import { AmqpBus } from '../../core/messaging/amqp-bus.js'
 import { createScratchDatabase } from '../../db/scratch.js'
@@ -28,6 +29,13 @@ export function hasMoto(): boolean {
     throw new Error(
       'moto (python3 -m moto.server) is missing: CI runs the SQS tests against it, it never skips them',
     )
+  return false
+}
+
+/** Debian's Chromium, for the browser test; in CI its absence is a failure (.ci/run installs it). */
+export function hasChromium(path: string): boolean {
+  if (existsSync(path)) return true
+  if (inCi) throw new Error(`${path} is missing: CI runs the browser test, it never skips it`)
   return false
 }
 

@@ -1,0 +1,38 @@
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda'
+import { z } from 'zod'
+import { getDeps } from '../../core/deps.js'
+import { apiHandler } from '../../core/http/api-handler.js'
+import { parseOrThrow } from '../../core/http/validation.js'
+import { listDeadLetters, redrive } from '../../core/orders/dead-letters.js'
+import { readStats } from '../../core/orders/stats.js'
+import { functions } from '../../infra/topology.js'
+
+const name = functions.operations.name
+const DeadLetterId = z.object({ id: z.coerce.number().int().positive() })
+
+const stats = apiHandler({ name }, async () => {
+  const { database } = await getDeps()
+  return { statusCode: 200, body: await readStats(database.db) }
+})
+
+const deadLetters = apiHandler({ name }, async () => {
+  const { database } = await getDeps()
+  return { statusCode: 200, body: await listDeadLetters(database.db) }
+})
+
+const redriveOne = apiHandler({ name, admin: true }, async ({ params }) => {
+  const { id } = parseOrThrow(DeadLetterId, params, 'path')
+  const { database } = await getDeps()
+  return { statusCode: 200, body: await redrive(database.db, id) }
+})
+
+const routes: Record<string, typeof stats> = {
+  'GET /stats': stats,
+  'GET /dead-letters': deadLetters,
+  'POST /dead-letters/{id}/redrive': redriveOne,
+}
+
+/** What operators need beside the shop's API: counts, the dead letters, and a redrive. */
+export async function handler(event: APIGatewayProxyEvent, context: Context) {
+  return routes[`${event.httpMethod} ${event.resource}`]!(event, context)
+}
