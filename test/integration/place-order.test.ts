@@ -130,14 +130,15 @@ describe('the gateway on odd request targets', () => {
   afterAll(() => stack?.close())
 
   it.each([
-    ['//', 404],
+    ['//', 200],
     ['/products/%00', 400],
     ['/products/SKU-00002%00', 400],
     ['/orders?customerId=%00', 400],
-  ])('answers %s with %i problem+json, never 500', async (target, status) => {
+  ])('answers %s with %i (problem+json for errors), never 500', async (target, status) => {
     const res = await fetch(`${stack.url}${target}`)
 
     expect(res.status).toBe(status)
-    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    // `//` is the dashboard at `/`; it used to be parsed as a protocol-relative URL and fail.
+    if (status >= 400) expect(res.headers.get('content-type')).toBe('application/problem+json')
   })
 })
