@@ -75,31 +75,28 @@ export async function placeMockOrder(
   vendorId: string,
   order: { idempotencyKey?: string | undefined; lines: { sku: string; quantity: number }[] },
 ): Promise<{ id: string; replayed: boolean }> {
-  return db.transaction(async (tx) => {
-    const id = randomUUID()
-    const inserted = await query<{ id: string }>(
-      tx,
-      sql`insert into mock_vendor.orders (id, vendor_id, idempotency_key, lines)
-          values (${id}, ${vendorId}, ${order.idempotencyKey ?? null}, ${JSON.stringify(order.lines)}::jsonb)
-          on conflict (vendor_id, idempotency_key) do nothing returning id`,
+  // One round trip: mock_vendor.place_order (a migration) inserts the order, deducts every line or
+  // none, and finds the first order for a repeated key.
+  const lines = [...order.lines].sort((a, b) => a.sku.localeCompare(b.sku))
+  try {
+    const [row] = await query<{ id: string; replayed: boolean }>(
+      db,
+      sql`select order_id as id, replayed from mock_vendor.place_order(
+            ${vendorId}, ${order.idempotencyKey ?? null}, ${randomUUID()}::uuid,
+            ${sql.param(lines.map((l) => l.sku))}::text[], ${sql.param(lines.map((l) => l.quantity))}::int[],
+            ${JSON.stringify(order.lines)}::jsonb)`,
     )
-    if (inserted.length === 0) {
-      const [first] = await query<{ id: string }>(
-        tx,
-        sql`select id from mock_vendor.orders where vendor_id = ${vendorId} and idempotency_key = ${order.idempotencyKey!}`,
-      )
-      return { id: first!.id, replayed: true }
-    }
-    const lines = [...order.lines].sort((a, b) => a.sku.localeCompare(b.sku))
-    const updated = await execute(
-      tx,
-      sql`update mock_vendor.stock s set quantity = s.quantity - w.n
-          from unnest(${sql.param(lines.map((l) => l.sku))}::text[], ${sql.param(lines.map((l) => l.quantity))}::int[]) as w(sku, n)
-          where s.vendor_id = ${vendorId} and s.sku = w.sku and s.quantity >= w.n`,
-    )
-    if (updated !== lines.length) throw new MockOutOfStockError(lines.map((l) => l.sku))
-    return { id, replayed: false }
-  })
+    return row!
+  } catch (error) {
+    if (sqlState(error) === 'P0409') throw new MockOutOfStockError(lines.map((l) => l.sku))
+    throw error
+  }
+}
+
+/** The SQLSTATE of a database error, from either driver (Drizzle wraps it in `cause`). */
+function sqlState(error: unknown): string | undefined {
+  const e = error as { code?: string; cause?: { code?: string } }
+  return e.code ?? e.cause?.code
 }
 
 export const Behaviour = z.strictObject({
@@ -165,7 +162,38 @@ export async function setBehaviour(db: Executor, vendorId: string, b: Behaviour)
             max_concurrent = excluded.max_concurrent, max_per_second = excluded.max_per_second`,
   )
   traffic.delete(vendorId)
+  behaviours.get(db)?.delete(vendorId)
   return b
+}
+
+type BehaviourRow = {
+  latencyMs: number
+  failureRate: number
+  down: boolean
+  maxConcurrent: number | null
+  maxPerSecond: number | null
+}
+
+/** Behaviour, read at most every half second per process; a PUT in this process applies at once. */
+const behaviours = new WeakMap<Executor, Map<string, { row: BehaviourRow | undefined; at: number }>>()
+const BEHAVIOUR_TTL_MS = 500
+
+async function behaviourOf(db: Executor, vendorId: string): Promise<BehaviourRow | undefined> {
+  let known = behaviours.get(db)
+  if (!known) {
+    known = new Map()
+    behaviours.set(db, known)
+  }
+  const cached = known.get(vendorId)
+  if (cached && Date.now() - cached.at < BEHAVIOUR_TTL_MS) return cached.row
+  const [row] = await query<BehaviourRow>(
+    db,
+    sql`select latency_ms as "latencyMs", failure_rate as "failureRate", down,
+               max_concurrent as "maxConcurrent", max_per_second as "maxPerSecond"
+        from mock_vendor.behaviour where vendor_id = ${vendorId}`,
+  )
+  known.set(vendorId, { row, at: Date.now() })
+  return row
 }
 
 /**
@@ -175,18 +203,7 @@ export async function setBehaviour(db: Executor, vendorId: string, b: Behaviour)
  * is counted in this process (per Lambda container when deployed).
  */
 export async function misbehave<T>(db: Executor, vendorId: string, work: () => Promise<T>): Promise<T> {
-  const [b] = await query<{
-    latencyMs: number
-    failureRate: number
-    down: boolean
-    maxConcurrent: number | null
-    maxPerSecond: number | null
-  }>(
-    db,
-    sql`select latency_ms as "latencyMs", failure_rate as "failureRate", down,
-               max_concurrent as "maxConcurrent", max_per_second as "maxPerSecond"
-        from mock_vendor.behaviour where vendor_id = ${vendorId}`,
-  )
+  const b = await behaviourOf(db, vendorId)
   const t = trafficOf(vendorId)
   const now = Date.now()
   t.recent = t.recent.filter((at) => at > now - 1_000)
