@@ -14,6 +14,16 @@ key_id=$(awslocal cloudformation describe-stacks --stack-name OrderAggregator \
   --query "Stacks[0].Outputs[?OutputKey=='AdminApiKeyId'].OutputValue" --output text)
 key=$(awslocal apigateway get-api-key --include-value --api-key "$key_id" --query value --output text)
 admin() { json -H "x-api-key: $key" "$@"; }
+# wait_for <order id> <status>: polls the order for two minutes at most.
+wait_for() {
+  for _ in $(seq 1 60); do
+    status=$(json "$api/orders/$1" | jq -r .status)
+    [ "$status" = "$2" ] && break
+    sleep 2
+  done
+  echo "order $1: $status"
+  [ "$status" = "$2" ]
+}
 
 echo "== sync (the EventBridge rule also fires every minute)"
 awslocal lambda invoke --function-name order-aggregator-sync-vendors --payload '{"source":"aws.events"}' \
@@ -22,13 +32,7 @@ json "$api/vendors" | jq -c '.[] | {id, status, skuCount}'
 
 echo "== place an order and wait for confirmed"
 order=$(json -X POST "$api/orders" -d '{"lines":[{"sku":"SKU-00002","quantity":1}]}' | jq -r .id)
-for _ in $(seq 1 60); do
-  status=$(json "$api/orders/$order" | jq -r .status)
-  [ "$status" = confirmed ] && break
-  sleep 2
-done
-echo "order $order: $status"
-[ "$status" = confirmed ]
+wait_for "$order" confirmed
 
 echo "== a vendor that refuses: the order fails, its stock is released, a dead letter is recorded"
 admin -X PUT "$api/mock-vendors/acme/stock/SKU-00001" -d '{"quantity":1}' >/dev/null
@@ -37,12 +41,7 @@ awslocal lambda invoke --function-name order-aggregator-sync-vendors --payload '
 failing=$(json -X POST "$api/orders" -d '{"lines":[{"sku":"SKU-00001","quantity":1}]}' | jq -r .id)
 admin -X PUT "$api/mock-vendors/acme/stock/SKU-00001" -d '{"quantity":0}' >/dev/null
 admin -X PUT "$api/mock-vendors/initech/stock/SKU-00001" -d '{"quantity":0}' >/dev/null
-for _ in $(seq 1 60); do
-  status=$(json "$api/orders/$failing" | jq -r .status)
-  [ "$status" = failed ] && break
-  sleep 2
-done
-echo "order $failing: $status"
+wait_for "$failing" failed
 
 echo "== dead letters: RabbitMQ orders.dlq (records) and the Lambda DLQs in SQS"
 awslocal sqs list-queues
