@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { loadConfig } from '../core/config.js'
 import { queueDeclarations } from '../core/deps.js'
 import { AmqpBus } from '../core/messaging/amqp-bus.js'
-import { query, sql } from '../db/client.js'
+import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
@@ -25,13 +27,50 @@ export async function benchPipeline(options: {
   const rows: Record<string, string | number>[] = []
   for (const rate of options.rates) rows.push(await runAt(options, rate))
   printTable(
-    `pipeline: orders placed at a fixed rate for ${options.seconds} s, RabbitMQ + PostgreSQL, forwarded to 3 mock vendors`,
+    `pipeline: orders placed at a fixed rate for ${options.seconds} s, RabbitMQ + PostgreSQL, forwarded to 3 mock vendors (their own process and database)`,
     rows,
   )
 }
 
+/**
+ * The mock vendors as what real vendors are: a system of their own, here the embedded runtime in a
+ * second process with its own database, so their work does not share the event loop under test.
+ */
+async function startVendors(databaseUrl: string) {
+  const port = await freePort()
+  const { DATABASE_URL: _d, AMQP_URL: _a, ...env } = process.env
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env: {
+      ...env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      SYNC_INTERVAL_MS: '0',
+      LOG_LEVEL: 'ERROR',
+      MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+    },
+    stdio: 'ignore',
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 300; i++) {
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { url, stop: () => child.kill('SIGTERM') }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error('the mock vendors did not start')
+}
+
 async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: number }, rate: number) {
   const database = await createScratchDatabase(options.databaseUrl, 'oa_bench')
+  const vendorDatabase = await createScratchDatabase(options.databaseUrl, 'oa_bench_vendors')
+  const vendors = await startVendors(vendorDatabase.url)
+  const vendorDb = await openDatabase({ url: vendorDatabase.url, pgliteDataDir: '', poolMax: 2 })
   const prefix = `bench.${Date.now()}.`
   const runtime = await startRuntime(
     loadConfig({
@@ -43,6 +82,7 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
       SYNC_INTERVAL_MS: '0',
       CONSUMER_PREFETCH: '64',
       MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+      MOCK_VENDOR_BASE_URL: `${vendors.url}/mock-vendors`,
       LOG_LEVEL: 'ERROR',
       // The benchmarks measure this system, not the vendors' rate limits.
       VENDOR_MAX_CONCURRENT: '1000',
@@ -51,7 +91,7 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
   )
   const db = runtime.deps.database.db
   try {
-    await stockMockVendors(db, CATALOGUE, 10_000_000)
+    await stockMockVendors(vendorDb.db, CATALOGUE, 10_000_000)
     await fetch(`${runtime.url}/sync`, { method: 'POST' })
 
     const requests = orderRequests(() => randomSku(CATALOGUE))
@@ -111,6 +151,9 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
   } finally {
     await runtime.close()
     await AmqpBus.deleteQueues(options.amqpUrl, prefix, queueDeclarations())
+    vendors.stop()
+    await vendorDb.close()
     await database.drop()
+    await vendorDatabase.drop()
   }
 }
