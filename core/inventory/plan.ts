@@ -87,9 +87,19 @@ export function mergeLines(lines: OrderLine[]): OrderLine[] {
 }
 
 /** Plans every line, or names every line that cannot be served in full (all or nothing). */
-export function planOrder(lines: OrderLine[], offers: Offer[], strategy: AllocationStrategy): Plan {
+/** Offers by SKU (the same objects, so what one plan takes is seen by the next). */
+export function groupBySku(offers: Offer[]): Map<string, Offer[]> {
   const bySku = new Map<string, Offer[]>()
-  for (const o of offers) bySku.set(o.sku, [...(bySku.get(o.sku) ?? []), o])
+  for (const o of offers) {
+    const group = bySku.get(o.sku)
+    if (group) group.push(o)
+    else bySku.set(o.sku, [o])
+  }
+  return bySku
+}
+
+export function planOrder(lines: OrderLine[], offers: Offer[], strategy: AllocationStrategy): Plan {
+  const bySku = groupBySku(offers)
   const allocations: PlannedAllocation[] = []
   const shortfalls: Shortfall[] = []
   for (const line of lines) {

@@ -5,6 +5,7 @@ import { AppError, InsufficientStockError } from '../errors.js'
 import { problemFromError } from '../http/problem.js'
 import {
   type AllocationStrategy,
+  groupBySku,
   mergeLines,
   type Offer,
   type OrderLine,
@@ -143,10 +144,12 @@ export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
 async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pending[]> {
   const started = performance.now()
   const skus = [...new Set(batch.flatMap((p) => p.lines.map((l) => l.sku)))]
-  const offers = await loadOffers(deps.db, skus, deps.staleAfterMs)
+  // Grouped once: each order is planned against, and takes from, the offers of its own SKUs only.
+  const offers = groupBySku(await loadOffers(deps.db, skus, deps.staleAfterMs))
   const planned: Planned[] = []
   for (const pending of batch) {
-    const plan = planOrder(pending.lines, offers, deps.strategy)
+    const mine = pending.lines.flatMap((l) => offers.get(l.sku) ?? [])
+    const plan = planOrder(pending.lines, mine, deps.strategy)
     if (!plan.ok) {
       pending.reject(new InsufficientStockError(plan.shortfalls))
       metrics.rejected(1)
@@ -197,9 +200,10 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
 }
 
 /** Deducts planned units from the offers, so the next order of the batch plans on what is left. */
-function take(offers: Offer[], allocations: PlannedAllocation[]): void {
+function take(offers: Map<string, Offer[]>, allocations: PlannedAllocation[]): void {
   for (const a of allocations) {
-    for (const o of offers) if (o.vendorId === a.vendorId && o.sku === a.sku) o.available -= a.quantity
+    const offer = offers.get(a.sku)?.find((o) => o.vendorId === a.vendorId)
+    if (offer) offer.available -= a.quantity
   }
 }
 
