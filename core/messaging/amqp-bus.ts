@@ -18,7 +18,7 @@ export interface QueueDeclaration {
 }
 
 /** Every queue a declaration makes, by logical name. */
-export function declaredQueues(q: QueueDeclaration): string[] {
+function declaredQueues(q: QueueDeclaration): string[] {
   return [
     q.name,
     q.deadLetter,

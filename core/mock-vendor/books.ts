@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { type Db, type Executor, execute, query, sql } from '../../db/client.js'
+import { type Db, type Executor, query, sql } from '../../db/client.js'
 import { MOCK_VENDOR_IDS } from '../config.js'
 import { AppError, NotFoundError } from '../errors.js'
 import { mockCatalogue } from './catalogue.js'

@@ -96,10 +96,7 @@ interface VendorResult {
  *   retry policy; a rejection, or the last attempt, fails the order, releases its stock and records
  *   a dead letter, all in one transaction.
  */
-export async function processOrders(
-  deps: ProcessDeps,
-  messages: ForwardOrderMessage[],
-): Promise<ProcessOutcome[]> {
+async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[]): Promise<ProcessOutcome[]> {
   if (messages.length === 0) return []
   const claimedIds = new Set(
     (
