@@ -3,18 +3,10 @@ import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import { openDatabase, query, sql } from '../../db/client.js'
-import { setMockStock } from '../support/fixtures.js'
+import { ordersIn, setMockStock } from '../support/fixtures.js'
 import { api } from '../support/http.js'
-import { type RunningProcess, startLocalRuntime } from '../support/process.js'
-import {
-  amqpUrl,
-  deleteQueues,
-  eventually,
-  freePort,
-  freshDatabase,
-  hasService,
-  uniqueId,
-} from '../support/services.js'
+import { type SpawnedStack, spawnedStack } from '../support/process.js'
+import { eventually, freePort, hasService } from '../support/services.js'
 import { startStack, type TestStack } from '../support/stack.js'
 
 const run = promisify(execFile)
@@ -60,47 +52,28 @@ describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
 
         expect(answers.map((a) => a.status)).toEqual(Array(50).fill(202))
         const ids = answers.map((a) => a.body.id as string)
-        await eventually(
-          async () => {
-            const rows = await query<{ status: string }>(
-              stack!.db,
-              sql`select status from orders where id = any(${sql.param(ids)}::uuid[]) and status = 'confirmed'`,
-            )
-            return rows.length === 50 ? true : undefined
-          },
-          90_000,
-          'all 50 orders confirmed',
-        )
+        await ordersIn(stack.db, ids, 'confirmed', 90_000)
         expect(await findDrift(stack.db)).toEqual([])
       })
     })
 
     describe('the consumer killed in the middle of its work', () => {
-      let runtime: RunningProcess | undefined
-      let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
-      const prefix = `chaos.${uniqueId()}.`
+      let stack: SpawnedStack | undefined
 
-      afterAll(async () => {
-        await runtime?.stop('SIGKILL')
-        await deleteQueues(prefix)
-        await database?.drop()
-      })
+      afterAll(() => stack?.close())
 
       it('confirms every order after a SIGKILL and a restart, each allocation shipped exactly once', async () => {
-        database = await freshDatabase()
+        stack = await spawnedStack({ rabbit: true })
         const port = await freePort()
-        const env = {
-          DATABASE_URL: database.url,
-          AMQP_URL: amqpUrl!,
-          QUEUE_PREFIX: prefix,
+        const settings = {
           SYNC_INTERVAL_MS: '0',
           VENDOR_TIMEOUT_MS: '1000',
           VENDOR_RETRIES: '0',
           CONSUMER_PREFETCH: '8',
         }
-        runtime = await startLocalRuntime(port, env)
+        let runtime = await stack.start(port, settings)
         const http = api(runtime.url)
-        const observer = await openDatabase({ url: database.url, pgliteDataDir: '', poolMax: 2 })
+        const observer = await openDatabase({ url: stack.databaseUrl, pgliteDataDir: '', poolMax: 2 })
         try {
           for (const v of ['acme', 'globex', 'initech']) await setMockStock(observer.db, v, 'KILL-1', 150)
           await http.post('/sync')
@@ -130,7 +103,7 @@ describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
           const atKill = await confirmed()
           expect(atKill).toBeLessThan(200)
 
-          runtime = await startLocalRuntime(port, env)
+          runtime = await stack.start(port, settings)
           await eventually(
             async () => ((await confirmed()) === 200 ? true : undefined),
             120_000,

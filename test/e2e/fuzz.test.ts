@@ -3,8 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import { openDatabase, query, sql } from '../../db/client.js'
 import { routes } from '../../infra/topology.js'
-import { type RunningProcess, startLocalRuntime } from '../support/process.js'
-import { freePort, freshDatabase, hasService } from '../support/services.js'
+import { type SpawnedStack, spawnedStack } from '../support/process.js'
+import { freePort, hasService } from '../support/services.js'
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const
 const templates = routes().map((r) => r.route.path)
@@ -104,20 +104,13 @@ const headers = fc.record(
 const request = fc.record({ method: fc.constantFrom(...METHODS), path, query: queryString, headers, body })
 
 describe.runIf(hasService('DATABASE_URL'))('npm start under 2,000+ generated requests', () => {
-  let runtime: RunningProcess | undefined
-  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
+  let stack: SpawnedStack | undefined
 
-  afterAll(async () => {
-    await runtime?.stop('SIGKILL')
-    await database?.drop()
-  })
+  afterAll(() => stack?.close())
 
   it('never answers 5xx, stays up, and keeps the invariants', async () => {
-    database = await freshDatabase()
-    runtime = await startLocalRuntime(await freePort(), {
-      DATABASE_URL: database.url,
-      SYNC_INTERVAL_MS: '0',
-    })
+    stack = await spawnedStack()
+    const runtime = await stack.start(await freePort(), { SYNC_INTERVAL_MS: '0' })
     const url = runtime.url
     await fetch(`${url}/sync`, { method: 'POST' })
     let sent = 0
@@ -149,7 +142,7 @@ describe.runIf(hasService('DATABASE_URL'))('npm start under 2,000+ generated req
     expect(sent).toBeGreaterThanOrEqual(2_000)
     expect(runtime.child.exitCode).toBeNull()
     expect((await fetch(`${url}/health`)).status).toBe(200)
-    const observer = await openDatabase({ url: database.url, pgliteDataDir: '', poolMax: 1 })
+    const observer = await openDatabase({ url: stack.databaseUrl, pgliteDataDir: '', poolMax: 1 })
     try {
       expect(await findDrift(observer.db)).toEqual([])
       const oversold = await query(

@@ -3,16 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { api } from '../support/http.js'
-import { type RunningProcess, startLocalRuntime } from '../support/process.js'
 import {
-  amqpUrl,
-  deleteQueues,
-  eventually,
-  freePort,
-  freshDatabase,
-  hasService,
-  uniqueId,
-} from '../support/services.js'
+  type RunningProcess,
+  type SpawnedStack,
+  spawnedStack,
+  startLocalRuntime,
+} from '../support/process.js'
+import { eventually, freePort, hasService } from '../support/services.js'
 
 /** Syncs, orders a unit of a product two vendors sell, and waits for the vendor's confirmation. */
 async function orderToConfirmation(url: string) {
@@ -58,23 +55,13 @@ async function orderToConfirmation(url: string) {
 describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
   'npm start with PostgreSQL and RabbitMQ',
   () => {
-    let runtime: RunningProcess | undefined
-    let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
-    const prefix = `e2e.${uniqueId()}.`
+    let stack: SpawnedStack | undefined
 
-    afterAll(async () => {
-      await runtime?.stop('SIGKILL')
-      await deleteQueues(prefix)
-      await database?.drop()
-    })
+    afterAll(() => stack?.close())
 
     it('takes an order over HTTP through RabbitMQ to confirmed at the vendor, then drains and exits on SIGTERM', async () => {
-      database = await freshDatabase()
-      runtime = await startLocalRuntime(await freePort(), {
-        DATABASE_URL: database.url,
-        AMQP_URL: amqpUrl!,
-        QUEUE_PREFIX: prefix,
-      })
+      stack = await spawnedStack({ rabbit: true })
+      const runtime = await stack.start(await freePort())
       expect(runtime.output()).toMatch(/database: PostgreSQL 127\.0\.0\.1:5432/)
       expect(runtime.output()).toMatch(/queue: RabbitMQ 127\.0\.0\.1:5672/)
       const health = await api(runtime.url).get('/health')

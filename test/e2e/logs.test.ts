@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { openDatabase, query, sql } from '../../db/client.js'
 import { api } from '../support/http.js'
-import { type RunningProcess, startLocalRuntime } from '../support/process.js'
-import { eventually, freePort, freshDatabase, hasService, uniqueId } from '../support/services.js'
+import { type SpawnedStack, spawnedStack } from '../support/process.js'
+import { eventually, freePort, hasService, uniqueId } from '../support/services.js'
 
 interface LogLine {
   level: string
@@ -22,18 +22,13 @@ const lines = (output: string): LogLine[] =>
     .map((l) => JSON.parse(l) as LogLine)
 
 describe.runIf(hasService('DATABASE_URL'))('structured logs', () => {
-  let runtime: RunningProcess | undefined
-  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
+  let stack: SpawnedStack | undefined
 
-  afterAll(async () => {
-    await runtime?.stop('SIGKILL')
-    await database?.drop()
-  })
+  afterAll(() => stack?.close())
 
   it("follow one order's correlation id from POST /orders through the queue to the vendor, and into the DLQ record", async () => {
-    database = await freshDatabase()
-    runtime = await startLocalRuntime(await freePort(), {
-      DATABASE_URL: database.url,
+    stack = await spawnedStack()
+    const runtime = await stack.start(await freePort(), {
       ORDER_RETRY_DELAYS_MS: '100',
       SYNC_INTERVAL_MS: '0',
     })
@@ -84,7 +79,7 @@ describe.runIf(hasService('DATABASE_URL'))('structured logs', () => {
         'order failed',
       ]),
     )
-    const observer = await openDatabase({ url: database.url, pgliteDataDir: '', poolMax: 1 })
+    const observer = await openDatabase({ url: stack.databaseUrl, pgliteDataDir: '', poolMax: 1 })
     try {
       const [record] = await query<{ payload: { correlationId: string; orderId: string } }>(
         observer.db,

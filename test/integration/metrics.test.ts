@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { query, sql } from '../../db/client.js'
-import { setMockStock } from '../support/fixtures.js'
+import { ordersIn, setMockStock } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { eventually } from '../support/services.js'
 import { startStack, type TestStack } from '../support/stack.js'
@@ -30,13 +29,7 @@ describe('GET /metrics of the embedded runtime', () => {
       Array.from({ length: 4 }, () => http.post('/orders', { lines: [{ sku: 'MET-1', quantity: 1 }] })),
     )
     const ids = placed.filter((p) => p.status === 202).map((p) => p.body.id as string)
-    await eventually(async () => {
-      const rows = await query<{ n: number }>(
-        stack.db,
-        sql`select count(*)::int as n from orders where id = any(${sql.param(ids)}::uuid[]) and status = 'confirmed'`,
-      )
-      return rows[0]!.n === ids.length ? true : undefined
-    })
+    await ordersIn(stack.db, ids, 'confirmed')
     const after = await eventually(async () => {
       const text = await scrape()
       return sample(text, 'orders_confirmed_total') - sample(before, 'orders_confirmed_total') >= 3

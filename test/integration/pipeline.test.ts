@@ -4,7 +4,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import { query, sql } from '../../db/client.js'
-import { setMockStock } from '../support/fixtures.js'
+import { ordersIn, setMockStock } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { eventually } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
@@ -27,17 +27,7 @@ for (const backend of backends) {
     })
     afterAll(() => stack?.close())
 
-    const statuses = async (ids: string[]) =>
-      query<{ status: string }>(
-        stack.db,
-        sql`select status from orders where id = any(${sql.param(ids)}::uuid[])`,
-      ).then((rows) => rows.map((r) => r.status))
-    const settled = (ids: string[], status: string) =>
-      eventually(
-        async () => ((await statuses(ids)).every((s) => s === status) ? true : undefined),
-        30_000,
-        `orders ${status}`,
-      )
+    const settled = (ids: string[], status: string) => ordersIn(stack.db, ids, status)
 
     async function placeAt(sku: string, count: number) {
       const ids: string[] = []

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { query, sql } from '../../db/client.js'
-import { setMockStock } from '../support/fixtures.js'
+import { ordersIn, setMockStock } from '../support/fixtures.js'
 import { api } from '../support/http.js'
-import { eventually } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
 
 for (const backend of backends) {
@@ -26,18 +24,7 @@ for (const backend of backends) {
     })
     afterAll(() => stack?.close())
 
-    const allConfirmed = (ids: string[], timeoutMs: number) =>
-      eventually(
-        async () => {
-          const [row] = await query<{ n: number }>(
-            stack.db,
-            sql`select count(*)::int as n from orders where id = any(${sql.param(ids)}::uuid[]) and status = 'confirmed'`,
-          )
-          return row!.n === ids.length ? true : undefined
-        },
-        timeoutMs,
-        `${ids.length} orders confirmed`,
-      )
+    const allConfirmed = (ids: string[], timeoutMs: number) => ordersIn(stack.db, ids, 'confirmed', timeoutMs)
 
     it('sends no more than 5 at once and 50 a second through a full sync and a burst of 500 orders, and confirms all', async () => {
       await setMockStock(stack.db, 'acme', 'LIM-1', 1_000)

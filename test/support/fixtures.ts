@@ -1,5 +1,6 @@
 import { ensureMockVendor, setMockStock as setVendorStock } from '../../core/mock-vendor/books.js'
 import { type Db, query, sql } from '../../db/client.js'
+import { eventually } from './services.js'
 
 /** Sets a mock vendor's own stock of a SKU (as if it sold units elsewhere, restocked, or listed a new SKU). */
 export async function setMockStock(db: Db, vendorId: string, sku: string, quantity: number): Promise<void> {
@@ -29,4 +30,19 @@ export async function count(
 ) {
   const [row] = await query<{ n: number }>(db, sql`select count(*)::int as n from ${sql.identifier(table)}`)
   return row!.n
+}
+
+/** Waits until every one of these orders has `status` (an unknown id never counts). */
+export function ordersIn(db: Db, ids: string[], status: string, timeoutMs = 30_000): Promise<true> {
+  return eventually(
+    async () => {
+      const [row] = await query<{ n: number }>(
+        db,
+        sql`select count(*)::int as n from orders where id = any(${sql.param(ids)}::uuid[]) and status = ${status}`,
+      )
+      return row!.n === ids.length ? true : undefined
+    },
+    timeoutMs,
+    `${ids.length} orders ${status}`,
+  )
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { eventually } from './services.js'
+import { amqpUrl, deleteQueues, eventually, freshDatabase, uniqueId } from './services.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -49,4 +49,41 @@ export async function startLocalRuntime(port: number, env: Record<string, string
       return exited
     },
   }
+}
+
+export interface SpawnedStack {
+  /** The settings every runtime of this stack gets: its database, and RabbitMQ under its prefix. */
+  env: Record<string, string>
+  databaseUrl: string
+  /** The runtime started last. */
+  runtime: RunningProcess | undefined
+  /** Starts (or starts again, after a kill) `npm start` on `port`, with `extra` settings. */
+  start(port: number, extra?: Record<string, string>): Promise<RunningProcess>
+  /** Kills the runtime, deletes the queues and drops the database. */
+  close(): Promise<void>
+}
+
+/** `npm start` in its own process on a fresh database, with RabbitMQ under a fresh queue prefix if asked. */
+export async function spawnedStack(options: { rabbit?: boolean } = {}): Promise<SpawnedStack> {
+  const database = await freshDatabase()
+  const prefix = `spawned.${uniqueId()}.`
+  const env: Record<string, string> = {
+    DATABASE_URL: database.url,
+    ...(options.rabbit ? { AMQP_URL: amqpUrl!, QUEUE_PREFIX: prefix } : {}),
+  }
+  const stack: SpawnedStack = {
+    env,
+    databaseUrl: database.url,
+    runtime: undefined,
+    async start(port, extra = {}) {
+      stack.runtime = await startLocalRuntime(port, { ...env, ...extra })
+      return stack.runtime
+    },
+    async close() {
+      await stack.runtime?.stop('SIGKILL')
+      if (options.rabbit) await deleteQueues(prefix)
+      await database.drop()
+    },
+  }
+  return stack
 }

@@ -11,33 +11,25 @@ export const amqpUrl = process.env.AMQP_URL || undefined
 const inCi = Boolean(process.env.CI)
 
 /**
- * Whether a suite that needs a real service can run. In CI a missing service is a failure, never
- * a skip; on a laptop without it the suite is reported as skipped.
+ * Whether a suite that needs something outside the process can run. In CI its absence is a
+ * failure, never a skip; on a laptop without it the suite is reported as skipped.
  */
-export function hasService(name: 'DATABASE_URL' | 'AMQP_URL'): boolean {
-  const value = name === 'DATABASE_URL' ? databaseUrl : amqpUrl
-  if (value) return true
-  if (inCi)
-    throw new Error(`${name} is not set: CI runs this suite against the real service, it never skips it`)
+function available(what: string, present: boolean): boolean {
+  if (present) return true
+  if (inCi) throw new Error(`${what} is not available: CI runs this suite against it, it never skips it`)
   return false
 }
 
-/** moto's SQS server, if python3 can import it; in CI its absence is a failure. */
-export function hasMoto(): boolean {
-  if (spawnSync('python3', ['-c', 'import moto.server'], { stdio: 'ignore' }).status === 0) return true
-  if (inCi)
-    throw new Error(
-      'moto (python3 -m moto.server) is missing: CI runs the SQS tests against it, it never skips them',
-    )
-  return false
-}
+/** The real PostgreSQL or RabbitMQ named by the environment. */
+export const hasService = (name: 'DATABASE_URL' | 'AMQP_URL') =>
+  available(name, Boolean(name === 'DATABASE_URL' ? databaseUrl : amqpUrl))
 
-/** Debian's Chromium, for the browser test; in CI its absence is a failure (.ci/run installs it). */
-export function hasChromium(path: string): boolean {
-  if (existsSync(path)) return true
-  if (inCi) throw new Error(`${path} is missing: CI runs the browser test, it never skips it`)
-  return false
-}
+/** moto's SQS server (python3 -m moto.server). */
+export const hasMoto = () =>
+  available('moto', spawnSync('python3', ['-c', 'import moto.server'], { stdio: 'ignore' }).status === 0)
+
+/** Debian's Chromium, for the browser test (.ci/run installs it). */
+export const hasChromium = (path: string) => available(path, existsSync(path))
 
 export const uniqueId = () => randomBytes(5).toString('hex')
 
