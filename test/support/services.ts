@@ -36,8 +36,9 @@ export const uniqueId = () => randomBytes(5).toString('hex')
 /** A new, empty PostgreSQL database on the configured server; dropped by `drop()`. */
 export const freshDatabase = () => createScratchDatabase(databaseUrl!, 'oa_test')
 
-/** Deletes the queues a test declared under its prefix. */
-export const deleteQueues = (prefix: string) => AmqpBus.deleteQueues(amqpUrl!, prefix, queueDeclarations())
+/** Deletes the queues a test declared under its prefix (by default, those of the default retry policy). */
+export const deleteQueues = (prefix: string, declarations = queueDeclarations()) =>
+  AmqpBus.deleteQueues(amqpUrl!, prefix, declarations)
 
 /** Polls until `check` returns a value, or fails after `timeoutMs`. */
 export async function eventually<T>(

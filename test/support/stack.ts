@@ -1,4 +1,5 @@
 import { type Config, loadConfig, MOCK_VENDOR_IDS, type VendorEntry } from '../../core/config.js'
+import { queueDeclarations } from '../../core/deps.js'
 import type { Db } from '../../db/client.js'
 import { type Runtime, startRuntime } from '../../local/runtime.js'
 import {
@@ -88,7 +89,9 @@ export async function startStack(kind: BackendKind, options: StackOptions = {}):
     url: runtime.url,
     close: async () => {
       await runtime.close()
-      if (options.rabbit) await deleteQueues(prefix)
+      // The queues this stack declared: its retry delays may not be the default ones.
+      if (options.rabbit)
+        await deleteQueues(prefix, queueDeclarations(config.orderRetryDelaysMs, config.ordersDeliveryLimit))
       await database?.drop()
     },
   }
