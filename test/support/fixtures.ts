@@ -1,10 +1,11 @@
 import { ensureMockVendor, setMockStock as setVendorStock } from '../../core/mock-vendor/books.js'
 import { type Db, query, sql } from '../../db/client.js'
 import { eventually } from './services.js'
+import { TEST_CATALOGUE_SIZE } from './stack.js'
 
 /** Sets a mock vendor's own stock of a SKU (as if it sold units elsewhere, restocked, or listed a new SKU). */
 export async function setMockStock(db: Db, vendorId: string, sku: string, quantity: number): Promise<void> {
-  await ensureMockVendor(db, vendorId, 30)
+  await ensureMockVendor(db, vendorId, TEST_CATALOGUE_SIZE)
   await setVendorStock(db, vendorId, sku, quantity)
 }
 

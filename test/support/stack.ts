@@ -12,6 +12,9 @@ import {
   uniqueId,
 } from './services.js'
 
+/** SKUs of the mock vendors' catalogue in test stacks (each vendor sells 20 of them). */
+export const TEST_CATALOGUE_SIZE = 30
+
 export type BackendKind = 'pglite' | 'postgres'
 
 /** The databases every integration suite runs on: embedded PGlite always, PostgreSQL when configured. */
@@ -53,7 +56,7 @@ export async function startStack(kind: BackendKind, options: StackOptions = {}):
     VENDOR_TIMEOUT_MS: '2000',
     VENDOR_RETRIES: '0',
     OUTBOX_RELAY_INTERVAL_MS: '200',
-    MOCK_CATALOGUE_SIZE: '30',
+    MOCK_CATALOGUE_SIZE: String(TEST_CATALOGUE_SIZE),
     PGLITE_DATA_DIR: 'memory://',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT',
     QUEUE_PREFIX: prefix,
