@@ -12,6 +12,16 @@ import { orderRequests, randomSku, stockMockVendors } from './load.js'
 import { printTable } from './stats.js'
 
 const CATALOGUE = 1_500
+/**
+ * A fixed-rate (open) load must not be capped by its own client: each connection has one request
+ * in flight, so 32 connections at ~35 ms each could not offer more than ~900 orders/s.
+ */
+const CONNECTIONS = 128
+/**
+ * Deliveries the consumer holds at once. By Little's law its throughput is at most this divided by
+ * the time from delivery to acknowledgement (~100 ms under this load, vendor calls included).
+ */
+const PREFETCH = 256
 
 /**
  * Orders placed at a fixed rate for `seconds` through the HTTP API, carried by the real RabbitMQ
@@ -80,7 +90,7 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
       AMQP_URL: options.amqpUrl,
       QUEUE_PREFIX: prefix,
       SYNC_INTERVAL_MS: '0',
-      CONSUMER_PREFETCH: '64',
+      CONSUMER_PREFETCH: String(PREFETCH),
       MOCK_CATALOGUE_SIZE: String(CATALOGUE),
       MOCK_VENDOR_BASE_URL: `${vendors.url}/mock-vendors`,
       LOG_LEVEL: 'ERROR',
@@ -98,7 +108,7 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
     const started = Date.now()
     const load = await autocannon({
       url: runtime.url,
-      connections: 32,
+      connections: CONNECTIONS,
       overallRate: rate,
       duration: options.seconds,
       requests,

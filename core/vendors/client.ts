@@ -1,4 +1,5 @@
 import pRetry, { AbortError } from 'p-retry'
+import { Agent, errors, request } from 'undici'
 import { z } from 'zod'
 import type { VendorLimiter } from './limits.js'
 
@@ -39,7 +40,7 @@ export class VendorUnavailableError extends Error {
 }
 
 /** Retry-After in seconds or as an HTTP date, in milliseconds from now. */
-function retryAfter(header: string | null): number | undefined {
+function retryAfter(header: string | undefined): number | undefined {
   if (!header) return undefined
   const seconds = Number(header)
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
@@ -63,41 +64,66 @@ export interface CallOptions {
   limiter: VendorLimiter
 }
 
+/**
+ * One keep-alive connection pool per vendor origin for every call of this process. undici's
+ * `request` instead of `fetch`: the same client without the WHATWG streams, Request/Response
+ * objects and abort signals that fetch builds per call, which were a quarter of the consumer's CPU.
+ */
+const vendors = new Agent({ keepAliveTimeout: 30_000 })
+
+interface CallInit {
+  method: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+}
+
 async function call(
   url: string,
-  init: RequestInit,
+  init: CallInit,
   timeoutMs: number,
 ): Promise<{ status: number; body: unknown }> {
-  let response: Response
+  let status: number
+  let retryAfterHeader: string | undefined
+  let text: string
   try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })
+    const response = await request(url, {
+      ...init,
+      dispatcher: vendors,
+      // A vendor that sends nothing for `timeoutMs`, before its headers or within its body.
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    })
+    status = response.statusCode
+    const header = response.headers['retry-after']
+    retryAfterHeader = Array.isArray(header) ? header[0] : header
+    text = await response.body.text()
   } catch (error) {
     const reason =
-      (error as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (error as Error).message
-    throw new VendorUnavailableError(`${init.method ?? 'GET'} ${url}: ${reason}`)
+      error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError
+        ? `timed out after ${timeoutMs} ms`
+        : (error as Error).message
+    throw new VendorUnavailableError(`${init.method} ${url}: ${reason}`)
   }
-  const text = await response.text().catch(() => '')
-  if (response.status === 429) {
-    const wait = retryAfter(response.headers.get('retry-after'))
-    throw new VendorUnavailableError(`${init.method ?? 'GET'} ${url}: HTTP 429 (rate limited)`, wait)
+  if (status === 429) {
+    throw new VendorUnavailableError(
+      `${init.method} ${url}: HTTP 429 (rate limited)`,
+      retryAfter(retryAfterHeader),
+    )
   }
-  if (response.status >= 500) {
-    throw new VendorUnavailableError(`${init.method ?? 'GET'} ${url}: HTTP ${response.status}`)
+  if (status >= 500) {
+    throw new VendorUnavailableError(`${init.method} ${url}: HTTP ${status}`)
   }
   let body: unknown
   try {
     body = text === '' ? undefined : JSON.parse(text)
   } catch {
-    throw new VendorPayloadError(`${init.method ?? 'GET'} ${url}: response is not JSON`)
+    throw new VendorPayloadError(`${init.method} ${url}: response is not JSON`)
   }
-  if (response.status >= 400) {
+  if (status >= 400) {
     const detail = (body as { detail?: unknown } | undefined)?.detail
-    throw new VendorRejectedError(
-      response.status,
-      `${url}: HTTP ${response.status}${detail ? ` ${String(detail)}` : ''}`,
-    )
+    throw new VendorRejectedError(status, `${url}: HTTP ${status}${detail ? ` ${String(detail)}` : ''}`)
   }
-  return { status: response.status, body }
+  return { status, body }
 }
 
 function withRetries<T>(fn: () => Promise<T>, options: CallOptions): Promise<T> {
