@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { type Db, type Executor, query, sql } from '../../db/client.js'
 import { MOCK_VENDOR_IDS } from '../config.js'
 import { AppError, NotFoundError } from '../errors.js'
+import { groupCommit } from '../group-commit.js'
 import { mockCatalogue } from './catalogue.js'
 
 export class MockOutOfStockError extends AppError {
@@ -66,37 +67,79 @@ export async function readMockStock(
   } satisfies StockPageView
 }
 
+interface MockOrderRequest {
+  vendorId: string
+  idempotencyKey: string | null
+  lines: { sku: string; quantity: number }[]
+  resolve(order: { id: string; replayed: boolean }): void
+  reject(error: unknown): void
+}
+
+/** Each database's group commit of mock orders (one per process and database). */
+const orderBatches = new WeakMap<Db, (request: MockOrderRequest) => void>()
+
 /**
  * Takes an order at a mock vendor, deducting its stock. A repeated Idempotency-Key returns the
- * first order and deducts nothing, even when both calls arrive at once.
+ * first order and deducts nothing, even when both calls arrive at once. Lines name distinct SKUs.
+ *
+ * Orders that arrive while the database takes earlier ones are taken together, in one round trip
+ * and one commit (mock_vendor.place_orders, a migration), each still all or nothing: a vendor
+ * receiving a thousand orders a second keeps its books with a few dozen transactions.
  */
-export async function placeMockOrder(
+export function placeMockOrder(
   db: Db,
   vendorId: string,
   order: { idempotencyKey?: string | undefined; lines: { sku: string; quantity: number }[] },
 ): Promise<{ id: string; replayed: boolean }> {
-  // One round trip: mock_vendor.place_order (a migration) inserts the order, deducts every line or
-  // none, and finds the first order for a repeated key.
-  const lines = [...order.lines].sort((a, b) => a.sku.localeCompare(b.sku))
-  try {
-    const [row] = await query<{ id: string; replayed: boolean }>(
-      db,
-      sql`select order_id as id, replayed from mock_vendor.place_order(
-            ${vendorId}, ${order.idempotencyKey ?? null}, ${randomUUID()}::uuid,
-            ${sql.param(lines.map((l) => l.sku))}::text[], ${sql.param(lines.map((l) => l.quantity))}::int[],
-            ${JSON.stringify(order.lines)}::jsonb)`,
-    )
-    return row!
-  } catch (error) {
-    if (sqlState(error) === 'P0409') throw new MockOutOfStockError(lines.map((l) => l.sku))
-    throw error
+  let place = orderBatches.get(db)
+  if (!place) {
+    place = groupCommit<MockOrderRequest>(MOCK_ORDER_BATCH, (batch) => placeMockOrders(db, batch))
+    orderBatches.set(db, place)
   }
+  const submit = place
+  return new Promise((resolve, reject) =>
+    submit({ vendorId, idempotencyKey: order.idempotencyKey ?? null, lines: order.lines, resolve, reject }),
+  )
 }
 
-/** The SQLSTATE of a database error, from either driver (Drizzle wraps it in `cause`). */
-function sqlState(error: unknown): string | undefined {
-  const e = error as { code?: string; cause?: { code?: string } }
-  return e.code ?? e.cause?.code
+/** Most orders in one mock vendor transaction. */
+const MOCK_ORDER_BATCH = 100
+
+async function placeMockOrders(db: Db, batch: MockOrderRequest[]): Promise<undefined> {
+  // In (vendor, key) order, so two batches that share keys (a repeated call racing its first)
+  // take them in the same order and cannot deadlock on them.
+  const sorted = [...batch].sort(
+    (a, b) =>
+      a.vendorId.localeCompare(b.vendorId) || (a.idempotencyKey ?? '').localeCompare(b.idempotencyKey ?? ''),
+  )
+  const lines = sorted.flatMap((r) => r.lines.map((l) => ({ vendorId: r.vendorId, ...l })))
+  let first = 1
+  const starts = sorted.map((r) => {
+    const start = first
+    first += r.lines.length
+    return start
+  })
+  const rows = await query<{ ord: number; id: string | null; replayed: boolean; short: boolean }>(
+    db,
+    sql`select ord, order_id as id, replayed, short from mock_vendor.place_orders(
+          ${sql.param(sorted.map((r) => r.vendorId))}::text[],
+          ${sql.param(sorted.map((r) => r.idempotencyKey))}::text[],
+          ${sql.param(sorted.map(() => randomUUID()))}::uuid[],
+          ${sql.param(sorted.map((r) => JSON.stringify(r.lines)))}::jsonb[],
+          ${sql.param(starts)}::int[],
+          ${sql.param(sorted.map((r) => r.lines.length))}::int[],
+          ${sql.param(lines.map((l) => l.vendorId))}::text[],
+          ${sql.param(lines.map((l) => l.sku))}::text[],
+          ${sql.param(lines.map((l) => l.quantity))}::int[])`,
+  )
+  const answers = new Map(rows.map((row) => [row.ord, row]))
+  for (const [i, request] of sorted.entries()) {
+    const answer = answers.get(i + 1)
+    if (!answer) request.reject(new Error('mock_vendor.place_orders gave no answer for an order'))
+    else if (answer.short) request.reject(new MockOutOfStockError(request.lines.map((l) => l.sku)))
+    else request.resolve({ id: answer.id!, replayed: answer.replayed })
+  }
+  return undefined
 }
 
 export const Behaviour = z.strictObject({

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { type Db, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
 import { AppError, InsufficientStockError } from '../errors.js'
+import { groupCommit } from '../group-commit.js'
 import { problemFromError } from '../http/problem.js'
 import {
   type AllocationStrategy,
@@ -86,31 +87,10 @@ export interface OrderPlacer {
  * transactions; without load a batch holds one order and costs what a single transaction does.
  */
 export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
-  const maxBatch = deps.maxBatch ?? 256
-  const queue: Pending[] = []
-  let draining = false
-
-  const drain = async () => {
-    draining = true
-    try {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, maxBatch)
-        try {
-          queue.unshift(...(await reserveBatch(deps, batch)))
-        } catch (error) {
-          for (const p of batch) p.reject(error)
-        }
-      }
-    } finally {
-      draining = false
-    }
-  }
+  const reserve = groupCommit<Pending>(deps.maxBatch ?? 256, (batch) => reserveBatch(deps, batch))
 
   const submit = (order: Omit<Pending, 'resolve' | 'reject'>) =>
-    new Promise<PlacedOrder>((resolve, reject) => {
-      queue.push({ ...order, resolve, reject })
-      if (!draining) void drain()
-    })
+    new Promise<PlacedOrder>((resolve, reject) => reserve({ ...order, resolve, reject }))
 
   return {
     async place(input, options = {}) {
