@@ -63,12 +63,16 @@ export const metrics = {
   synced(vendorId: string, durationMs: number, rows: number) {
     prom.syncDuration.set({ vendor: vendorId }, durationMs)
     prom.syncRows.set({ vendor: vendorId }, rows)
-    // Per vendor: a metric of its own, with the vendor as dimension, written at once.
-    const single = cloudwatch().singleMetric()
-    single.addDimension('vendor', vendorId)
-    single.addMetric('SyncDuration', MetricUnit.Milliseconds, durationMs)
-    single.addMetric('SyncRows', MetricUnit.Count, rows)
-    single.publishStoredMetrics()
+    // Per vendor: each a single metric with the vendor as dimension, written at once. (A single
+    // metric is published by addMetric, which also clears its dimensions: one per metric.)
+    for (const [name, unit, value] of [
+      ['SyncDuration', MetricUnit.Milliseconds, durationMs],
+      ['SyncRows', MetricUnit.Count, rows],
+    ] as const) {
+      const single = cloudwatch().singleMetric()
+      single.addDimension('vendor', vendorId)
+      single.addMetric(name, unit, value)
+    }
   },
   dlqDepth(n: number) {
     prom.dlqDepth.set(n)

@@ -40,4 +40,37 @@ describe('metrics in CloudWatch embedded metric format', () => {
 
     expect(write).not.toHaveBeenCalled()
   })
+
+  it("writes a vendor's sync duration and rows with the vendor as dimension, and no warning", () => {
+    const written: string[] = []
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk))
+      return true
+    })
+    const warn = vi.spyOn(console, 'warn')
+
+    metrics.synced('acme', 92, 1000)
+
+    const emf = written
+      .flatMap((w) => w.split('\n'))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l))
+    const byMetric = Object.fromEntries(
+      emf.flatMap((line) =>
+        line._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => [
+          m.Name,
+          {
+            value: line[m.Name],
+            dimensions: line._aws.CloudWatchMetrics[0].Dimensions[0],
+            vendor: line.vendor,
+          },
+        ]),
+      ),
+    )
+    expect(byMetric).toEqual({
+      SyncDuration: { value: 92, dimensions: expect.arrayContaining(['vendor']), vendor: 'acme' },
+      SyncRows: { value: 1000, dimensions: expect.arrayContaining(['vendor']), vendor: 'acme' },
+    })
+    expect(warn).not.toHaveBeenCalled()
+  })
 })
