@@ -6,6 +6,10 @@ import { benchSync } from './sync.js'
  * `npm run bench -- [scenario ...]` prints a table per scenario. Needs DATABASE_URL (a PostgreSQL
  * server; each run makes and drops its own database). BENCH_SECONDS sets the length of each run.
  */
+// The systems under test write no CloudWatch EMF lines here (Prometheus counters still run): the
+// output is the tables.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true'
+
 const scenarios: Record<string, () => Promise<void>> = {
   'place-order': () =>
     benchPlaceOrder({
