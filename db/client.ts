@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises'
 import { type SQL, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import pg from 'pg'
 import * as schema from './schema/index.js'
 
@@ -43,8 +42,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   const dir = options.pgliteDataDir
   if (!dir.startsWith('memory://')) await mkdir(dir, { recursive: true })
-  // Loaded only when used, so a Lambda bundle (always given DATABASE_URL) does not carry PGlite.
-  const { PGlite } = await import('@electric-sql/pglite')
+  // Loaded only when used, so a Lambda bundle (always given DATABASE_URL) does not carry PGlite:
+  // both are left out of the bundles (infra/service-function.ts), and a static import of either
+  // would fail every function at cold start.
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+  ])
   const client = await PGlite.create(dir)
   return {
     db: drizzlePglite({ client, schema }) as unknown as Db,

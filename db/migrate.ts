@@ -2,7 +2,6 @@ import { fileURLToPath } from 'node:url'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
 import type { PgliteDatabase } from 'drizzle-orm/pglite'
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
 import type { Database } from './client.js'
 
@@ -21,6 +20,8 @@ export async function migrateDatabase(
   folder = migrationsFolder,
 ): Promise<void> {
   if (database.kind === 'pglite') {
+    // Loaded only when used, like PGlite itself (db/client.ts).
+    const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator')
     await migratePglite(database.db as unknown as PgliteDatabase, { migrationsFolder: folder })
     return
   }

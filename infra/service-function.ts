@@ -63,7 +63,14 @@ export class ServiceFunction extends NodejsFunction {
         target: 'node22',
         sourceMap: true,
         mainFields: ['module', 'main'],
-        externalModules: ['pg-native', '@electric-sql/pglite'],
+        // The embedded database is never used in Lambda (DATABASE_URL is always set); db/ loads it
+        // and its Drizzle driver only when chosen.
+        externalModules: [
+          'pg-native',
+          '@electric-sql/pglite',
+          'drizzle-orm/pglite',
+          'drizzle-orm/pglite/migrator',
+        ],
         // CommonJS dependencies (pg, amqplib) still call require() inside the ESM bundle.
         banner:
           "import { createRequire as __createRequire } from 'node:module';const require = __createRequire(import.meta.url);",

@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { App } from 'aws-cdk-lib'
 import { Match, Template } from 'aws-cdk-lib/assertions'
-import { describe, expect, it } from 'vitest'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { functionName } from '../../infra/service-function.js'
 import {
   LOCAL_API_ID,
@@ -13,6 +15,7 @@ import {
   type Target,
 } from '../../infra/stack.js'
 import { deadLetterQueues, type FunctionSpec, functions, queues } from '../../infra/topology.js'
+import { amqpUrl, freshDatabase, hasService } from '../support/services.js'
 
 const specs = Object.values(functions) as FunctionSpec[]
 
@@ -191,9 +194,26 @@ describe('the local target', () => {
     template.resourceCountIs('AWS::EC2::VPC', 0)
   })
 
+  // Bundled once (esbuild over every function takes a while), for the tests below.
+  let bundled: { out: string; template: Template } | undefined
+  const bundles = () => {
+    if (!bundled) {
+      const { app, template } = synth('local', true)
+      bundled = { out: app.synth().directory, template }
+    }
+    return bundled
+  }
+  /** Loads a bundle in a Node of its own, as Lambda does: no node_modules beside it. */
+  const runBundle = (dir: string, script: string, env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, ...env },
+      timeout: 60_000,
+    })
+
   it('bundles every function with the local esbuild, its migrations beside it', () => {
-    const { app } = synth('local', true)
-    const out = app.synth().directory
+    const { out } = bundles()
     const assets = readdirSync(out).filter((d) => d.startsWith('asset.'))
 
     expect(assets).toHaveLength(specs.length)
@@ -201,8 +221,79 @@ describe('the local target', () => {
       expect(existsSync(join(out, a, 'index.mjs'))).toBe(true)
       expect(readdirSync(join(out, a, 'migrations')).some((f) => f.endsWith('.sql'))).toBe(true)
     }
+    // The output is outside the project, so a dependency left out of a bundle fails here, not at
+    // a deployed function's cold start.
+    const loaded = assets.map((a) =>
+      runBundle(join(out, a), `const m = await import('./index.mjs'); console.log(typeof m.handler)`),
+    )
+    expect(
+      loaded.map((r) => `${r.stdout.trim()}${r.stderr.split('\n').find((l) => /Error/.test(l)) ?? ''}`),
+    ).toEqual(assets.map(() => 'function'))
   })
+
+  describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
+    'a bundle run as Lambda runs it',
+    () => {
+      let database: Awaited<ReturnType<typeof freshDatabase>>
+      beforeAll(async () => {
+        database = await freshDatabase()
+      })
+      afterAll(() => database?.drop())
+
+      it('migrates the database from its own migrations and reports PostgreSQL and RabbitMQ healthy', async () => {
+        const { out, template } = bundles()
+        const [health] = Object.values(
+          template.findResources('AWS::Lambda::Function', {
+            Properties: { FunctionName: functionName(functions.health) },
+          }),
+        )
+        const asset = `asset.${String(health!.Properties.Code.S3Key).replace(/\.zip$/, '')}`
+        const event = {
+          httpMethod: 'GET',
+          path: '/health',
+          resource: '/health',
+          headers: {},
+          requestContext: { requestId: 'bundle-test' },
+        }
+        const run = runBundle(
+          join(out, asset),
+          `const { handler } = await import('./index.mjs')
+         const r = await handler(${JSON.stringify(event)}, { awsRequestId: 'bundle-test', getRemainingTimeInMillis: () => 10000 })
+         console.log(JSON.stringify(r))
+         process.exit(0)`,
+          {
+            DATABASE_URL: database.url,
+            AMQP_URL: amqpUrl!,
+            LOG_LEVEL: 'ERROR',
+            POWERTOOLS_METRICS_DISABLED: 'true',
+          },
+        )
+
+        const answer = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}')
+        expect(answer.statusCode, run.stderr).toBe(200)
+        expect(JSON.parse(answer.body)).toMatchObject({
+          database: { status: 'ok', kind: 'postgres' },
+          queue: { status: 'ok', kind: 'rabbitmq' },
+        })
+        const migrated = await countMigrations(database.url)
+        expect(migrated).toBe(
+          readdirSync(join(out, asset, 'migrations')).filter((f) => f.endsWith('.sql')).length,
+        )
+      })
+    },
+  )
 })
+
+async function countMigrations(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query('select count(*)::int as n from drizzle.__drizzle_migrations')
+    return rows[0].n
+  } finally {
+    await client.end()
+  }
+}
 
 describe('the aws target', () => {
   const { template } = synth('aws')
