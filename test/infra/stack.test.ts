@@ -15,7 +15,7 @@ import {
   type Target,
 } from '../../infra/stack.js'
 import { deadLetterQueues, type FunctionSpec, functions, queues } from '../../infra/topology.js'
-import { amqpUrl, freshDatabase, hasService } from '../support/services.js'
+import { amqpUrl, deleteQueues, freshDatabase, hasService, uniqueId } from '../support/services.js'
 
 const specs = Object.values(functions) as FunctionSpec[]
 
@@ -235,10 +235,14 @@ describe('the local target', () => {
     'a bundle run as Lambda runs it',
     () => {
       let database: Awaited<ReturnType<typeof freshDatabase>>
+      const prefix = `test.${uniqueId()}.`
       beforeAll(async () => {
         database = await freshDatabase()
       })
-      afterAll(() => database?.drop())
+      afterAll(async () => {
+        await database?.drop()
+        await deleteQueues(prefix)
+      })
 
       it('migrates the database from its own migrations and reports PostgreSQL and RabbitMQ healthy', async () => {
         const { out, template } = bundles()
@@ -264,6 +268,7 @@ describe('the local target', () => {
           {
             DATABASE_URL: database.url,
             AMQP_URL: amqpUrl!,
+            QUEUE_PREFIX: prefix,
             LOG_LEVEL: 'ERROR',
             POWERTOOLS_METRICS_DISABLED: 'true',
           },
