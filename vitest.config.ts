@@ -2,8 +2,12 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    // Quiet by default; LOG_LEVEL=DEBUG npm test shows every line.
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT' },
+    // Quiet by default: LOG_LEVEL=DEBUG npm test shows every line, and POWERTOOLS_METRICS_DISABLED=false
+    // the CloudWatch EMF lines (test/unit/metrics.test.ts turns those on to check them).
+    env: {
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+    },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

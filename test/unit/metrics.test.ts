@@ -1,7 +1,14 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { flushMetrics, metrics } from '../../core/metrics.js'
 
 describe('metrics in CloudWatch embedded metric format', () => {
+  // On, as in Lambda: the test run turns EMF output off elsewhere (vitest.config.ts).
+  beforeAll(() => {
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false')
+  })
+  afterAll(() => {
+    vi.unstubAllEnvs()
+  })
   afterEach(() => vi.restoreAllMocks())
 
   it('writes one EMF line per flush with the recorded metrics, in the OrderAggregator namespace', () => {
