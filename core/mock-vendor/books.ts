@@ -91,14 +91,12 @@ export function placeMockOrder(
   vendorId: string,
   order: { idempotencyKey?: string | undefined; lines: { sku: string; quantity: number }[] },
 ): Promise<{ id: string; replayed: boolean }> {
-  let place = orderBatches.get(db)
-  if (!place) {
-    place = groupCommit<MockOrderRequest>(MOCK_ORDER_BATCH, (batch) => placeMockOrders(db, batch))
-    orderBatches.set(db, place)
-  }
-  const submit = place
+  const place =
+    orderBatches.get(db) ??
+    groupCommit<MockOrderRequest>(MOCK_ORDER_BATCH, (batch) => placeMockOrders(db, batch))
+  orderBatches.set(db, place)
   return new Promise((resolve, reject) =>
-    submit({ vendorId, idempotencyKey: order.idempotencyKey ?? null, lines: order.lines, resolve, reject }),
+    place({ vendorId, idempotencyKey: order.idempotencyKey ?? null, lines: order.lines, resolve, reject }),
   )
 }
 
