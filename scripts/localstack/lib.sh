@@ -34,3 +34,4 @@ wait_until() {
   done
   return 1
 }
+HOSTS_MARK="# order-aggregator localstack harness"

@@ -100,13 +100,25 @@ fi
 done_step
 
 step "LocalStack $LOCALSTACK_VERSION (PyPI) in $LS_HOME/venv"
-stamp="$LOCALSTACK_VERSION $(sha256sum "$here/constraints.txt" | cut -c1-16)"
+# LocalStack 4.14.0 says it runs on Python 3.10, but its code needs 3.13 (PEP 695 generics,
+# warnings.deprecated), as in its own image.
+python=""
+for candidate in python3.14 python3.13 "$(pyenv root 2>/dev/null)"/versions/3.1[3-9]*/bin/python3 \
+  /root/.pyenv/versions/3.1[3-9]*/bin/python3 python3; do
+  if command -v "$candidate" >/dev/null 2>&1 &&
+    "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then
+    python=$candidate
+    break
+  fi
+done
+[ -n "$python" ] || fail "LocalStack $LOCALSTACK_VERSION needs Python 3.13 or newer, and none was found"
+stamp="$LOCALSTACK_VERSION $("$python" -V) $(sha256sum "$here/constraints.txt" | cut -c1-16)"
 if [ "$(cat "$LS_HOME/venv/.stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$LS_HOME/venv"
-  python3 -m venv "$LS_HOME/venv"
+  "$python" -m venv "$LS_HOME/venv"
   "$LS_HOME/venv/bin/pip" install -q --disable-pip-version-check -c "$here/constraints.txt" \
     "localstack-core[runtime]==$LOCALSTACK_VERSION" awscli-local 2>&1 | grep -v '^WARNING: Location' || true
-  "$LS_HOME/venv/bin/python" -c 'import localstack.aws.components' ||
+  "$LS_HOME/venv/bin/python" -c 'import localstack.aws.components, localstack.services.stores' ||
     fail "the LocalStack environment does not import: see the pip output above"
   echo "$stamp" >"$LS_HOME/venv/.stamp"
 fi
@@ -130,6 +142,16 @@ relay postgres 5432 "$PG_PORT"
 relay rabbitmq 5672 "$AMQP_PORT"
 psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "select 1 from pg_database where datname = 'orders'" |
   grep -q 1 || psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'create database orders'
+done_step
+
+step "names of LocalStack's endpoints"
+# cdklocal and awslocal address LocalStack as localhost.localstack.cloud (and S3 buckets as its
+# subdomains), which public DNS answers with 127.0.0.1. Where that DNS is out of reach, the names
+# this project uses are written to /etc/hosts (marked, and removed by down.sh).
+for name in localhost.localstack.cloud s3.localhost.localstack.cloud \
+  cdk-hnb659fds-assets-000000000000-us-east-1.s3.localhost.localstack.cloud; do
+  getent hosts "$name" >/dev/null || echo "127.0.0.1 $name $HOSTS_MARK" >>/etc/hosts
+done
 done_step
 
 step "LocalStack on 127.0.0.1:4566 and $bridge_ip:4566"
