@@ -50,6 +50,28 @@ export async function syncVendors(db: Db, options: SyncOptions): Promise<SyncSum
   return { startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, vendors: results }
 }
 
+/**
+ * Thrown by a scheduled sync that could read no vendor at all: the scheduler's retry policy and
+ * its dead-letter queue (`sync-vendors-dlq` in CDK) then see the failure, which a summary with
+ * every vendor in error would hide. A sync that read some vendors succeeded; the others are
+ * marked on their rows.
+ */
+export class SyncFailedError extends Error {
+  constructor(readonly summary: SyncSummary) {
+    super(
+      `no vendor could be read: ${summary.vendors.map((v) => `${v.vendorId}: ${v.error ?? v.status}`).join('; ')}`,
+    )
+    this.name = 'SyncFailedError'
+  }
+}
+
+/** The summary, unless every vendor failed (see SyncFailedError). */
+export function requireAnyVendorSynced(summary: SyncSummary): SyncSummary {
+  if (summary.vendors.length > 0 && summary.vendors.every((v) => v.status === 'error'))
+    throw new SyncFailedError(summary)
+  return summary
+}
+
 async function syncVendor(
   db: Db,
   vendor: { id: string; baseUrl: string },

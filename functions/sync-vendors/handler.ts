@@ -3,7 +3,7 @@ import { getDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { functionLogger } from '../../core/logging.js'
 import { flushMetrics } from '../../core/metrics.js'
-import { syncVendors } from '../../core/vendors/sync.js'
+import { requireAnyVendorSynced, syncVendors } from '../../core/vendors/sync.js'
 import { functions } from '../../infra/topology.js'
 
 const log = functionLogger(functions.syncVendors.name)
@@ -23,9 +23,12 @@ const onRequest = apiHandler({ name: functions.syncVendors.name, admin: true }, 
 /** EventBridge's schedule (and `POST /sync`) both land here. */
 export async function handler(event: ScheduledEvent | APIGatewayProxyEvent, context: Context) {
   if ('source' in event && event.source === 'aws.events') {
-    const summary = await runSync()
-    flushMetrics()
-    return summary
+    try {
+      // A run that read no vendor fails, so that Lambda retries it and then dead-letters it.
+      return requireAnyVendorSynced(await runSync())
+    } finally {
+      flushMetrics()
+    }
   }
   return onRequest(event as APIGatewayProxyEvent, context)
 }
