@@ -51,7 +51,7 @@ export async function createDeps(
     : new MemoryBus()
   if (bus instanceof AmqpBus && options.brokerGraceMs) await bus.ready(options.brokerGraceMs)
   if (config.deadLetterQueueUrl) {
-    bus = withSqsDeadLetters(bus, new SQSClient({}), queues.orders.deadLetter, config.deadLetterQueueUrl)
+    bus = withSqsDeadLetters(bus, deadLetterClient(), queues.orders.deadLetter, config.deadLetterQueueUrl)
   }
   return { config, database, bus }
 }
@@ -84,4 +84,19 @@ export function perDeps<T>(build: (deps: Deps) => T): (deps: Deps) => T {
     }
     return value
   }
+}
+
+/**
+ * The SQS client of the dead-letter queue. It sends to the endpoint the environment resolves
+ * (AWS_ENDPOINT_URL in LocalStack's Lambdas), not to the queue URL's host: LocalStack's queue URLs
+ * name `sqs.<region>.localhost.localstack.cloud`, which a Lambda container may not resolve, and the
+ * SDK's default then hung each send until the function timed out (seen in the first deployment).
+ * In AWS both are the same regional endpoint. Short timeouts: a send that fails is retried by the
+ * outbox relay, so it must never hold an invocation.
+ */
+function deadLetterClient(): SQSClient {
+  return new SQSClient({
+    useQueueUrlAsEndpoint: false,
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+  })
 }
