@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import autocannon from 'autocannon'
-import { drizzle } from 'drizzle-orm/node-postgres'
-import pg from 'pg'
 import { loadConfig } from '../core/config.js'
 import { findDrift } from '../core/inventory/reconcile.js'
 import { reserveStock } from '../core/inventory/stock.js'
 import { enqueue } from '../core/messaging/outbox.js'
 import { skuOf } from '../core/mock-vendor/catalogue.js'
 import { insertOrders } from '../core/orders/place-order.js'
-import { type Db, query, sql } from '../db/client.js'
-import * as schema from '../db/schema/index.js'
+import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
@@ -111,8 +108,8 @@ async function httpRun(url: string, catalogue: Catalogue, connections: number, s
 
 /** The reservation transaction of place-order (order rows, outbox, guarded update), no HTTP. */
 async function directRun(databaseUrl: string, catalogue: Catalogue, clients: number, seconds: number) {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: clients })
-  const db = drizzle({ client: pool, schema }) as unknown as Db
+  const database = await openDatabase({ url: databaseUrl, pgliteDataDir: '', poolMax: clients })
+  const db = database.db
   const latencies: number[] = []
   const deadline = Date.now() + seconds * 1000
   const worker = async () => {
@@ -137,7 +134,7 @@ async function directRun(databaseUrl: string, catalogue: Catalogue, clients: num
     }
   }
   await Promise.all(Array.from({ length: clients }, worker))
-  await pool.end()
+  await database.close()
   return {
     ordersPerSecond: latencies.length / seconds,
     p50: percentile(latencies, 50),

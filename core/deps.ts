@@ -3,6 +3,7 @@ import { type Database, openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
 import { orderRetry, queues } from '../infra/topology.js'
 import { type Config, getConfig } from './config.js'
+import { connectionLog } from './logging.js'
 import { AmqpBus, type QueueDeclaration } from './messaging/amqp-bus.js'
 import type { Bus } from './messaging/bus.js'
 import { MemoryBus } from './messaging/memory-bus.js'
@@ -35,6 +36,7 @@ export async function createDeps(
     url: config.databaseUrl,
     pgliteDataDir: config.pgliteDataDir,
     poolMax: config.dbPoolMax,
+    onConnectionChange: connectionLog('database'),
   })
   try {
     await migrateDatabase(database, config.databaseUrl)
@@ -47,6 +49,7 @@ export async function createDeps(
         prefix: config.queuePrefix,
         queues: queueDeclarations(config.orderRetryDelaysMs, config.ordersDeliveryLimit),
         waitForConnect: options.waitForBroker,
+        onConnectionChange: connectionLog('broker'),
       })
     : new MemoryBus()
   if (bus instanceof AmqpBus && options.brokerGraceMs) await bus.ready(options.brokerGraceMs)

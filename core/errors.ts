@@ -74,3 +74,58 @@ export class UnauthorizedError extends AppError {
     super(401, 'unauthorized', 'Unauthorized', 'A valid admin token is required')
   }
 }
+
+/** How long a client is asked to wait before trying again after the database was lost. */
+export const DATABASE_RETRY_AFTER_SECONDS = 2
+
+/**
+ * The database could not be reached, or the connection was lost mid-request (a restart, a
+ * failover, a terminated backend). The request may be retried: answered 503 with Retry-After.
+ */
+export class DatabaseUnavailableError extends AppError {
+  constructor(cause?: unknown) {
+    super(
+      503,
+      'database_unavailable',
+      'Service Unavailable',
+      'The database is unavailable; retry later',
+      {},
+      { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+    )
+    this.cause = cause
+  }
+}
+
+/** SQLSTATEs of a lost or refused connection: admin/crash shutdown, cannot connect now, class 08. */
+const CONNECTION_SQLSTATES = /^(57P0[123]|08...)$/
+/** Node's socket errors for a server that went away or is not there. */
+const SOCKET_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTCONN',
+])
+/** node-postgres's own messages for a connection that ended or broke (they carry no code). */
+const DRIVER_MESSAGES = /Connection terminated|not queryable|Client was closed/
+
+/**
+ * Whether an error (or any error it wraps, as Drizzle wraps the driver's) says the connection to
+ * the database was lost or refused, rather than that a statement failed.
+ */
+export function isConnectionError(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && (CONNECTION_SQLSTATES.test(code) || SOCKET_ERRORS.has(code))) return true
+    if (DRIVER_MESSAGES.test(e.message)) return true
+    if (e instanceof AggregateError && e.errors.some(isConnectionError)) return true
+  }
+  return false
+}
+
+/** The domain error an error stands for: itself, or DatabaseUnavailableError for a lost connection. */
+export function asAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error
+  return isConnectionError(error) ? new DatabaseUnavailableError(error) : undefined
+}

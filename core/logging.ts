@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger'
 import { getConfig } from './config.js'
+import type { ConnectionWatcher } from './connection-state.js'
 
 let root: Logger | undefined
 
@@ -15,4 +16,12 @@ export function logger(): Logger {
 /** A logger whose lines carry the function's name. */
 export function functionLogger(name: string): Logger {
   return logger().createChild({ persistentKeys: { function: name } })
+}
+
+/** Log lines for a dependency's connection: a warning when it is lost, a line when it is back. */
+export function connectionLog(dependency: 'database' | 'broker'): ConnectionWatcher {
+  return (change, error) => {
+    if (change === 'lost') logger().warn(`${dependency} connection lost`, { error: error?.message })
+    else logger().info(`${dependency} connection regained`)
+  }
 }

@@ -3,6 +3,7 @@ import { type SQL, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import pg from 'pg'
+import { type ConnectionWatcher, connectionState } from '../core/connection-state.js'
 import * as schema from './schema/index.js'
 
 /** A Drizzle database over either driver; both speak PostgreSQL. */
@@ -24,14 +25,14 @@ export interface DatabaseOptions {
   /** PGlite's data directory, or `memory://` for a throw-away database. */
   pgliteDataDir: string
   poolMax: number
+  /** Told when the connection to PostgreSQL is lost, and when a connection succeeds again after that. */
+  onConnectionChange?: ConnectionWatcher | undefined
 }
 
 /** Opens the configured database: a pg Pool when a URL is given, otherwise embedded PGlite. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.url) {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolMax })
-    // An idle client that loses its server must not crash the process; the pool replaces it.
-    pool.on('error', () => {})
+    const pool = watchedPool(options.url, options.poolMax, options.onConnectionChange)
     const url = new URL(options.url)
     return {
       db: drizzlePg({ client: pool, schema }) as unknown as Db,
@@ -56,6 +57,40 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     description: `embedded PGlite (${dir})`,
     close: () => client.close(),
   }
+}
+
+/**
+ * A pg Pool whose every client has its 'error' handled for its whole life, idle or checked out
+ * for a transaction: a client whose server goes away (a restart, a terminated backend) fails its
+ * statement and is dropped by the pool, which connects a new one when next asked. Without this, a
+ * checked-out client's 'error' event has no listener and takes the process down.
+ */
+function watchedPool(connectionString: string, max: number, watch?: ConnectionWatcher): pg.Pool {
+  const state = connectionState(watch)
+  // Also hears of connections refused while no client was open (after idle clients were closed).
+  class WatchedClient extends pg.Client {
+    override connect(): Promise<pg.Client>
+    override connect(callback: (err: Error | null, client?: pg.Client) => void): void
+    override connect(
+      callback?: (err: Error | null, client?: pg.Client) => void,
+    ): Promise<pg.Client> | undefined {
+      const connected = super.connect().catch((error: Error) => {
+        state.lost(error)
+        throw error
+      })
+      if (!callback) return connected
+      connected.then((client) => callback(null, client), callback)
+      return undefined
+    }
+  }
+  const pool = new pg.Pool({ connectionString, max, keepAlive: true, Client: WatchedClient })
+  pool.on('connect', (client) => {
+    client.on('error', state.lost)
+    state.regained()
+  })
+  // An idle client's error reaches its own listener above too; the pool's event needs a listener.
+  pool.on('error', () => {})
+  return pool
 }
 
 /** Runs a raw statement and returns its rows, whichever driver is underneath. */

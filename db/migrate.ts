@@ -26,6 +26,8 @@ export async function migrateDatabase(
     return
   }
   const client = new pg.Client({ connectionString: url })
+  // A lost connection fails the statement under way, which is what the caller hears of.
+  client.on('error', () => {})
   await client.connect()
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK])

@@ -12,6 +12,8 @@ export async function createScratchDatabase(
   const name = `${prefix}_${randomBytes(5).toString('hex')}`
   const admin = async (statement: string) => {
     const client = new pg.Client({ connectionString: serverUrl })
+    // A lost connection fails the statement under way, which is what the caller hears of.
+    client.on('error', () => {})
     await client.connect()
     try {
       await client.query(statement)

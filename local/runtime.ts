@@ -7,7 +7,7 @@ import type { Config } from '../core/config.js'
 import { createDeps, type Deps, provideDeps } from '../core/deps.js'
 import { PayloadTooLargeError } from '../core/errors.js'
 import { MAX_BODY_BYTES } from '../core/http/api-handler.js'
-import { problemFromError, problemResponse } from '../core/http/problem.js'
+import { errorResponse, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
 import { DeliveryBatcher, MAX_CONSUMER_BATCH } from '../core/messaging/delivery-batcher.js'
 import { toRabbitMqEvent } from '../core/messaging/mq-event.js'
@@ -127,7 +127,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         result = (await invoke(match.fn, toApiGatewayEvent(request, match))) as APIGatewayProxyResult
       }
     } catch (error) {
-      result = problemResponse(problemFromError(error))
+      result = errorResponse(error)
       if (!(error instanceof PayloadTooLargeError)) log.error('gateway error', { error: error as Error })
     }
     const { status, headers, body } = responseParts(result)
@@ -147,8 +147,14 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
 
   // Like Lambda's event source mapping, deliveries that arrive together go to process-order as one
   // event; each is acknowledged (or handed back) with its batch.
+  // A batch that fails (the database is gone) goes back to the queue and is delivered again.
   const batches = new DeliveryBatcher(MAX_CONSUMER_BATCH, (deliveries) =>
-    track(invoke(functions.processOrder, toRabbitMqEvent(queues.orders.name, deliveries))),
+    track(invoke(functions.processOrder, toRabbitMqEvent(queues.orders.name, deliveries))).catch(
+      (error: Error) => {
+        log.warn('process-order failed; its deliveries go back to the queue', { error: error.message })
+        throw error
+      },
+    ),
   )
   const subscription = background
     ? await deps.bus.subscribe(

@@ -3,11 +3,18 @@ import middy from '@middy/core'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import type { z } from 'zod'
 import { getDeps } from '../deps.js'
-import { AppError, PayloadTooLargeError, UnauthorizedError, UnsupportedMediaTypeError } from '../errors.js'
+import {
+  AppError,
+  asAppError,
+  DatabaseUnavailableError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+} from '../errors.js'
 import { functionLogger } from '../logging.js'
 import { flushMetrics } from '../metrics.js'
 import { constantTimeEqual } from './admin-token.js'
-import { problemFromError, problemResponse } from './problem.js'
+import { errorResponse } from './problem.js'
 import { parseOrThrow } from './validation.js'
 
 export const MAX_BODY_BYTES = 64 * 1024
@@ -85,12 +92,12 @@ export function apiHandler<
     after: async () => flushMetrics(),
     onError: async (request) => {
       flushMetrics()
-      const problem = problemFromError(request.error)
-      if (problem.status >= 500) log.error('request failed', { error: request.error as Error })
-      request.response = problemResponse(
-        problem,
-        request.error instanceof AppError ? request.error.headers : {},
-      )
+      const known = asAppError(request.error)
+      // A lost database is the outside world's doing, not a bug: a warning, and the client retries.
+      if (known instanceof DatabaseUnavailableError)
+        log.warn('request failed: database unavailable', { error: (request.error as Error).message })
+      else if (!known || known.status >= 500) log.error('request failed', { error: request.error as Error })
+      request.response = errorResponse(known ?? request.error)
     },
   })
 }

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyResult } from 'aws-lambda'
-import { AppError } from '../errors.js'
+import { asAppError } from '../errors.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
@@ -13,16 +13,20 @@ export interface Problem {
   [extension: string]: unknown
 }
 
-/** Renders any error as a problem response. Unknown errors become a 500 that leaks nothing. */
+/**
+ * Renders any error as a problem document. A lost database connection is a 503 (see
+ * `asAppError`); unknown errors become a 500 that leaks nothing.
+ */
 export function problemFromError(error: unknown): Problem {
-  if (error instanceof AppError) {
+  const known = asAppError(error)
+  if (known) {
     return {
-      type: `https://order-aggregator.dev/problems/${error.code.replaceAll('_', '-')}`,
-      title: error.title,
-      status: error.status,
-      detail: error.message,
-      code: error.code,
-      ...error.extensions,
+      type: `https://order-aggregator.dev/problems/${known.code.replaceAll('_', '-')}`,
+      title: known.title,
+      status: known.status,
+      detail: known.message,
+      code: known.code,
+      ...known.extensions,
     }
   }
   return {
@@ -43,4 +47,9 @@ export function problemResponse(
     headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
     body: JSON.stringify(problem),
   }
+}
+
+/** The whole response for an error: its problem document with the headers that go with it (Retry-After). */
+export function errorResponse(error: unknown): APIGatewayProxyResult {
+  return problemResponse(problemFromError(error), asAppError(error)?.headers)
 }

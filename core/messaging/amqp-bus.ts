@@ -1,7 +1,10 @@
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib'
+import { type ConnectionWatcher, connectionState } from '../connection-state.js'
 import { type Bus, type Delivery, type PublishOptions, pickDelay, type Subscription } from './bus.js'
 
 const REQUEUE_DELAY_MS = 250
+/** How long to wait before opening again a channel the broker closed on a live connection. */
+const CHANNEL_REOPEN_DELAY_MS = 500
 
 export interface QueueDeclaration {
   name: string
@@ -40,8 +43,9 @@ interface ActiveSubscription {
 /**
  * RabbitMQ through amqplib, with amqplib's own connection recovery: after every (re)connect the
  * topology is declared again, a fresh confirm channel is opened for publishing and every
- * subscription resumes. While disconnected, `publish` fails at once (the outbox relay retries),
- * so a broker outage never blocks the caller.
+ * subscription resumes. A channel the broker closes on a live connection is opened again. While
+ * disconnected, `publish` fails at once (the outbox relay retries), so a broker outage never
+ * blocks the caller.
  */
 export class AmqpBus implements Bus {
   readonly kind = 'rabbitmq'
@@ -50,6 +54,7 @@ export class AmqpBus implements Bus {
   private publisher: ConfirmChannel | undefined
   private readonly subscriptions = new Set<ActiveSubscription>()
   private connection: Awaited<ReturnType<typeof connectRecovering>> | undefined
+  private closed = false
 
   private constructor(
     url: string,
@@ -66,14 +71,27 @@ export class AmqpBus implements Bus {
    */
   static async connect(
     url: string,
-    options: { prefix: string; queues: QueueDeclaration[]; waitForConnect: boolean },
+    options: {
+      prefix: string
+      queues: QueueDeclaration[]
+      waitForConnect: boolean
+      /** Told when the connection is lost (or the first one fails) and when it is back. */
+      onConnectionChange?: ConnectionWatcher
+    },
   ): Promise<AmqpBus> {
     const bus = new AmqpBus(url, options.prefix, options.queues)
+    const state = connectionState(options.onConnectionChange)
+    const lost = (error: Error) => {
+      if (!bus.closed) state.lost(error)
+    }
     bus.connection = await connectRecovering(url, (model) => bus.onConnect(model))
-    bus.connection.on('disconnect', () => {
+    bus.connection.on('disconnect', (error: Error) => {
       bus.model = undefined
       bus.publisher = undefined
+      lost(error)
     })
+    bus.connection.on('connect-failed', lost)
+    bus.connection.on('connect', state.regained)
     // Errors surface through reconnects and failed publishes; an unhandled 'error' must not crash us.
     bus.connection.on('error', () => {})
     if (options.waitForConnect) await bus.connection.waitForConnect()
@@ -147,14 +165,31 @@ export class AmqpBus implements Bus {
       }
     }
     await ch.close()
+    await this.openPublisher(model)
+    this.model = model
+    for (const sub of this.subscriptions) await this.startConsuming(sub, model)
+  }
+
+  private async openPublisher(model: ChannelModel): Promise<void> {
     const publisher = await model.createConfirmChannel()
     publisher.on('error', () => {})
     publisher.on('close', () => {
       if (this.publisher === publisher) this.publisher = undefined
+      this.reopen(model, () => this.openPublisher(model))
     })
     this.publisher = publisher
-    this.model = model
-    for (const sub of this.subscriptions) await this.startConsuming(sub, model)
+  }
+
+  /**
+   * Opens a channel again after the broker closed it (a channel error, say) while the connection
+   * lives on: without this, publishing or consuming would stop until the next reconnect. When the
+   * connection itself went, amqplib's recovery calls `onConnect`, which opens every channel.
+   */
+  private reopen(model: ChannelModel, open: () => Promise<void>): void {
+    setTimeout(() => {
+      if (this.closed || this.model !== model) return
+      open().catch(() => this.reopen(model, open))
+    }, CHANNEL_REOPEN_DELAY_MS)
   }
 
   async publish(queue: string, body: unknown, options: PublishOptions = {}): Promise<void> {
@@ -208,7 +243,8 @@ export class AmqpBus implements Bus {
     await channel.prefetch(sub.prefetch)
     sub.channel = channel
     const { consumerTag } = await channel.consume(this.queueName(sub.queue), (msg: ConsumeMessage | null) => {
-      if (!msg) return
+      // The broker cancelled the consumer (its queue was deleted): a new channel consumes again.
+      if (!msg) return void channel.close().catch(() => {})
       const delivery: Delivery = {
         body: msg.content,
         messageId: msg.properties.messageId,
@@ -228,6 +264,10 @@ export class AmqpBus implements Bus {
       sub.inFlight.add(tracked)
     })
     sub.consumerTag = consumerTag
+    // Registered once consuming: a failure before this point is retried by `reopen`'s own catch.
+    channel.on('close', () => {
+      if (!sub.stopped && sub.channel === channel) this.reopen(model, () => this.startConsuming(sub, model))
+    })
   }
 
   async check(): Promise<void> {
@@ -235,6 +275,7 @@ export class AmqpBus implements Bus {
   }
 
   async close(): Promise<void> {
+    this.closed = true
     for (const sub of [...this.subscriptions]) sub.stopped = true
     await this.connection?.close().catch(() => {})
   }
