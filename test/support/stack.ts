@@ -39,6 +39,8 @@ export interface StackOptions {
   /** Vendors besides the three shipped mock vendors. */
   extraVendors?: VendorEntry[]
   env?: Record<string, string>
+  /** Reaches the fresh database at another address (a test's TCP proxy, say). */
+  routeDatabase?: (url: string) => string
 }
 
 /**
@@ -60,7 +62,7 @@ export async function startStack(kind: BackendKind, options: StackOptions = {}):
     PGLITE_DATA_DIR: 'memory://',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'SILENT',
     QUEUE_PREFIX: prefix,
-    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...(database ? { DATABASE_URL: options.routeDatabase?.(database.url) ?? database.url } : {}),
     ...(options.rabbit ? { AMQP_URL: amqpUrl! } : {}),
     ...(options.extraVendors
       ? {
