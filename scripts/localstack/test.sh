@@ -20,5 +20,5 @@ grep -E 'Bootstrapping|Environment aws|✅|Deployment time|Total time|ApiUrl' "$
 done_step
 
 step "the deployed stack, through the API and awslocal"
-npx vitest run --config vitest.localstack.config.ts
+npx vitest run --config vitest.localstack.config.ts "$@"
 done_step
