@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
+import pLimit from 'p-limit'
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { MOCK_VENDOR_IDS } from '../../core/config.js'
 import { api } from '../support/http.js'
@@ -161,8 +162,13 @@ describe('the stack deployed to LocalStack', () => {
     const catalogue = ((await http.get('/products')).body as Product[]).filter((p) => p.available >= 2)
     expect(catalogue.length).toBeGreaterThanOrEqual(20)
 
+    // Five at a time: each concurrent request may start a container of its own, and twenty cold
+    // starts at once on a two-core machine outlast the function's timeout in LocalStack.
+    const limit = pLimit(5)
     const placed = await Promise.all(
-      catalogue.slice(0, 20).map((p) => http.post('/orders', { lines: [{ sku: p.sku, quantity: 1 }] })),
+      catalogue
+        .slice(0, 20)
+        .map((p) => limit(() => http.post('/orders', { lines: [{ sku: p.sku, quantity: 1 }] }))),
     )
     say(`placed 20 orders: ${placed.map((p) => p.status).join(' ')}`)
     expect(placed.map((p) => p.status)).toEqual(placed.map(() => 202))
@@ -247,9 +253,10 @@ describe('the stack deployed to LocalStack', () => {
    * the attempt is made again with another SKU when the vendor was synced meanwhile.
    */
   async function placeOrderTheVendorRefuses() {
-    const candidates = ((await http.get('/products')).body as Product[]).filter(
-      (p) => p.vendors.length === 2 && p.vendors.every((v) => v.available >= 2),
-    )
+    // From the end of the catalogue: the orders of the other steps take SKUs from its start.
+    const candidates = ((await http.get('/products')).body as Product[])
+      .filter((p) => p.vendors.length === 2 && p.vendors.every((v) => v.available >= 2))
+      .reverse()
     for (const candidate of candidates.slice(0, 5)) {
       const syncsBefore = await vendors()
       const before = await product(candidate.sku)
