@@ -39,7 +39,10 @@ describe.runIf(hasService('DATABASE_URL'))('migrations on PostgreSQL', () => {
       30_000,
       'a waiter on the lock',
     )
-    const outcome = await Promise.race([migrateDatabase(database, scratch.url).then(() => 'returned'), waiting])
+    const outcome = await Promise.race([
+      migrateDatabase(database, scratch.url).then(() => 'returned'),
+      waiting,
+    ])
 
     // Assess
     expect(outcome).toBe('returned')
