@@ -67,27 +67,30 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
  */
 function watchedPool(connectionString: string, max: number, watch?: ConnectionWatcher): pg.Pool {
   const state = connectionState(watch)
-  // Also hears of connections refused while no client was open (after idle clients were closed).
   class WatchedClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config)
+      // From birth, not from the pool's 'connect' event: a server's FATAL can arrive in the same
+      // read as the end of the handshake, before any later listener is in place.
+      this.on('error', state.lost)
+    }
+
+    // Also hears of connections refused while no client was open (after idle clients were closed).
+    // The callback is called as pg calls it, synchronously, so the pool's own bookkeeping runs at once.
     override connect(): Promise<pg.Client>
-    override connect(callback: (err: Error | null, client?: pg.Client) => void): void
-    override connect(
-      callback?: (err: Error | null, client?: pg.Client) => void,
-    ): Promise<pg.Client> | undefined {
-      const connected = super.connect().catch((error: Error) => {
-        state.lost(error)
-        throw error
-      })
-      if (!callback) return connected
-      connected.then((client) => callback(null, client), callback)
+    override connect(callback: (err: Error) => void): void
+    override connect(callback?: (err: Error) => void): Promise<pg.Client> | undefined {
+      if (!callback) return super.connect().catch((error: Error) => Promise.reject(noted(error)))
+      super.connect((error: Error) => callback(error && noted(error)))
       return undefined
     }
   }
+  const noted = (error: Error) => {
+    state.lost(error)
+    return error
+  }
   const pool = new pg.Pool({ connectionString, max, keepAlive: true, Client: WatchedClient })
-  pool.on('connect', (client) => {
-    client.on('error', state.lost)
-    state.regained()
-  })
+  pool.on('connect', state.regained)
   // An idle client's error reaches its own listener above too; the pool's event needs a listener.
   pool.on('error', () => {})
   return pool

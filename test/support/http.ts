@@ -1,3 +1,5 @@
+import { eventually } from './services.js'
+
 /** A tiny JSON client for the runtime's HTTP API. */
 export function api(baseUrl: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -17,4 +19,16 @@ export function api(baseUrl: string) {
       call('POST', path, body, headers),
     put: (path: string, body?: unknown, headers?: Record<string, string>) => call('PUT', path, body, headers),
   }
+}
+
+/** Waits until GET /health answers 200 (every dependency answers again), and returns that answer. */
+export function healthAgain(http: ReturnType<typeof api>, timeoutMs = 30_000) {
+  return eventually(
+    async () => {
+      const answer = await http.get('/health')
+      return answer.status === 200 ? answer : undefined
+    },
+    timeoutMs,
+    '/health to answer 200',
+  )
 }
