@@ -155,6 +155,8 @@ export const functions = {
     routes: [
       { method: 'GET', path: '/mock-vendors/{vendorId}/stock' },
       { method: 'POST', path: '/mock-vendors/{vendorId}/orders' },
+      { method: 'GET', path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}' },
+      { method: 'POST', path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}/cancel' },
       { method: 'PUT', path: '/mock-vendors/{vendorId}/behaviour', admin: true },
       { method: 'PUT', path: '/mock-vendors/{vendorId}/stock/{sku}', admin: true },
       { method: 'GET', path: '/mock-vendors/{vendorId}/stats' },

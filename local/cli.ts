@@ -1,4 +1,5 @@
 import { ConfigError, getConfig } from '../core/config.js'
+import { planningFor } from '../core/inventory/plan.js'
 import { findDrift, repairDrift } from '../core/inventory/reconcile.js'
 import { listDeadLetters, redrive, redriveAll, showDeadLetter } from '../core/orders/dead-letters.js'
 import { openDatabase } from '../db/client.js'
@@ -29,7 +30,9 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
         return 0
       }
       if (action === 'redrive' && target) {
-        const results = target === '--all' ? await redriveAll(db) : [await redrive(db, Number(target))]
+        const planning = planningFor(getConfig())
+        const results =
+          target === '--all' ? await redriveAll(db, planning) : [await redrive(db, Number(target), planning)]
         for (const r of results) console.log(`${r.id}\torder ${r.orderId ?? '-'}\t${r.outcome}`)
         console.log(`${results.filter((r) => r.outcome === 'requeued').length} of ${results.length} requeued`)
         return results.every((r) => r.outcome === 'requeued') ? 0 : 1

@@ -1,6 +1,13 @@
 import { z } from 'zod'
 import { type FunctionSpec, type Route, routes } from '../../infra/topology.js'
-import { Behaviour, SkuParam, StockLevel, StockQuery, VendorOrder } from '../mock-vendor/schemas.js'
+import {
+  Behaviour,
+  OrderKeyParam,
+  SkuParam,
+  StockLevel,
+  StockQuery,
+  VendorOrder,
+} from '../mock-vendor/schemas.js'
 import { ListOrdersQuery } from '../orders/list-orders.js'
 import { PlaceOrderInput } from '../orders/schemas.js'
 
@@ -80,6 +87,22 @@ export const operations: Record<string, Operation> = {
         description: 'A repeated key returns the first order and ships nothing more',
       },
     ],
+  },
+  'GET /mock-vendors/{vendorId}/orders/{idempotencyKey}': {
+    summary: 'The order a mock vendor holds for an Idempotency-Key (placed or cancelled)',
+    params: OrderKeyParam,
+    success: {
+      status: 200,
+      description: '{ id, idempotencyKey, status, lines, createdAt, cancelledAt } (404 when none)',
+    },
+  },
+  'POST /mock-vendors/{vendorId}/orders/{idempotencyKey}/cancel': {
+    summary: 'Cancel the order a mock vendor took for an Idempotency-Key, returning its units to stock once',
+    params: OrderKeyParam,
+    success: {
+      status: 200,
+      description: 'The cancelled order (the same answer when cancelled again; 404 when none)',
+    },
   },
   'PUT /mock-vendors/{vendorId}/behaviour': {
     summary: 'Make a mock vendor slow, flaky, down or rate-limited (admin)',

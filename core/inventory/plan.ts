@@ -79,6 +79,22 @@ export function strategyFor(name: StrategyName, priority: readonly string[]): Al
   return name === 'vendor-priority' ? vendorPriority(priority) : highestAvailableFirst
 }
 
+/** What planning an order needs: which vendors' stock is offered, and how a line is split. */
+export interface Planning {
+  staleAfterMs: number
+  strategy: AllocationStrategy
+}
+
+/** The planning a configuration names. */
+export const planningFor = (config: {
+  staleAfterMs: number
+  allocationStrategy: StrategyName
+  vendorPriority: readonly string[]
+}): Planning => ({
+  staleAfterMs: config.staleAfterMs,
+  strategy: strategyFor(config.allocationStrategy, config.vendorPriority),
+})
+
 /** Sums lines that name the same SKU, keeping the order in which SKUs first appear. */
 export function mergeLines(lines: OrderLine[]): OrderLine[] {
   const merged = new Map<string, number>()

@@ -43,17 +43,34 @@ export async function reserveStock(tx: Executor, allocations: PlannedAllocation[
   return updated === sorted.length
 }
 
+/** One vendor order of an order: its allocations at one vendor in one round. */
+export interface VendorPart {
+  vendorId: string
+  round: number
+}
+
+const parts = (only: VendorPart[]) =>
+  sql`unnest(${sql.param(only.map((p) => p.vendorId))}::text[], ${sql.param(only.map((p) => p.round))}::int[]) as p(vendor_id, round)`
+
 /**
- * Gives back the units of an order's allocations that are still pending, exactly once however
- * often it is called: the allocation's status flips in the same statement that returns it.
+ * Gives back the units of an order's allocations that are still pending (all, or those of the
+ * given parts), exactly once however often it is called: the allocation's status flips in the
+ * same statement that returns it. `refused` records that the vendor refused them.
  */
-export async function releaseOrderStock(tx: Executor, orderId: string): Promise<number> {
+export async function releaseOrderStock(
+  tx: Executor,
+  orderId: string,
+  options: { only?: VendorPart[]; as?: 'released' | 'refused' } = {},
+): Promise<number> {
+  const as = options.as ?? 'released'
   const released = await query<{ units: number }>(
     tx,
     sql`with released as (
-          update allocations set status = 'released'
-          where order_id = ${orderId} and status = 'pending'
-          returning vendor_id, sku, quantity
+          update allocations a set status = ${as} ${as === 'refused' ? sql`, refused_at = now()` : sql``}
+          ${options.only ? sql`from ${parts(options.only)}` : sql``}
+          where a.order_id = ${orderId} and a.status = 'pending'
+            ${options.only ? sql`and a.vendor_id = p.vendor_id and a.round = p.round` : sql``}
+          returning a.vendor_id, a.sku, a.quantity
         ), per_row as (
           select vendor_id, sku, sum(quantity)::int as n from released group by vendor_id, sku
         ), freed as (
@@ -64,4 +81,38 @@ export async function releaseOrderStock(tx: Executor, orderId: string): Promise<
         select coalesce(sum(n), 0)::int as units from freed`,
   )
   return released[0]?.units ?? 0
+}
+
+/**
+ * Marks confirmed allocations of these parts cancelled (their vendor cancelled them) and gives
+ * back the units their stock rows still count as reserved: those confirmed since the row's
+ * snapshot (DESIGN.md invariant 2). The rows are locked first, so no sync moves a snapshot between
+ * the check and the update.
+ */
+export async function withdrawCancelledStock(
+  tx: Executor,
+  orderId: string,
+  only: VendorPart[],
+): Promise<void> {
+  if (only.length === 0) return
+  await tx.execute(
+    sql`select 1 from vendor_stock s join allocations a on a.vendor_id = s.vendor_id and a.sku = s.sku
+        join ${parts(only)} on a.vendor_id = p.vendor_id and a.round = p.round
+        where a.order_id = ${orderId} and a.status = 'confirmed'
+        order by s.vendor_id, s.sku for update of s`,
+  )
+  await tx.execute(
+    sql`with cancelled as (
+          update allocations a set status = 'cancelled' from ${parts(only)}
+          where a.order_id = ${orderId} and a.status = 'confirmed' and a.vendor_id = p.vendor_id and a.round = p.round
+          returning a.vendor_id, a.sku, a.quantity, a.confirmed_at
+        ), counted as (
+          select c.vendor_id, c.sku, sum(c.quantity)::int as n
+          from cancelled c join vendor_stock s on s.vendor_id = c.vendor_id and s.sku = c.sku
+          where c.confirmed_at >= s.snapshot_at
+          group by c.vendor_id, c.sku
+        )
+        update vendor_stock s set reserved = s.reserved - c.n from counted c
+        where s.vendor_id = c.vendor_id and s.sku = c.sku`,
+  )
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { type Db, type Executor, query, sql } from '../../db/client.js'
+import { type Db, type Executor, isoTime, query, sql } from '../../db/client.js'
 import { MOCK_VENDOR_IDS } from '../config.js'
 import { AppError, NotFoundError } from '../errors.js'
 import { groupCommit } from '../group-commit.js'
@@ -138,6 +138,68 @@ async function placeMockOrders(db: Db, batch: MockOrderRequest[]): Promise<undef
     else request.resolve({ id: answer.id!, replayed: answer.replayed })
   }
   return undefined
+}
+
+/** A mock vendor's order as its API shows it. */
+export interface MockOrderView {
+  id: string
+  idempotencyKey: string
+  status: 'placed' | 'cancelled'
+  lines: { sku: string; quantity: number }[]
+  createdAt: string
+  cancelledAt: string | null
+}
+
+const orderColumns = sql`id, idempotency_key as "idempotencyKey",
+  case when cancelled_at is null then 'placed' else 'cancelled' end as status, lines,
+  ${isoTime(sql`created_at`)} as "createdAt", ${isoTime(sql`cancelled_at`)} as "cancelledAt"`
+
+/** The order a mock vendor took for an Idempotency-Key (placed or cancelled); 404 when none. */
+export async function findMockOrder(
+  db: Executor,
+  vendorId: string,
+  idempotencyKey: string,
+): Promise<MockOrderView> {
+  const [order] = await query<MockOrderView>(
+    db,
+    sql`select ${orderColumns} from mock_vendor.orders where vendor_id = ${vendorId} and idempotency_key = ${idempotencyKey}`,
+  )
+  if (!order) throw new NotFoundError(`Order with Idempotency-Key ${idempotencyKey} at ${vendorId}`)
+  return order
+}
+
+/**
+ * Cancels the order a mock vendor took for an Idempotency-Key, returning its units to stock. Only
+ * the first cancel returns them (the order row is flipped in the same transaction, and a
+ * concurrent cancel waits on it and then finds it cancelled); later ones answer the cancelled order.
+ */
+export async function cancelMockOrder(
+  db: Db,
+  vendorId: string,
+  idempotencyKey: string,
+): Promise<{ order: MockOrderView; replayed: boolean }> {
+  const restocked = await db.transaction(async (tx) => {
+    const [order] = await query<{ lines: { sku: string; quantity: number }[] }>(
+      tx,
+      sql`update mock_vendor.orders set cancelled_at = now()
+          where vendor_id = ${vendorId} and idempotency_key = ${idempotencyKey} and cancelled_at is null
+          returning lines`,
+    )
+    if (!order) return false
+    const skus = sql.param(order.lines.map((l) => l.sku))
+    // Stock rows locked in SKU order, as mock_vendor.place_orders locks them: no deadlock between the two.
+    await tx.execute(
+      sql`select 1 from mock_vendor.stock where vendor_id = ${vendorId} and sku = any(${skus}::text[])
+          order by sku for update`,
+    )
+    await tx.execute(
+      sql`update mock_vendor.stock s set quantity = s.quantity + l.n
+          from unnest(${skus}::text[], ${sql.param(order.lines.map((l) => l.quantity))}::int[]) as l(sku, n)
+          where s.vendor_id = ${vendorId} and s.sku = l.sku`,
+    )
+    return true
+  })
+  return { order: await findMockOrder(db, vendorId, idempotencyKey), replayed: !restocked }
 }
 
 export const Behaviour = z.strictObject({

@@ -16,4 +16,7 @@ export const StockLevel = z.strictObject({ quantity: z.number().int().min(0).max
 
 export const SkuParam = z.object({ sku: Text(100) })
 
+/** `/mock-vendors/{vendorId}/orders/{idempotencyKey}` path: the key the order was placed with. */
+export const OrderKeyParam = z.object({ idempotencyKey: Text(200) })
+
 export { Behaviour } from './books.js'

@@ -1,9 +1,10 @@
 import { type Db, isoTime, query, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
 import { NotFoundError } from '../errors.js'
-import { reserveStock } from '../inventory/stock.js'
+import type { OrderLine, Planning } from '../inventory/plan.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue } from '../messaging/outbox.js'
+import { reallocate } from './reallocate.js'
 
 export interface DeadLetterView {
   id: number
@@ -44,15 +45,18 @@ export type RedriveOutcome =
   | 'order-not-failed'
 
 /**
- * Sends a failed order round again: in one transaction its released units are reserved again
- * (with the same guarded update as a new order, so only if stock allows), the order goes back to
- * `reserved` with its attempts reset, attempt 1 is queued through the outbox, and the dead letter
- * is marked redriven. Vendors see the same idempotency keys, so what they already shipped is not
- * shipped again. The outbox relay of the running system publishes the message.
+ * Sends a failed order round again: in one transaction its lines are planned again as a new order
+ * is (DESIGN.md: a redrive re-plans), on every offered vendor but those that refused this order a
+ * SKU since their last snapshot, and reserved with the same guarded update (so only if stock
+ * allows); the order goes back to `reserved` with its attempts reset, attempt 1 is queued through
+ * the outbox, and the dead letter is marked redriven. The new allocations are a new round with new
+ * Idempotency-Keys: a failed order's vendors hold none of it (what they confirmed was cancelled).
+ * The outbox relay of the running system publishes the message.
  */
 export async function redrive(
   db: Db,
   id: number,
+  planning: Planning,
 ): Promise<{ id: number; orderId: string | null; outcome: RedriveOutcome }> {
   class Undo extends Error {
     constructor(readonly outcome: RedriveOutcome) {
@@ -74,12 +78,12 @@ export async function redrive(
             where id = ${letter.orderId} and status = 'failed' returning correlation_id as "correlationId"`,
       )
       if (!order) throw new Undo('order-not-failed')
-      const units = await query<{ vendorId: string; sku: string; quantity: number }>(
+      const lines = await query<OrderLine>(
         tx,
-        sql`update allocations set status = 'pending' where order_id = ${letter.orderId} and status = 'released'
-            returning vendor_id as "vendorId", sku, quantity`,
+        sql`select sku, quantity from order_lines where order_id = ${letter.orderId} order by sku`,
       )
-      if (units.length > 0 && !(await reserveStock(tx, units))) throw new Undo('insufficient-stock')
+      const plan = await reallocate(tx, letter.orderId, lines, planning)
+      if (plan === 'lost-race' || !plan.ok) throw new Undo('insufficient-stock')
       const message: ForwardOrderMessage = {
         type: 'forward-order',
         orderId: letter.orderId,
@@ -105,13 +109,13 @@ export async function redrive(
 }
 
 /** Redrives every dead letter not redriven yet, oldest first. */
-export async function redriveAll(db: Db) {
+export async function redriveAll(db: Db, planning: Planning) {
   const pending = await query<{ id: number }>(
     db,
     sql`select id from dead_letters where redriven_at is null order by id`,
   )
   const results = []
-  for (const { id } of pending) results.push(await redrive(db, id))
+  for (const { id } of pending) results.push(await redrive(db, id, planning))
   return results
 }
 

@@ -5,12 +5,12 @@ import { AppError, InsufficientStockError } from '../errors.js'
 import { groupCommit } from '../group-commit.js'
 import { problemFromError } from '../http/problem.js'
 import {
-  type AllocationStrategy,
   groupBySku,
   mergeLines,
   type Offer,
   type OrderLine,
   type PlannedAllocation,
+  type Planning,
   planOrder,
 } from '../inventory/plan.js'
 import { loadOffers, reserveStock } from '../inventory/stock.js'
@@ -21,11 +21,9 @@ import { metrics } from '../metrics.js'
 import { claimKey, completeKeys, fingerprint, releaseKey, validateIdempotencyKey } from './idempotency.js'
 import type { PlaceOrderInput } from './schemas.js'
 
-export interface PlaceOrderDeps {
+export interface PlaceOrderDeps extends Planning {
   db: Db
   bus: Bus
-  staleAfterMs: number
-  strategy: AllocationStrategy
   idempotencyTtlMs: number
   /** Most orders reserved in one transaction. */
   maxBatch?: number
@@ -226,8 +224,6 @@ export interface OrderRows {
 /** One statement that writes orders with their lines and allocations (no stock is touched). */
 export function insertOrders(orders: OrderRows[]) {
   const lines = orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })))
-  const allocations = orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, ...a })))
-  const column = <T>(rows: T[], pick: (row: T) => unknown) => sql.param(rows.map(pick))
   return sql`with o as (
       insert into orders (id, customer_id, correlation_id, status)
       select *, 'reserved' from unnest(${column(orders, (o) => o.id)}::uuid[], ${column(orders, (o) => o.customerId)}::text[],
@@ -237,7 +233,15 @@ export function insertOrders(orders: OrderRows[]) {
       select * from unnest(${column(lines, (l) => l.orderId)}::uuid[], ${column(lines, (l) => l.sku)}::text[],
                            ${column(lines, (l) => l.quantity)}::int[])
     )
-    insert into allocations (order_id, sku, vendor_id, quantity)
+    ${insertAllocations(orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, round: 0, ...a }))))}`
+}
+
+const column = <T>(rows: T[], pick: (row: T) => unknown) => sql.param(rows.map(pick))
+
+/** Writes allocations of existing orders, each in its round (no stock is touched). */
+export function insertAllocations(allocations: (PlannedAllocation & { orderId: string; round: number })[]) {
+  return sql`insert into allocations (order_id, sku, vendor_id, quantity, round)
     select * from unnest(${column(allocations, (a) => a.orderId)}::uuid[], ${column(allocations, (a) => a.sku)}::text[],
-                         ${column(allocations, (a) => a.vendorId)}::text[], ${column(allocations, (a) => a.quantity)}::int[])`
+                         ${column(allocations, (a) => a.vendorId)}::text[], ${column(allocations, (a) => a.quantity)}::int[],
+                         ${column(allocations, (a) => a.round)}::int[])`
 }

@@ -1,13 +1,23 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Db, type Executor, query, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
-import { releaseOrderStock } from '../inventory/stock.js'
+import { mergeLines, type Planning } from '../inventory/plan.js'
+import { releaseOrderStock, type VendorPart, withdrawCancelledStock } from '../inventory/stock.js'
 import type { Bus, Delivery } from '../messaging/bus.js'
 import { type DeadLetterRecord, ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
 import { metrics } from '../metrics.js'
-import { forwardOrder, VendorRejectedError } from '../vendors/client.js'
+import {
+  type CallOptions,
+  cancelVendorOrder,
+  findVendorOrder,
+  forwardOrder,
+  VendorPayloadError,
+  VendorRejectedError,
+  VendorUnavailableError,
+} from '../vendors/client.js'
 import { limiterFor, type VendorLimits } from '../vendors/limits.js'
+import { reallocate } from './reallocate.js'
 
 export interface ProcessDeps {
   db: Db
@@ -17,6 +27,8 @@ export interface ProcessDeps {
   /** Backoff before each retry; attempts = delays + 1. */
   retryDelaysMs: readonly number[]
   vendorLimits: (vendorId: string) => VendorLimits
+  /** How an allocation a vendor refused is planned again on the other vendors. */
+  planning: Planning
   log?: Logger
 }
 
@@ -72,29 +84,85 @@ export async function processDeliveries(
   return outcomes
 }
 
-/** How long a consumer owns an order it claimed: longer than forwarding can take. */
+/** How long a consumer owns an order it claimed: longer than one round of vendor calls can take. */
 function leaseMs(deps: ProcessDeps): number {
   return deps.vendorTimeoutMs * (deps.vendorRetries + 1) + 5_000
 }
 
-interface VendorResult {
-  vendorId: string
-  ok: boolean
-  vendorOrderId?: string
-  error?: Error
-}
+/** Forward passes in one attempt: the first, and one per re-plan of refused allocations. */
+const MAX_PASSES = 4
 
 /**
- * Forwards one attempt of each order to its vendors (DESIGN.md invariants 4-6), a batch at a time:
+ * The Idempotency-Key of an order's part at a vendor: the same for every attempt, so a repeated
+ * forward ships nothing more; a new one for each round, so a re-planned part is a new vendor order.
+ */
+export const vendorOrderKey = (orderId: string, vendorId: string, round: number): string =>
+  round === 0 ? `${orderId}:${vendorId}` : `${orderId}:${vendorId}:${round}`
+
+/** One vendor order of an order: its allocations at one vendor in one round. */
+interface Part extends VendorPart {
+  orderId: string
+  baseUrl: string
+  key: string
+  status: 'pending' | 'confirmed'
+  lines: { sku: string; quantity: number }[]
+  vendorOrderId: string | null
+  /** A forward of it got no answer: the vendor may hold it. */
+  unanswered: boolean
+}
+
+interface PartResult extends Part {
+  ok: boolean
+  error?: Error
+  /** The vendor answered no (4xx). */
+  refused: boolean
+}
+
+/** The order's parts in these statuses, with their vendors' addresses. */
+async function loadParts(db: Db, orderIds: string[], statuses: Part['status'][]): Promise<Part[]> {
+  const rows = await query<Omit<Part, 'key' | 'lines'> & { sku: string; quantity: number }>(
+    db,
+    sql`select a.order_id as "orderId", a.vendor_id as "vendorId", a.round, a.status, v.base_url as "baseUrl",
+               a.sku, a.quantity, a.vendor_order_id as "vendorOrderId", a.unanswered
+        from allocations a join vendors v on v.id = a.vendor_id
+        where a.order_id = any(${sql.param(orderIds)}::uuid[]) and a.status = any(${sql.param(statuses)}::text[])
+        order by a.order_id, a.vendor_id, a.round, a.sku`,
+  )
+  const parts = new Map<string, Part>()
+  for (const { sku, quantity, ...row } of rows) {
+    const key = vendorOrderKey(row.orderId, row.vendorId, row.round)
+    const part = parts.get(key) ?? { ...row, key, lines: [] }
+    part.unanswered ||= row.unanswered
+    part.lines.push({ sku, quantity })
+    parts.set(key, part)
+  }
+  return [...parts.values()]
+}
+
+const callOptions = (deps: ProcessDeps, vendorId: string): CallOptions => ({
+  timeoutMs: deps.vendorTimeoutMs,
+  retries: deps.vendorRetries,
+  limiter: limiterFor(vendorId, deps.vendorLimits(vendorId)),
+})
+
+const summarize = (failures: PartResult[]) =>
+  failures.map((f) => `${f.vendorId}: ${f.error?.message}`).join('; ')
+
+/**
+ * Forwards one attempt of each order to its vendors (DESIGN.md invariants 4-7), a batch at a time:
  * - orders are claimed with one guarded update, each for its attempt only and under a lease, so a
  *   redelivered message or a second consumer does nothing while the first is at work;
- * - each vendor gets one call per (order, vendor) with a stable Idempotency-Key, so a repeated
- *   forward never ships twice; all the batch's calls run at once;
+ * - each part (an order's allocations at one vendor in one round) gets one call with a stable
+ *   Idempotency-Key, so a repeated forward never ships twice; all the batch's calls run at once;
  * - what the vendors confirmed is recorded, and the orders they fully confirmed marked, in one
  *   statement;
+ * - a part a vendor refuses is planned again on the other vendors that have its units (all of it
+ *   or none) and forwarded in the same attempt;
  * - a retryable failure schedules the next attempt through the outbox, with the backoff of the
- *   retry policy; a rejection, or the last attempt, fails the order, releases its stock and records
- *   a dead letter, all in one transaction.
+ *   retry policy;
+ * - an order that cannot be completed (a refused part no other vendor can take, or the last
+ *   attempt spent) is settled: settle() asks the vendors what they hold, cancels the parts they
+ *   confirmed, then fails the order.
  */
 async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[]): Promise<ProcessOutcome[]> {
   if (messages.length === 0) return []
@@ -123,100 +191,58 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
     seen.add(m.orderId)
   }
 
-  const allocations = await query<{
-    orderId: string
-    vendorId: string
-    baseUrl: string
-    sku: string
-    quantity: number
-  }>(
-    deps.db,
-    sql`select a.order_id as "orderId", a.vendor_id as "vendorId", v.base_url as "baseUrl", a.sku, a.quantity
-        from allocations a join vendors v on v.id = a.vendor_id
-        where a.order_id = any(${sql.param(claimed.map((m) => m.orderId))}::uuid[]) and a.status = 'pending'
-        order by a.order_id, a.vendor_id, a.sku`,
+  // Orders already given up (in an earlier attempt whose vendors could not all be asked) are only settled.
+  const failing = new Map(
+    (
+      await query<{ id: string; reason: string }>(
+        deps.db,
+        sql`select id, failure_reason as reason from orders
+            where id = any(${sql.param(claimed.map((m) => m.orderId))}::uuid[]) and failure_reason is not null`,
+      )
+    ).map((r) => [r.id, r.reason]),
   )
-  const correlationOf = new Map(claimed.map((m) => [m.orderId, m.correlationId]))
-  const calls = new Map<
-    string,
-    { orderId: string; vendorId: string; baseUrl: string; lines: { sku: string; quantity: number }[] }
-  >()
-  for (const a of allocations) {
-    const key = `${a.orderId}:${a.vendorId}`
-    const call = calls.get(key) ?? { orderId: a.orderId, vendorId: a.vendorId, baseUrl: a.baseUrl, lines: [] }
-    call.lines.push({ sku: a.sku, quantity: a.quantity })
-    calls.set(key, call)
-  }
-  const results = new Map<string, VendorResult[]>(claimed.map((m) => [m.orderId, []]))
-  await Promise.all(
-    [...calls].map(async ([idempotencyKey, call]) => {
-      let result: VendorResult
-      try {
-        const { vendorOrderId } = await forwardOrder(
-          call.baseUrl,
-          { idempotencyKey, correlationId: correlationOf.get(call.orderId), lines: call.lines },
-          {
-            timeoutMs: deps.vendorTimeoutMs,
-            retries: deps.vendorRetries,
-            limiter: limiterFor(call.vendorId, deps.vendorLimits(call.vendorId)),
-          },
-        )
-        result = { vendorId: call.vendorId, ok: true, vendorOrderId }
-        deps.log?.info('order forwarded to vendor', {
-          orderId: call.orderId,
-          vendorId: call.vendorId,
-          vendorOrderId,
-          correlationId: correlationOf.get(call.orderId),
-        })
-      } catch (error) {
-        result = { vendorId: call.vendorId, ok: false, error: error as Error }
-        deps.log?.warn('vendor call failed', {
-          orderId: call.orderId,
-          vendorId: call.vendorId,
-          error: (error as Error).message,
-          correlationId: correlationOf.get(call.orderId),
-        })
-      }
-      results.get(call.orderId)!.push(result)
-    }),
-  )
-
-  const shipped = claimed.flatMap((m) =>
-    results
-      .get(m.orderId)!
-      .filter((r) => r.ok)
-      .map((r) => ({ orderId: m.orderId, ...r })),
-  )
-  const done = claimed.filter((m) => results.get(m.orderId)!.every((r) => r.ok)).map((m) => m.orderId)
-  if (shipped.length > 0 || done.length > 0) {
-    await deps.db.execute(
-      sql`with shipped as (
-            update allocations a set status = 'confirmed', vendor_order_id = s.vendor_order_id, confirmed_at = now()
-            from unnest(${sql.param(shipped.map((s) => s.orderId))}::uuid[], ${sql.param(shipped.map((s) => s.vendorId))}::text[],
-                        ${sql.param(shipped.map((s) => s.vendorOrderId!))}::text[]) as s(order_id, vendor_id, vendor_order_id)
-            where a.order_id = s.order_id and a.vendor_id = s.vendor_id and a.status = 'pending'
-            returning a.order_id
-          )
-          update orders set status = 'confirmed', lease_until = null, updated_at = now()
-          where id = any(${sql.param(done)}::uuid[]) and status = 'forwarding'`,
-    )
-  }
-
-  if (done.length > 0) metrics.confirmed(done.length)
   const byOrder = new Map<string, ProcessOutcome>()
-  for (const m of claimed) {
-    const vendorResults = results.get(m.orderId)!
-    if (vendorResults.every((r) => r.ok)) {
-      deps.log?.info('order confirmed', {
-        orderId: m.orderId,
-        attempt: m.attempt,
-        correlationId: m.correlationId,
-      })
-      byOrder.set(m.orderId, 'confirmed')
-    } else {
-      byOrder.set(m.orderId, await handleFailure(deps, m, vendorResults))
+  const lastErrors = new Map<string, string>()
+  let forwarding = claimed.filter((m) => !failing.has(m.orderId))
+  for (let pass = 1; forwarding.length > 0; pass++) {
+    if (pass > 1) await renewLease(deps, forwarding)
+    const results = await forwardPass(deps, forwarding)
+    const replanned: ForwardOrderMessage[] = []
+    for (const m of forwarding) {
+      const failures = results.get(m.orderId)!.filter((r) => !r.ok)
+      if (failures.length === 0) {
+        deps.log?.info('order confirmed', {
+          orderId: m.orderId,
+          attempt: m.attempt,
+          correlationId: m.correlationId,
+        })
+        byOrder.set(m.orderId, 'confirmed')
+        continue
+      }
+      lastErrors.set(m.orderId, summarize(failures))
+      const refused = failures.filter((f) => f.refused)
+      if (refused.length > 0 && pass < MAX_PASSES) {
+        const reason = await replan(deps, m, refused)
+        if (reason === undefined) replanned.push(m)
+        else failing.set(m.orderId, reason)
+      } else if (m.attempt <= deps.retryDelaysMs.length) {
+        byOrder.set(
+          m.orderId,
+          await scheduleAttempt(deps, m, deps.retryDelaysMs[m.attempt - 1]!, summarize(failures)),
+        )
+      } else {
+        const reason = `vendor unavailable after ${m.attempt} attempts`
+        await giveUp(deps.db, m.orderId, reason)
+        failing.set(m.orderId, reason)
+      }
     }
+    forwarding = replanned
   }
+  for (const m of claimed) {
+    const reason = failing.get(m.orderId)
+    if (reason !== undefined) byOrder.set(m.orderId, await settle(deps, m, reason, lastErrors.get(m.orderId)))
+  }
+
   const otherIndexes = new Set(others.map((o) => o.index))
   for (const [index, m] of messages.entries()) {
     if (!otherIndexes.has(index)) outcomes[index] = byOrder.get(m.orderId)!
@@ -225,58 +251,279 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
   return outcomes
 }
 
-/** A failed attempt: schedules the next one, or fails the order for good. */
-async function handleFailure(
+/** Forwards the pending parts of these orders, records the answers, and marks the orders now fully confirmed. */
+async function forwardPass(
+  deps: ProcessDeps,
+  orders: ForwardOrderMessage[],
+): Promise<Map<string, PartResult[]>> {
+  const parts = await loadParts(
+    deps.db,
+    orders.map((m) => m.orderId),
+    ['pending'],
+  )
+  const correlationOf = new Map(orders.map((m) => [m.orderId, m.correlationId]))
+  const results = new Map<string, PartResult[]>(orders.map((m) => [m.orderId, []]))
+  await Promise.all(
+    parts.map(async (part) => {
+      const correlationId = correlationOf.get(part.orderId)
+      let result: PartResult
+      try {
+        const { vendorOrderId } = await forwardOrder(
+          part.baseUrl,
+          { idempotencyKey: part.key, correlationId, lines: part.lines },
+          callOptions(deps, part.vendorId),
+        )
+        result = { ...part, ok: true, vendorOrderId, refused: false }
+        deps.log?.info('order forwarded to vendor', {
+          orderId: part.orderId,
+          vendorId: part.vendorId,
+          vendorOrderId,
+          correlationId,
+        })
+      } catch (error) {
+        const unanswered =
+          error instanceof VendorPayloadError || (error instanceof VendorUnavailableError && error.unanswered)
+        result = {
+          ...part,
+          ok: false,
+          error: error as Error,
+          refused: error instanceof VendorRejectedError,
+          unanswered: part.unanswered || unanswered,
+        }
+        deps.log?.warn('vendor call failed', {
+          orderId: part.orderId,
+          vendorId: part.vendorId,
+          error: (error as Error).message,
+          unanswered,
+          correlationId,
+        })
+      }
+      results.get(part.orderId)!.push(result)
+    }),
+  )
+  const all = [...results.values()].flat()
+  const done = orders.filter((m) => results.get(m.orderId)!.every((r) => r.ok)).map((m) => m.orderId)
+  await recordAnswers(
+    deps.db,
+    all.filter((r) => r.ok),
+    all.filter((r) => !r.ok && r.unanswered),
+    done,
+  )
+  if (done.length > 0) metrics.confirmed(done.length)
+  return results
+}
+
+/**
+ * In one statement: parts their vendors confirmed, parts whose call got no answer, and orders
+ * (still forwarding) now confirmed whole.
+ */
+async function recordAnswers(
+  db: Db,
+  confirmed: (VendorPart & { orderId: string; vendorOrderId: string | null })[],
+  unanswered: (VendorPart & { orderId: string })[],
+  done: string[],
+): Promise<void> {
+  if (confirmed.length + unanswered.length + done.length === 0) return
+  const ids = (rows: (VendorPart & { orderId: string })[]) =>
+    sql`${sql.param(rows.map((r) => r.orderId))}::uuid[], ${sql.param(rows.map((r) => r.vendorId))}::text[],
+        ${sql.param(rows.map((r) => r.round))}::int[]`
+  await db.execute(
+    sql`with shipped as (
+          update allocations a set status = 'confirmed', vendor_order_id = s.vendor_order_id, confirmed_at = now()
+          from unnest(${ids(confirmed)}, ${sql.param(confirmed.map((c) => c.vendorOrderId))}::text[])
+               as s(order_id, vendor_id, round, vendor_order_id)
+          where a.order_id = s.order_id and a.vendor_id = s.vendor_id and a.round = s.round and a.status = 'pending'
+          returning a.order_id
+        ), unanswered as (
+          update allocations a set unanswered = true from unnest(${ids(unanswered)}) as u(order_id, vendor_id, round)
+          where a.order_id = u.order_id and a.vendor_id = u.vendor_id and a.round = u.round and a.status = 'pending'
+          returning a.order_id
+        )
+        update orders set status = 'confirmed', failure_reason = null, lease_until = null, updated_at = now()
+        where id = any(${sql.param(done)}::uuid[]) and status = 'forwarding'`,
+  )
+}
+
+/** Keeps these orders' leases for another round of vendor calls. */
+async function renewLease(deps: ProcessDeps, orders: ForwardOrderMessage[]): Promise<void> {
+  await deps.db.execute(
+    sql`update orders set lease_until = now() + make_interval(secs => ${leaseMs(deps) / 1000})
+        where id = any(${sql.param(orders.map((m) => m.orderId))}::uuid[]) and status = 'forwarding'`,
+  )
+}
+
+class LostRaceError extends Error {}
+
+/**
+ * Plans the refused parts of an order again on the other vendors, in one transaction: the refused
+ * allocations give their units back (marked refused), and their lines are planned, reserved and
+ * written as the order's next round, all or nothing. Returns undefined when re-planned, else the
+ * reason the order is given up for (recorded in the same transaction).
+ */
+async function replan(
   deps: ProcessDeps,
   message: ForwardOrderMessage,
-  results: VendorResult[],
+  refused: PartResult[],
+): Promise<string | undefined> {
+  const lines = mergeLines(refused.flatMap((p) => p.lines))
+  for (;;) {
+    try {
+      return await deps.db.transaction(async (tx) => {
+        await releaseOrderStock(tx, message.orderId, { only: refused, as: 'refused' })
+        const plan = await reallocate(tx, message.orderId, lines, deps.planning)
+        if (plan === 'lost-race') throw new LostRaceError()
+        if (plan.ok) {
+          deps.log?.info('refused allocation planned again', {
+            orderId: message.orderId,
+            refusedBy: refused.map((p) => p.vendorId),
+            allocations: plan.allocations,
+            correlationId: message.correlationId,
+          })
+          return undefined
+        }
+        const short = plan.shortfalls
+          .map((s) => `${s.requested} x ${s.sku} (${s.available} offered)`)
+          .join(', ')
+        const reason = `rejected by vendor (${refused.map((p) => p.vendorId).join(', ')}); no other vendor can take ${short}`
+        await giveUp(tx, message.orderId, reason)
+        return reason
+      })
+    } catch (error) {
+      // A concurrent order took units the plan counted on: plan again on what is left.
+      if (!(error instanceof LostRaceError)) throw error
+    }
+  }
+}
+
+/** Records that an order will fail once its vendors hold none of it; later attempts only settle it. */
+async function giveUp(db: Executor, orderId: string, reason: string): Promise<void> {
+  await db.execute(
+    sql`update orders set failure_reason = ${reason}, updated_at = now() where id = ${orderId} and status = 'forwarding'`,
+  )
+}
+
+/**
+ * Ends an order that was given up, without guessing what its vendors hold (DESIGN.md invariant 7):
+ * - each part still pending is looked up at its vendor by its Idempotency-Key; a part the vendor
+ *   holds is confirmed (with the vendor's order id). A part whose forward got no answer, and whose
+ *   vendor cannot be asked now, keeps the order waiting: it is settled in a later attempt;
+ * - if the vendors turn out to hold all of it, the order is confirmed;
+ * - otherwise every confirmed part is cancelled at its vendor, and only then is the order failed,
+ *   its stock released and its dead letter (naming what was cancelled) written, in one transaction.
+ */
+async function settle(
+  deps: ProcessDeps,
+  message: ForwardOrderMessage,
+  reason: string,
+  lastError: string | undefined,
 ): Promise<ProcessOutcome> {
-  const { orderId, attempt } = message
-  const failures = results.filter((r) => !r.ok)
-  const lastError = failures.map((f) => `${f.vendorId}: ${f.error?.message}`).join('; ')
-  const rejected = failures.some((f) => f.error instanceof VendorRejectedError)
-  if (!rejected && attempt <= deps.retryDelaysMs.length) {
-    const delayMs = deps.retryDelaysMs[attempt - 1]!
-    const pending = await deps.db.transaction(async (tx) => {
-      // The lease now covers the backoff, so only the next attempt (or a crash recovery after it) may claim.
-      await tx.execute(
-        sql`update orders set lease_until = now() + make_interval(secs => ${(delayMs + leaseMs(deps)) / 1000}),
-              updated_at = now()
-            where id = ${orderId}`,
-      )
-      const next: ForwardOrderMessage = { ...message, attempt: attempt + 1 }
-      return enqueue(tx, [
-        { destination: queues.orders.name, payload: next, correlationId: message.correlationId, delayMs },
-      ])
-    })
-    await publishCommitted(deps.db, deps.bus, pending)
-    deps.log?.warn('order forwarding will be retried', {
+  const { orderId, correlationId } = message
+  // A last attempt waits as long as the policy's longest backoff before asking again.
+  const later = deps.retryDelaysMs.at(-1) ?? 1_000
+  await renewLease(deps, [message])
+  const parts = await loadParts(deps.db, [orderId], ['pending', 'confirmed'])
+  const pending = parts.filter((p) => p.status === 'pending')
+  const held: Part[] = []
+  const unknown: string[] = []
+  await Promise.all(
+    pending.map(async (part) => {
+      try {
+        const found = await findVendorOrder(part.baseUrl, part.key, callOptions(deps, part.vendorId))
+        if (found) held.push({ ...part, status: 'confirmed', vendorOrderId: found.vendorOrderId })
+      } catch (error) {
+        // Every call was answered (or never connected): the vendor cannot hold it.
+        if (part.unanswered) unknown.push(`${part.vendorId}: ${(error as Error).message}`)
+      }
+    }),
+  )
+  if (held.length > 0) {
+    await recordAnswers(deps.db, held, [], [])
+    deps.log?.info('vendor holds a part whose answer never came', {
       orderId,
-      attempt,
-      delayMs,
-      lastError,
-      correlationId: message.correlationId,
+      parts: held.map((p) => ({ vendorId: p.vendorId, vendorOrderId: p.vendorOrderId })),
+      correlationId,
     })
-    return 'retry-scheduled'
+  }
+  if (unknown.length > 0) {
+    return scheduleAttempt(deps, message, later, `cannot ask what the vendor holds: ${unknown.join('; ')}`)
+  }
+  if (held.length === pending.length && (await confirmIfWhole(deps.db, orderId))) {
+    metrics.confirmed(1)
+    deps.log?.info('order confirmed', { orderId, attempt: message.attempt, correlationId })
+    return 'confirmed'
   }
 
-  const confirmedVendors = results.filter((r) => r.ok).map((r) => r.vendorId)
-  const reason = [
-    rejected ? 'rejected by vendor' : `vendor unavailable after ${attempt} attempts`,
-    confirmedVendors.length > 0 ? `partially confirmed (by ${confirmedVendors.join(', ')})` : undefined,
-  ]
-    .filter(Boolean)
-    .join('; ')
-  await failOrder(deps, message, reason, lastError)
+  const confirmed = [...parts.filter((p) => p.status === 'confirmed'), ...held]
+  const failed: string[] = []
+  await Promise.all(
+    confirmed.map((part) =>
+      cancelVendorOrder(part.baseUrl, part.key, { ...callOptions(deps, part.vendorId), correlationId }).catch(
+        (error: Error) => failed.push(`${part.vendorId}: ${error.message}`),
+      ),
+    ),
+  )
+  if (failed.length > 0) return scheduleAttempt(deps, message, later, `cancel failed: ${failed.join('; ')}`)
+
+  const cancelled = confirmed.map(
+    (p) =>
+      `${p.vendorId} (vendor order ${p.vendorOrderId}: ${p.lines.map((l) => `${l.quantity} x ${l.sku}`).join(', ')})`,
+  )
+  const finalReason = cancelled.length > 0 ? `${reason}; cancelled at ${cancelled.join(', ')}` : reason
+  await failOrder(deps, message, finalReason, lastError ?? null, confirmed)
   metrics.failed(1)
   deps.log?.error('order failed', {
     orderId,
+    attempt: message.attempt,
+    reason: finalReason,
+    lastError,
+    correlationId,
+  })
+  return 'failed'
+}
+
+/** Confirms a forwarding order whose every line its vendors confirmed in full; false if not. */
+async function confirmIfWhole(db: Db, orderId: string): Promise<boolean> {
+  const confirmed = await query<{ id: string }>(
+    db,
+    sql`update orders o set status = 'confirmed', failure_reason = null, lease_until = null, updated_at = now()
+        where o.id = ${orderId} and o.status = 'forwarding' and not exists (
+          select 1 from order_lines l where l.order_id = o.id and l.quantity <> (
+            select coalesce(sum(a.quantity), 0) from allocations a
+            where a.order_id = l.order_id and a.sku = l.sku and a.status = 'confirmed'))
+        returning o.id`,
+  )
+  return confirmed.length > 0
+}
+
+/** Schedules the next attempt after `delayMs`, through the outbox; the lease covers the wait. */
+async function scheduleAttempt(
+  deps: ProcessDeps,
+  message: ForwardOrderMessage,
+  delayMs: number,
+  lastError: string,
+): Promise<ProcessOutcome> {
+  const { orderId, attempt } = message
+  const pending = await deps.db.transaction(async (tx) => {
+    // The lease now covers the backoff, so only the next attempt (or a crash recovery after it) may claim.
+    await tx.execute(
+      sql`update orders set lease_until = now() + make_interval(secs => ${(delayMs + leaseMs(deps)) / 1000}),
+            updated_at = now()
+          where id = ${orderId}`,
+    )
+    const next: ForwardOrderMessage = { ...message, attempt: attempt + 1 }
+    return enqueue(tx, [
+      { destination: queues.orders.name, payload: next, correlationId: message.correlationId, delayMs },
+    ])
+  })
+  await publishCommitted(deps.db, deps.bus, pending)
+  deps.log?.warn('order forwarding will be retried', {
+    orderId,
     attempt,
-    reason,
+    delayMs,
     lastError,
     correlationId: message.correlationId,
   })
-  return 'failed'
+  return 'retry-scheduled'
 }
 
 async function deferOrSkip(deps: ProcessDeps, message: ForwardOrderMessage): Promise<ProcessOutcome> {
@@ -303,10 +550,17 @@ async function deferOrSkip(deps: ProcessDeps, message: ForwardOrderMessage): Pro
 }
 
 /**
- * Marks the order failed, releases its pending reservations and records a dead letter, in one
+ * Marks the order failed, records the parts its vendors cancelled (giving back what their stock
+ * rows still count), releases its pending reservations and records a dead letter, in one
  * transaction (invariant 6). Only an order still in `forwarding` can fail, so this runs once.
  */
-async function failOrder(deps: ProcessDeps, message: ForwardOrderMessage, reason: string, lastError: string) {
+async function failOrder(
+  deps: ProcessDeps,
+  message: ForwardOrderMessage,
+  reason: string,
+  lastError: string | null,
+  cancelled: VendorPart[],
+) {
   const pending = await deps.db.transaction(async (tx) => {
     const failed = await query<{ id: string }>(
       tx,
@@ -314,6 +568,7 @@ async function failOrder(deps: ProcessDeps, message: ForwardOrderMessage, reason
           where id = ${message.orderId} and status = 'forwarding' returning id`,
     )
     if (failed.length === 0) return []
+    await withdrawCancelledStock(tx, message.orderId, cancelled)
     await releaseOrderStock(tx, message.orderId)
     return deadLetter(tx, {
       orderId: message.orderId,

@@ -33,10 +33,23 @@ export class VendorUnavailableError extends Error {
     message: string,
     /** How long the vendor asked us to wait (a 429's Retry-After). */
     readonly retryAfterMs?: number,
+    /**
+     * A request (this one, or an earlier try of the same call) may have reached the vendor and no
+     * answer came back: the vendor may have acted on it. False when every try was answered or
+     * never connected.
+     */
+    readonly unanswered = false,
   ) {
     super(message)
     this.name = 'VendorUnavailableError'
   }
+}
+
+/** Errors of a request that never left: the vendor cannot have seen it. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
+
+function neverSent(error: unknown): boolean {
+  return error instanceof errors.ConnectTimeoutError || NOT_SENT.has((error as { code?: string }).code ?? '')
 }
 
 /** Retry-After in seconds or as an HTTP date, in milliseconds from now. */
@@ -102,7 +115,7 @@ async function call(
       error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError
         ? `timed out after ${timeoutMs} ms`
         : (error as Error).message
-    throw new VendorUnavailableError(`${init.method} ${url}: ${reason}`)
+    throw new VendorUnavailableError(`${init.method} ${url}: ${reason}`, undefined, !neverSent(error))
   }
   if (status === 429) {
     throw new VendorUnavailableError(
@@ -126,22 +139,32 @@ async function call(
   return { status, body }
 }
 
-function withRetries<T>(fn: () => Promise<T>, options: CallOptions): Promise<T> {
-  return pRetry(
-    async () => {
-      try {
-        return await options.limiter.run(fn)
-      } catch (error) {
-        if (error instanceof VendorUnavailableError) {
-          // A 429 holds back every request to this vendor, not only this one.
-          if (error.retryAfterMs !== undefined) options.limiter.pause(error.retryAfterMs)
-          throw error
+async function withRetries<T>(fn: () => Promise<T>, options: CallOptions): Promise<T> {
+  let unanswered = false
+  try {
+    return await pRetry(
+      async () => {
+        try {
+          return await options.limiter.run(fn)
+        } catch (error) {
+          if (error instanceof VendorUnavailableError) {
+            unanswered ||= error.unanswered
+            // A 429 holds back every request to this vendor, not only this one.
+            if (error.retryAfterMs !== undefined) options.limiter.pause(error.retryAfterMs)
+            throw error
+          }
+          throw new AbortError(error as Error)
         }
-        throw new AbortError(error as Error)
-      }
-    },
-    { retries: options.retries, minTimeout: 100, maxTimeout: 2_000, factor: 2, randomize: true },
-  )
+      },
+      { retries: options.retries, minTimeout: 100, maxTimeout: 2_000, factor: 2, randomize: true },
+    )
+  } catch (error) {
+    // The last try's error, remembering that an earlier one may have reached the vendor.
+    if (error instanceof VendorUnavailableError && unanswered && !error.unanswered) {
+      throw new VendorUnavailableError(error.message, error.retryAfterMs, true)
+    }
+    throw error
+  }
 }
 
 /** Reads a vendor's whole stock, page by page, each page validated and retried on its own. */
@@ -197,4 +220,60 @@ export async function forwardOrder(
   const answer = VendorOrderAnswer.safeParse(body)
   if (!answer.success) throw new VendorPayloadError(`${baseUrl}/orders: answer has no order id`)
   return { vendorOrderId: answer.data.id }
+}
+
+const VendorOrderView = z.object({ id: z.string().min(1), status: z.string().optional() })
+
+const orderUrl = (baseUrl: string, idempotencyKey: string) =>
+  `${baseUrl}/orders/${encodeURIComponent(idempotencyKey)}`
+
+/**
+ * Asks a vendor what it holds for an Idempotency-Key: its order id, or undefined when it holds
+ * none (404, or an order it has cancelled). Settles a forward whose answer never came.
+ */
+export async function findVendorOrder(
+  baseUrl: string,
+  idempotencyKey: string,
+  options: CallOptions,
+): Promise<{ vendorOrderId: string } | undefined> {
+  const url = orderUrl(baseUrl, idempotencyKey)
+  let body: unknown
+  try {
+    ;({ body } = await withRetries(() => call(url, { method: 'GET' }, options.timeoutMs), options))
+  } catch (error) {
+    if (error instanceof VendorRejectedError && error.status === 404) return undefined
+    throw error
+  }
+  const order = VendorOrderView.safeParse(body)
+  if (!order.success) throw new VendorPayloadError(`${url}: answer has no order id`)
+  return order.data.status === 'cancelled' ? undefined : { vendorOrderId: order.data.id }
+}
+
+/**
+ * Cancels at a vendor the order it took for an Idempotency-Key. Idempotent: cancelling again, or
+ * cancelling what the vendor never took (404), leaves the vendor holding nothing; both resolve.
+ */
+export async function cancelVendorOrder(
+  baseUrl: string,
+  idempotencyKey: string,
+  options: CallOptions & { correlationId?: string | undefined },
+): Promise<{ cancelled: boolean }> {
+  try {
+    await withRetries(
+      () =>
+        call(
+          `${orderUrl(baseUrl, idempotencyKey)}/cancel`,
+          {
+            method: 'POST',
+            headers: options.correlationId ? { 'x-correlation-id': options.correlationId } : {},
+          },
+          options.timeoutMs,
+        ),
+      options,
+    )
+    return { cancelled: true }
+  } catch (error) {
+    if (error instanceof VendorRejectedError && error.status === 404) return { cancelled: false }
+    throw error
+  }
 }

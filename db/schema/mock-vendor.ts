@@ -40,6 +40,8 @@ export const mockOrders = mockVendor.table(
     idempotencyKey: text('idempotency_key'),
     lines: jsonb('lines').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Set once, when the order is cancelled and its units go back to stock. */
+    cancelledAt: timestamp('cancelled_at', { withTimezone: true }),
   },
   (t) => [unique('mock_orders_idempotency').on(t.vendorId, t.idempotencyKey)],
 )

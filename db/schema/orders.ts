@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import {
   bigserial,
+  boolean,
   check,
   index,
   integer,
@@ -54,9 +55,20 @@ export const orderLines = pgTable(
   ],
 )
 
-export const ALLOCATION_STATUSES = ['pending', 'confirmed', 'released'] as const
+/**
+ * `pending`: reserved, not (yet) confirmed by the vendor; `confirmed`: the vendor holds it;
+ * `released`: given back unplaced; `refused`: the vendor refused it (units given back; a re-plan
+ * of the order leaves the vendor out for that SKU until its next snapshot); `cancelled`: confirmed,
+ * then cancelled at the vendor because the order failed.
+ */
+export const ALLOCATION_STATUSES = ['pending', 'confirmed', 'released', 'refused', 'cancelled'] as const
+export type AllocationStatus = (typeof ALLOCATION_STATUSES)[number]
 
-/** Which vendor supplies how many units of an order line, and what the vendor said. */
+/**
+ * Which vendor supplies how many units of an order line, and what the vendor said. An order's
+ * allocations at one vendor in one round are one vendor order, forwarded with one Idempotency-Key;
+ * a re-plan (a refusal, a redrive) writes its allocations as the order's next round.
+ */
 export const allocations = pgTable(
   'allocations',
   {
@@ -68,12 +80,17 @@ export const allocations = pgTable(
       .notNull()
       .references(() => vendors.id),
     quantity: integer('quantity').notNull(),
+    round: integer('round').notNull().default(0),
     status: text('status', { enum: ALLOCATION_STATUSES }).notNull().default('pending'),
     vendorOrderId: text('vendor_order_id'),
     confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
+    /** When the vendor refused it: a re-plan leaves the vendor out until its next snapshot. */
+    refusedAt: timestamp('refused_at', { withTimezone: true }),
+    /** A call forwarding it got no answer: the vendor may hold it, and must be asked before it is given up. */
+    unanswered: boolean('unanswered').notNull().default(false),
   },
   (t) => [
-    primaryKey({ columns: [t.orderId, t.sku, t.vendorId] }),
+    primaryKey({ columns: [t.orderId, t.sku, t.vendorId, t.round] }),
     index('allocations_unreflected_idx').on(t.vendorId, t.sku).where(sql`${t.status} = 'pending'`),
     index('allocations_confirmed_idx').on(t.vendorId, t.confirmedAt),
     check('allocations_quantity_positive', sql`${t.quantity} > 0`),

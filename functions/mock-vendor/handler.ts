@@ -5,7 +5,9 @@ import { parseOrThrow } from '../../core/http/validation.js'
 import { mergeLines } from '../../core/inventory/plan.js'
 import {
   Behaviour,
+  cancelMockOrder,
   ensureMockVendor,
+  findMockOrder,
   misbehave,
   placeMockOrder,
   readMockStock,
@@ -13,7 +15,13 @@ import {
   setMockStock,
   trafficStats,
 } from '../../core/mock-vendor/books.js'
-import { SkuParam, StockLevel, StockQuery, VendorOrder } from '../../core/mock-vendor/schemas.js'
+import {
+  OrderKeyParam,
+  SkuParam,
+  StockLevel,
+  StockQuery,
+  VendorOrder,
+} from '../../core/mock-vendor/schemas.js'
 import { functions } from '../../infra/topology.js'
 
 const name = functions.mockVendor.name
@@ -48,6 +56,30 @@ const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body,
   return { statusCode: order.replayed ? 200 : 201, body: { id: order.id } }
 })
 
+const getOrder = apiHandler({ name }, async ({ params }) => {
+  const { idempotencyKey } = parseOrThrow(OrderKeyParam, params, 'path')
+  const db = await books(params.vendorId!)
+  const order = await misbehave(db, params.vendorId!, () =>
+    findMockOrder(db, params.vendorId!, idempotencyKey),
+  )
+  return { statusCode: 200, body: order }
+})
+
+const cancelOrder = apiHandler({ name }, async ({ params, header, log }) => {
+  const { idempotencyKey } = parseOrThrow(OrderKeyParam, params, 'path')
+  const db = await books(params.vendorId!)
+  const { order, replayed } = await misbehave(db, params.vendorId!, () =>
+    cancelMockOrder(db, params.vendorId!, idempotencyKey),
+  )
+  log.info('vendor order cancelled', {
+    vendorId: params.vendorId,
+    vendorOrderId: order.id,
+    replayed,
+    correlationId: header('x-correlation-id'),
+  })
+  return { statusCode: 200, body: order }
+})
+
 const putBehaviour = apiHandler({ name, body: Behaviour, admin: true }, async ({ params, body }) => {
   const db = await books(params.vendorId!)
   return { statusCode: 200, body: await setBehaviour(db, params.vendorId!, body) }
@@ -68,6 +100,8 @@ const routes: Record<string, typeof getStock> = {
   'GET /mock-vendors/{vendorId}/stats': getStats,
   'GET /mock-vendors/{vendorId}/stock': getStock,
   'POST /mock-vendors/{vendorId}/orders': postOrder,
+  'GET /mock-vendors/{vendorId}/orders/{idempotencyKey}': getOrder,
+  'POST /mock-vendors/{vendorId}/orders/{idempotencyKey}/cancel': cancelOrder,
   'PUT /mock-vendors/{vendorId}/behaviour': putBehaviour,
   'PUT /mock-vendors/{vendorId}/stock/{sku}': putStock,
 }

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { getDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { parseOrThrow } from '../../core/http/validation.js'
+import { planningFor } from '../../core/inventory/plan.js'
 import { listDeadLetters, redrive } from '../../core/orders/dead-letters.js'
 import { readStats } from '../../core/orders/stats.js'
 import { functions } from '../../infra/topology.js'
@@ -22,8 +23,8 @@ const deadLetters = apiHandler({ name }, async () => {
 
 const redriveOne = apiHandler({ name, admin: true }, async ({ params }) => {
   const { id } = parseOrThrow(DeadLetterId, params, 'path')
-  const { database } = await getDeps()
-  return { statusCode: 200, body: await redrive(database.db, id) }
+  const { database, config } = await getDeps()
+  return { statusCode: 200, body: await redrive(database.db, id, planningFor(config)) }
 })
 
 const routes: Record<string, typeof stats> = {

@@ -1,7 +1,7 @@
 import { getDeps, perDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { PROBLEM_CONTENT_TYPE } from '../../core/http/problem.js'
-import { strategyFor } from '../../core/inventory/plan.js'
+import { planningFor } from '../../core/inventory/plan.js'
 import { createOrderPlacer } from '../../core/orders/place-order.js'
 import { PlaceOrderInput } from '../../core/orders/schemas.js'
 import { functions } from '../../infra/topology.js'
@@ -10,8 +10,7 @@ const placer = perDeps(({ database, bus, config }) =>
   createOrderPlacer({
     db: database.db,
     bus,
-    staleAfterMs: config.staleAfterMs,
-    strategy: strategyFor(config.allocationStrategy, config.vendorPriority),
+    ...planningFor(config),
     idempotencyTtlMs: config.idempotencyTtlMs,
   }),
 )

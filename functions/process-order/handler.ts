@@ -1,6 +1,7 @@
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import { getDeps } from '../../core/deps.js'
+import { planningFor } from '../../core/inventory/plan.js'
 import { functionLogger } from '../../core/logging.js'
 import { deliveriesOf, RabbitMqEvent } from '../../core/messaging/mq-event.js'
 import { flushMetrics } from '../../core/metrics.js'
@@ -24,6 +25,7 @@ export const handler = middy(
       vendorRetries: config.vendorRetries,
       retryDelaysMs: config.orderRetryDelaysMs,
       vendorLimits: config.vendorLimits,
+      planning: planningFor(config),
       log: log.createChild({ persistentKeys: { requestId: context.awsRequestId } }),
     }
     const outcomes = await processDeliveries(deps, deliveries)

@@ -18,6 +18,16 @@ for (const backend of backends) {
     })
     afterAll(() => stack?.close())
 
+    /** Orders `quantity` of a SKU globex has 10 of, with an Idempotency-Key. */
+    async function placeAtGlobex(sku: string, quantity: number, idempotencyKey: string) {
+      await setMockStock(stack.db, 'globex', sku, 10)
+      return http.post(
+        '/mock-vendors/globex/orders',
+        { lines: [{ sku, quantity }] },
+        { 'idempotency-key': idempotencyKey },
+      )
+    }
+
     it('returns the first order for a repeated Idempotency-Key and deducts nothing more, even at once', async () => {
       const order = { lines: [{ sku: 'MV-1', quantity: 2 }] }
       const key = { 'idempotency-key': 'order-1:globex' }
@@ -30,6 +40,39 @@ for (const backend of backends) {
       expect(first.status).toBe(201)
       expect(repeats.map((r) => [r.status, r.body.id])).toEqual(Array(5).fill([200, first.body.id]))
       expect(await mockQuantity(stack.db, 'globex', 'MV-1')).toBe(8)
+    })
+
+    it('shows the order it holds for an Idempotency-Key, and 404 for a key it never took', async () => {
+      const placed = await placeAtGlobex('MV-3', 1, 'order-2:globex')
+
+      const found = await http.get('/mock-vendors/globex/orders/order-2:globex')
+
+      expect(found.status).toBe(200)
+      expect(found.body).toMatchObject({
+        id: placed.body.id,
+        idempotencyKey: 'order-2:globex',
+        status: 'placed',
+        lines: [{ sku: 'MV-3', quantity: 1 }],
+        cancelledAt: null,
+      })
+      expect((await http.get('/mock-vendors/globex/orders/never-sent:globex')).status).toBe(404)
+      expect((await http.get('/mock-vendors/acme/orders/order-2:globex')).status).toBe(404)
+    })
+
+    it('cancels an order by its Idempotency-Key, returning its units to stock once, even when asked at once', async () => {
+      const placed = await placeAtGlobex('MV-2', 4, 'order-3:globex')
+      expect(await mockQuantity(stack.db, 'globex', 'MV-2')).toBe(6)
+
+      const cancels = await Promise.all(
+        Array.from({ length: 4 }, () => http.post('/mock-vendors/globex/orders/order-3:globex/cancel')),
+      )
+
+      expect(cancels.map((c) => [c.status, c.body.id, c.body.status])).toEqual(
+        Array(4).fill([200, placed.body.id, 'cancelled']),
+      )
+      expect(await mockQuantity(stack.db, 'globex', 'MV-2')).toBe(10)
+      expect((await http.get('/mock-vendors/globex/orders/order-3:globex')).body.status).toBe('cancelled')
+      expect((await http.post('/mock-vendors/globex/orders/never-sent:globex/cancel')).status).toBe(404)
     })
 
     it('answers 409 and deducts nothing when it lacks stock for any line', async () => {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { planningFor } from '../../core/inventory/plan.js'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import { query, sql } from '../../db/client.js'
 import { ordersIn, setMockStock } from '../support/fixtures.js'
@@ -105,7 +106,9 @@ for (const backend of backends) {
       } else {
         // PGlite is held by this process; the command's code, in-process.
         const { redriveAll } = await import('../../core/orders/dead-letters.js')
-        expect((await redriveAll(stack.db)).filter((r) => r.outcome === 'requeued')).toHaveLength(5)
+        expect(
+          (await redriveAll(stack.db, planningFor(stack.config))).filter((r) => r.outcome === 'requeued'),
+        ).toHaveLength(5)
       }
 
       await settled(ids, 'confirmed')

@@ -1,36 +1,15 @@
-import type { Context } from 'aws-lambda'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import type { ForwardOrderMessage } from '../../core/messaging/messages.js'
-import { toRabbitMqEvent } from '../../core/messaging/mq-event.js'
 import { query, sql } from '../../db/client.js'
-import { handler } from '../../functions/process-order/handler.js'
-import { functions, orderRetry } from '../../infra/topology.js'
-
-const maxOrderAttempts = orderRetry.delaysMs.length + 1
-
-import { lambdaContext } from '../../local/events.js'
+import { orderRetry } from '../../infra/topology.js'
+import { deliver, forward } from '../support/deliver.js'
 import { count, mockQuantity, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { eventually } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
 
-const context: Context = lambdaContext(functions.processOrder)
-
-/** Invokes process-order the way the MQ trigger does, with one message. */
-async function deliver(body: unknown): Promise<string[]> {
-  const raw = typeof body === 'string' ? body : JSON.stringify(body)
-  const event = toRabbitMqEvent('orders', [{ body: Buffer.from(raw), headers: {}, redelivered: false }])
-  const result = (await handler(event, context)) as { outcomes: string[] }
-  return result.outcomes
-}
-
-const forward = (orderId: string, correlationId: string, attempt = 1): ForwardOrderMessage => ({
-  type: 'forward-order',
-  orderId,
-  attempt,
-  correlationId,
-})
+const maxOrderAttempts = orderRetry.delaysMs.length + 1
 
 for (const backend of backends) {
   describe.runIf(backend.enabled)(`process-order on ${backend.name}`, () => {
@@ -88,11 +67,20 @@ for (const backend of backends) {
       expect(await vendorOrders()).toBe(before + 2)
     })
 
-    it('fails an order the vendor rejects at once, releases its stock, and records a dead letter', async () => {
+    it('fails an order that every vendor of its SKU refuses, releases its stock, and records a dead letter', async () => {
       const order = await place('SKU-00004', 2)
-      const vendorId = order.lines[0]!.allocations[0]!.vendorId
-      const reservedBefore = (await stockRow(stack.db, vendorId, 'SKU-00004'))!.reserved
-      await setMockStock(stack.db, vendorId, 'SKU-00004', 1)
+      const vendorIds = (
+        await query<{ vendorId: string }>(
+          stack.db,
+          sql`select vendor_id as "vendorId" from vendor_stock where sku = 'SKU-00004' order by vendor_id`,
+        )
+      ).map((r) => r.vendorId)
+      expect(vendorIds).toHaveLength(2)
+      const reservedBefore = await Promise.all(
+        vendorIds.map(async (v) => (await stockRow(stack.db, v, 'SKU-00004'))!.reserved),
+      )
+      // Both vendors sold out on their side; our copy still offers their units.
+      for (const v of vendorIds) await setMockStock(stack.db, v, 'SKU-00004', 1)
       const deadLetters = await count(stack.db, 'dead_letters')
 
       expect(await deliver(forward(order.id, order.correlationId))).toEqual(['failed'])
@@ -100,8 +88,17 @@ for (const backend of backends) {
       const view = (await http.get(`/orders/${order.id}`)).body
       expect(view.status).toBe('failed')
       expect(view.failureReason).toMatch(/rejected by vendor/)
-      expect(view.lines[0].allocations[0].status).toBe('released')
-      expect((await stockRow(stack.db, vendorId, 'SKU-00004'))!.reserved).toBe(reservedBefore - 2)
+      expect(
+        view.lines[0].allocations
+          .map((a: { vendorId: string; status: string }) => [a.vendorId, a.status])
+          .sort(),
+      ).toEqual(vendorIds.map((v) => [v, 'refused']))
+      const reservedAfter = await Promise.all(
+        vendorIds.map(async (v) => (await stockRow(stack.db, v, 'SKU-00004'))!.reserved),
+      )
+      expect(reservedAfter).toEqual(
+        reservedBefore.map((r, i) => (vendorIds[i] === order.lines[0]!.allocations[0]!.vendorId ? r - 2 : r)),
+      )
       expect(await count(stack.db, 'dead_letters')).toBe(deadLetters + 1)
       const [record] = await query<{ orderId: string; reason: string; attempts: number }>(
         stack.db,

@@ -1,0 +1,2 @@
+ALTER TABLE "allocations" DROP CONSTRAINT "allocations_order_id_sku_vendor_id_pk";--> statement-breakpoint
+ALTER TABLE "allocations" ADD CONSTRAINT "allocations_order_id_sku_vendor_id_round_pk" PRIMARY KEY("order_id","sku","vendor_id","round");
