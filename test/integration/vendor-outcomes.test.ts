@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { planningFor } from '../../core/inventory/plan.js'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import { redrive } from '../../core/orders/dead-letters.js'
@@ -39,10 +39,10 @@ for (const backend of backends) {
       })
       http = api(stack.url)
     })
-    afterAll(async () => {
-      for (const v of ['acme', 'globex', 'initech']) await http?.put(`/mock-vendors/${v}/behaviour`, {})
-      await stack?.close()
+    afterEach(async () => {
+      for (const v of ['acme', 'globex', 'initech']) await http.put(`/mock-vendors/${v}/behaviour`, {})
     })
+    afterAll(() => stack?.close())
 
     /** New SKUs with this much stock at these vendors, synced into our copy. */
     async function stock(levels: Record<string, Record<string, number>>): Promise<void> {
@@ -124,9 +124,9 @@ for (const backend of backends) {
       expect(await deliver(forward(order.id, order.correlationId))).toEqual(['failed'])
 
       // acme took its part, and has it back: the units returned to its stock once.
+      expect(await mockQuantity(stack.db, 'acme', a)).toBe(10)
       const [acmeOrder] = await vendorOrders('acme', `${order.id}:acme`)
       expect(acmeOrder).toEqual({ id: expect.any(String), cancelled: true })
-      expect(await mockQuantity(stack.db, 'acme', a)).toBe(10)
       const again = await http.post(`/mock-vendors/acme/orders/${order.id}:acme/cancel`)
       expect([again.status, again.body.status]).toEqual([200, 'cancelled'])
       expect(await mockQuantity(stack.db, 'acme', a)).toBe(10)
@@ -150,11 +150,8 @@ for (const backend of backends) {
       // globex refused it since: the redrive plans b at initech, not at globex again.
       await setMockStock(stack.db, 'initech', b, 5)
       await http.put('/mock-vendors/globex/behaviour', { down: true })
-      try {
-        expect((await http.post('/sync')).status).toBe(200)
-      } finally {
-        await http.put('/mock-vendors/globex/behaviour', {})
-      }
+      expect((await http.post('/sync')).status).toBe(200)
+      await http.put('/mock-vendors/globex/behaviour', {})
       expect((await stockRow(stack.db, 'globex', b))!.quantity).toBe(10)
 
       expect(await redrive(stack.db, letters[0]!.id, planningFor(stack.config))).toMatchObject({
