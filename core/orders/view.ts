@@ -1,10 +1,10 @@
 import { type Executor, isoTime, query, sql } from '../../db/client.js'
-import type { OrderStatus } from '../../db/schema/orders.js'
+import type { AllocationStatus, OrderStatus } from '../../db/schema/orders.js'
 
 export interface AllocationView {
   vendorId: string
   quantity: number
-  status: 'pending' | 'confirmed' | 'released'
+  status: AllocationStatus
   vendorOrderId: string | null
   confirmedAt: string | null
 }
@@ -37,7 +37,7 @@ export async function readOrder(db: Executor, id: string): Promise<OrderView | u
               select json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity, 'allocations', coalesce((
                   select json_agg(json_build_object('vendorId', a.vendor_id, 'quantity', a.quantity, 'status', a.status,
                                                     'vendorOrderId', a.vendor_order_id, 'confirmedAt', ${isoTime(sql`a.confirmed_at`)})
-                                  order by a.vendor_id)
+                                  order by a.round, a.vendor_id)
                   from allocations a where a.order_id = l.order_id and a.sku = l.sku), '[]'::json))
                 order by l.sku)
               from order_lines l where l.order_id = o.id), '[]'::json) as lines,
