@@ -63,10 +63,14 @@ function startRuntime() {
     if (runtime !== self) return // replaced after a timeout
     say(`runtime exited (${signal ?? code})`)
     if (!ready) {
-      void report(`/status/${runtimeId}/error`, { errorType: 'Runtime.ExitError', errorMessage: `exit ${code}` })
+      void report(`/status/${runtimeId}/error`, {
+        errorType: 'Runtime.ExitError',
+        errorMessage: `exit ${code}`,
+      })
       return
     }
-    if (current) finish('error', { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited (${signal ?? code})` })
+    if (current)
+      finish('error', { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited (${signal ?? code})` })
     startRuntime()
   })
 }
@@ -105,7 +109,10 @@ function onTimeout() {
   runtime = undefined
   waiting = undefined
   old.kill('SIGKILL')
-  finish('error', { errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${seconds.toFixed(2)} seconds` })
+  finish('error', {
+    errorType: 'Sandbox.Timedout',
+    errorMessage: `Task timed out after ${seconds.toFixed(2)} seconds`,
+  })
   startRuntime()
 }
 
