@@ -64,8 +64,17 @@ let current: Promise<Deps> | undefined
 /** The process's dependencies, created from the environment on first use. */
 export function getDeps(): Promise<Deps> {
   // A cold Lambda gives the broker a moment, so its first publish does not fall to the relay.
-  current ??= createDeps(getConfig(), { waitForBroker: false, brokerGraceMs: 3_000 })
-  return current
+  // A failed start (the database down at a cold start) is not kept: the next invocation tries again.
+  if (current) return current
+  const starting: Promise<Deps> = createDeps(getConfig(), {
+    waitForBroker: false,
+    brokerGraceMs: 3_000,
+  }).catch((error) => {
+    if (current === starting) current = undefined
+    throw error
+  })
+  current = starting
+  return starting
 }
 
 /** Lets the embedded runtime hand its own dependencies to the handlers it hosts. */

@@ -78,3 +78,10 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     },
   }
 }
+
+/** A proxy in front of the server of a service URL (postgres://…, amqp://…). */
+export function proxyFor(url: string): Promise<TcpProxy> {
+  const u = new URL(url)
+  const defaultPort = u.protocol.startsWith('amqp') ? 5672 : 5432
+  return tcpProxy({ host: u.hostname, port: Number(u.port || defaultPort) })
+}
