@@ -46,24 +46,44 @@ export async function ensureMockVendor(db: Executor, vendorId: string, catalogue
 export interface StockPageView {
   items: { sku: string; name: string; price: number; quantity: number }[]
   nextCursor: string | null
+  /** The read's transaction time: the page reflects every order committed before it. */
+  asOf: string
 }
 
-/** One page of a mock vendor's stock, in SKU order; the cursor is the last SKU of the page. */
+/**
+ * One page of a mock vendor's stock, in SKU order; the cursor is the last SKU of the page. The page
+ * and its `asOf` come from one statement, whose snapshot is taken after its transaction starts.
+ */
 export async function readMockStock(
   db: Executor,
   vendorId: string,
   page: { cursor?: string; limit: number },
 ) {
-  const rows = await query<{ sku: string; name: string; price: string; quantity: number }>(
+  const rows = await query<{
+    asOf: string
+    sku: string | null
+    name: string
+    price: string
+    quantity: number
+  }>(
     db,
-    sql`select sku, name, price::text as price, quantity from mock_vendor.stock
-        where vendor_id = ${vendorId} ${page.cursor ? sql`and sku > ${page.cursor}` : sql``}
-        order by sku limit ${page.limit + 1}`,
+    sql`select t.as_of as "asOf", p.sku, p.name, p.price::text as price, p.quantity
+        from (select to_json(now()) #>> '{}' as as_of) t
+        left join lateral (
+          select sku, name, price, quantity from mock_vendor.stock
+          where vendor_id = ${vendorId} ${page.cursor ? sql`and sku > ${page.cursor}` : sql``}
+          order by sku limit ${page.limit + 1}
+        ) p on true
+        order by p.sku`,
   )
-  const items = rows.slice(0, page.limit).map((r) => ({ ...r, price: Number(r.price) }))
+  const listed = rows.filter((r) => r.sku !== null)
+  const items = listed
+    .slice(0, page.limit)
+    .map((r) => ({ sku: r.sku!, name: r.name, price: Number(r.price), quantity: r.quantity }))
   return {
     items,
-    nextCursor: rows.length > page.limit ? items[items.length - 1]!.sku : null,
+    nextCursor: listed.length > page.limit ? items[items.length - 1]!.sku : null,
+    asOf: rows[0]!.asOf,
   } satisfies StockPageView
 }
 

@@ -14,7 +14,18 @@ export type StockItem = z.infer<typeof StockItem>
 export const StockPage = z.object({
   items: z.array(StockItem),
   nextCursor: z.string().nullish(),
+  /**
+   * When the vendor read this page (its read transaction's time): the page reflects every order the
+   * vendor took before it. Vendors that do not say are taken to have read it when we asked.
+   */
+  asOf: z.iso.datetime({ offset: true }).nullish(),
 })
+
+/** A page as we received it, with when we asked for it and had it (`performance.now()` readings). */
+export type FetchedPage = Pick<z.infer<typeof StockPage>, 'items' | 'asOf'> & {
+  requestedAt: number
+  receivedAt: number
+}
 
 /** The vendor answered but refused (4xx): asking again will not help. */
 export class VendorRejectedError extends Error {
@@ -167,18 +178,26 @@ async function withRetries<T>(fn: () => Promise<T>, options: CallOptions): Promi
   }
 }
 
-/** Reads a vendor's whole stock, page by page, each page validated and retried on its own. */
+/**
+ * Reads a vendor's whole stock, page by page, each page validated and retried on its own. Pages are
+ * read at different times, and each says when (see FetchedPage).
+ */
 export async function fetchStock(
   baseUrl: string,
   options: CallOptions & { pageSize: number },
-): Promise<StockItem[]> {
-  const items: StockItem[] = []
+): Promise<FetchedPage[]> {
+  const pages: FetchedPage[] = []
   let cursor: string | undefined
   do {
     const url = new URL(`${baseUrl}/stock`)
     url.searchParams.set('limit', String(options.pageSize))
     if (cursor) url.searchParams.set('cursor', cursor)
-    const { body } = await withRetries(() => call(url.href, { method: 'GET' }, options.timeoutMs), options)
+    let requestedAt = 0
+    const { body } = await withRetries(() => {
+      requestedAt = performance.now()
+      return call(url.href, { method: 'GET' }, options.timeoutMs)
+    }, options)
+    const receivedAt = performance.now()
     const page = StockPage.safeParse(body)
     if (!page.success) {
       const issue = page.error.issues[0]
@@ -186,10 +205,10 @@ export async function fetchStock(
         `${url.href}: malformed stock page at ${issue?.path.join('.')}: ${issue?.message}`,
       )
     }
-    items.push(...page.data.items)
+    pages.push({ items: page.data.items, asOf: page.data.asOf, requestedAt, receivedAt })
     cursor = page.data.nextCursor ?? undefined
   } while (cursor)
-  return items
+  return pages
 }
 
 const VendorOrderAnswer = z.object({ id: z.string().min(1) })

@@ -3,7 +3,7 @@ import { type Db, type Executor, query, sql } from '../../db/client.js'
 import type { Config } from '../config.js'
 import { unreflectedUnits } from '../inventory/reconcile.js'
 import { metrics } from '../metrics.js'
-import { fetchStock, type StockItem } from './client.js'
+import { type FetchedPage, fetchStock, type StockItem } from './client.js'
 import { limiterFor } from './limits.js'
 import { ensureVendors } from './registry.js'
 
@@ -78,31 +78,28 @@ async function syncVendor(
   options: SyncOptions,
 ): Promise<VendorSyncResult> {
   const started = Date.now()
-  // The database's clock, not ours: allocations are stamped with it (invariant 2 compares the two).
-  const [{ requestedAt }] = (await query<{ requestedAt: string }>(
-    db,
-    sql`select clock_timestamp()::text as "requestedAt"`,
-  )) as [{ requestedAt: string }]
+  const clock = await databaseClock(db)
   try {
-    const items = await fetchStock(vendor.baseUrl, {
+    const pages = await fetchStock(vendor.baseUrl, {
       timeoutMs: options.vendorTimeoutMs,
       retries: options.vendorRetries,
       pageSize: options.syncPageSize,
       limiter: limiterFor(vendor.id, options.vendorLimits(vendor.id)),
     })
-    const written = await writeSnapshot(db, vendor.id, items, requestedAt, options.batchSize ?? 1_000)
+    const skus = pages.reduce((n, p) => n + p.items.length, 0)
+    const written = await writeSnapshot(db, vendor.id, pages, clock, options.batchSize ?? 1_000)
     const durationMs = Date.now() - started
     await db.execute(
       sql`update vendors set last_sync_at = now(), last_sync_status = 'ok', last_sync_error = null,
-            last_success_at = greatest(last_success_at, ${requestedAt}::timestamptz),
-            sku_count = ${items.length}, last_sync_duration_ms = ${durationMs}
+            last_success_at = greatest(last_success_at, ${clock.startedAt}::timestamptz),
+            sku_count = ${skus}, last_sync_duration_ms = ${durationMs}
           where id = ${vendor.id}`,
     )
-    metrics.synced(vendor.id, durationMs, items.length)
-    if (written === 0 && items.length > 0) {
-      return { vendorId: vendor.id, status: 'superseded', skus: items.length, durationMs }
+    metrics.synced(vendor.id, durationMs, skus)
+    if (written === 0 && skus > 0) {
+      return { vendorId: vendor.id, status: 'superseded', skus, durationMs }
     }
-    return { vendorId: vendor.id, status: 'ok', skus: items.length, durationMs }
+    return { vendorId: vendor.id, status: 'ok', skus, durationMs }
   } catch (error) {
     const message = (error as Error).message
     const durationMs = Date.now() - started
@@ -115,23 +112,69 @@ async function syncVendor(
   }
 }
 
+interface DatabaseClock {
+  startedAt: string
+  /** The database's time at a `performance.now()` reading, rounded down or up to the millisecond. */
+  at(reading: number, round: 'down' | 'up'): number
+}
+
+/**
+ * The database's clock, not ours: allocations are stamped with it (invariant 2 compares the two).
+ * Read once per sync; later times are that reading plus our elapsed time, bounded on the side a
+ * caller asks for by the round trip of the reading.
+ */
+async function databaseClock(db: Db): Promise<DatabaseClock> {
+  const sent = performance.now()
+  const [{ startedAt, ms }] = (await query<{ startedAt: string; ms: number }>(
+    db,
+    sql`select t::text as "startedAt", (extract(epoch from t) * 1000)::float8 as ms from clock_timestamp() t`,
+  )) as [{ startedAt: string; ms: number }]
+  const received = performance.now()
+  return {
+    startedAt,
+    at: (reading, round) =>
+      round === 'down' ? Math.floor(ms + reading - received) : Math.ceil(ms + reading - sent),
+  }
+}
+
+/**
+ * When a page was read, on the database's clock: the vendor's own `asOf`, but never later than we
+ * had its answer (a vendor clock ahead of ours would count deductions it had not made); for a
+ * vendor that does not say, when we sent the request that it answered.
+ */
+function pageTime(page: FetchedPage, clock: DatabaseClock): string {
+  if (!page.asOf) return new Date(clock.at(page.requestedAt, 'down')).toISOString()
+  const latest = clock.at(page.receivedAt, 'up')
+  return Date.parse(page.asOf) > latest ? new Date(latest).toISOString() : page.asOf
+}
+
 /**
  * Writes a vendor's snapshot and recounts `reserved` (DESIGN.md invariant 2), one transaction per
  * batch of rows, so a sync holds row locks only while it writes one batch and never stalls order
- * placement for long. Every row keeps its own snapshot time, and a row is only ever replaced by a
- * newer snapshot: a sync that took longer than a later one cannot undo it. Within a batch the
- * upsert locks the rows first and the recount runs in a later statement, so it sees every
- * allocation committed by an order that touched those rows before, and an order that touches
- * them after adds its units on top. Returns how many rows this snapshot wrote.
+ * placement for long. Every row's snapshot time is when the vendor read its page, so the recount
+ * treats the allocations the vendor confirmed before that as reflected in the row, and a page read
+ * late in the sync does not count again what the vendor had already deducted. A row is only ever
+ * replaced by a newer snapshot: a sync that took longer than a later one cannot undo it. Within a
+ * batch the upsert locks the rows first and the recount runs in a later statement, so it sees every
+ * allocation committed by an order that touched those rows before, and an order that touches them
+ * after adds its units on top. Returns how many rows this snapshot wrote.
  */
 async function writeSnapshot(
   db: Db,
   vendorId: string,
-  items: StockItem[],
-  requestedAt: string,
+  pages: FetchedPage[],
+  clock: DatabaseClock,
   batchSize: number,
 ): Promise<number> {
-  const rows = [...new Map(items.map((i) => [i.sku, i])).values()].sort((a, b) => a.sku.localeCompare(b.sku))
+  // A SKU listed twice (a cursor that moved under us) keeps its later page.
+  const bySku = new Map<string, StockItem & { snapshotAt: string }>()
+  for (const page of pages) {
+    const snapshotAt = pageTime(page, clock)
+    for (const item of page.items) bySku.set(item.sku, { ...item, snapshotAt })
+  }
+  const rows = [...bySku.values()].sort((a, b) => a.sku.localeCompare(b.sku))
+  // Bounds below every row's snapshot time, to the millisecond (Date drops the microseconds).
+  const earliest = (times: string[]) => new Date(Math.min(...times.map((t) => Date.parse(t)))).toISOString()
   let written = 0
   for (let i = 0; i < rows.length; i += batchSize) {
     const batch = rows.slice(i, i + batchSize)
@@ -139,10 +182,11 @@ async function writeSnapshot(
       const skus = await query<{ sku: string }>(
         tx,
         sql`insert into vendor_stock (vendor_id, sku, name, price, quantity, snapshot_at)
-            select ${vendorId}, sku, name, price, quantity, ${requestedAt}::timestamptz
+            select ${vendorId}, sku, name, price, quantity, snapshot_at
             from unnest(${sql.param(batch.map((r) => r.sku))}::text[], ${sql.param(batch.map((r) => r.name))}::text[],
-                        ${sql.param(batch.map((r) => r.price))}::numeric[], ${sql.param(batch.map((r) => r.quantity))}::int[])
-                 as t(sku, name, price, quantity)
+                        ${sql.param(batch.map((r) => r.price))}::numeric[], ${sql.param(batch.map((r) => r.quantity))}::int[],
+                        ${sql.param(batch.map((r) => r.snapshotAt))}::timestamptz[])
+                 as t(sku, name, price, quantity, snapshot_at)
             on conflict (vendor_id, sku) do update
             set name = excluded.name, price = excluded.price, quantity = excluded.quantity, snapshot_at = excluded.snapshot_at
             where vendor_stock.snapshot_at < excluded.snapshot_at
@@ -152,35 +196,40 @@ async function writeSnapshot(
         tx,
         vendorId,
         skus.map((r) => r.sku),
-        requestedAt,
+        earliest(batch.map((r) => r.snapshotAt)),
       )
       return skus.length
     })
   }
-  // A SKU absent from a complete snapshot is sold out at the vendor (unless a newer snapshot says otherwise).
+  // A SKU absent from a complete snapshot is sold out at the vendor (unless a newer snapshot says
+  // otherwise), as of the first page: every row of this snapshot is at least as new.
+  const firstRead = earliest(pages.map((p) => pageTime(p, clock)))
   await db.transaction(async (tx) => {
     const absent = await query<{ sku: string }>(
       tx,
-      sql`update vendor_stock set quantity = 0, snapshot_at = ${requestedAt}::timestamptz
-          where vendor_id = ${vendorId} and snapshot_at < ${requestedAt}::timestamptz returning sku`,
+      sql`update vendor_stock set quantity = 0, snapshot_at = ${firstRead}::timestamptz
+          where vendor_id = ${vendorId} and snapshot_at < ${firstRead}::timestamptz returning sku`,
     )
     await recount(
       tx,
       vendorId,
       absent.map((r) => r.sku),
-      requestedAt,
+      firstRead,
     )
   })
   return written
 }
 
-/** Sets `reserved` of the given rows, already locked by the caller, to their unreflected units. */
-async function recount(tx: Executor, vendorId: string, skus: string[], requestedAt: string): Promise<void> {
+/**
+ * Sets `reserved` of the given rows, already locked by the caller, to their unreflected units.
+ * `since` is at or before every row's snapshot time.
+ */
+async function recount(tx: Executor, vendorId: string, skus: string[], since: string): Promise<void> {
   if (skus.length === 0) return
   await tx.execute(
     sql`update vendor_stock s set reserved = coalesce(u.units, 0)
         from unnest(${sql.param(skus)}::text[]) as b(sku)
-        left join (${unreflectedUnits({ vendorId, skus, since: requestedAt })}) u on u.sku = b.sku
+        left join (${unreflectedUnits({ vendorId, skus, since })}) u on u.sku = b.sku
         where s.vendor_id = ${vendorId} and s.sku = b.sku and s.reserved <> coalesce(u.units, 0)`,
   )
 }

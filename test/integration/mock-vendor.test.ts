@@ -93,6 +93,9 @@ for (const backend of backends) {
 
       expect(first.items).toHaveLength(5)
       expect(second.items[0].sku > first.items[4].sku).toBe(true)
+      // Each page says when it was read.
+      expect(first.asOf).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$/)
+      expect(Date.parse(second.asOf)).toBeGreaterThanOrEqual(Date.parse(first.asOf))
       expect((await http.get('/mock-vendors/nobody/stock')).status).toBe(404)
     })
 

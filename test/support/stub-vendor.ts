@@ -24,12 +24,19 @@ export async function startStubVendor(answers: StubVendor['answers']): Promise<S
     }, answer.delayMs)
     req.resume()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  stub.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  stub.close = () =>
-    new Promise((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    })
+  Object.assign(stub, await listenLocally(server))
   return stub
+}
+
+/** Serves on a free port of 127.0.0.1; `close` drops open connections too. */
+export async function listenLocally(server: Server): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
 }
