@@ -1,13 +1,14 @@
 import { ConfigError, getConfig } from '../core/config.js'
 import { planningFor } from '../core/inventory/plan.js'
-import { findDrift, repairDrift } from '../core/inventory/reconcile.js'
+import { findDrift, findVendorDrift, repairDrift } from '../core/inventory/reconcile.js'
 import { listDeadLetters, redrive, redriveAll, showDeadLetter } from '../core/orders/dead-letters.js'
 import { openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
 
 /**
  * Operator commands, against the database the environment names (the same settings as
- * `npm start`): `npm run reconcile [-- --repair]`, and
+ * `npm start`): `npm run reconcile [-- --repair]` (reserved counts against the live allocations and
+ * against the mock vendors' own books), and
  * `npm run dlq -- list [--all] | show <id> | redrive <id> | redrive --all`.
  */
 const commands: Record<string, (args: string[]) => Promise<number>> = {
@@ -57,7 +58,23 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
           ? 'no drift: every reserved count matches the live allocations'
           : `${drift.length} rows ${repair ? 'repaired' : 'drift (run with --repair to fix)'}`,
       )
-      return drift.length === 0 || repair ? 0 : 1
+      const vendorDrift = await findVendorDrift(database.db)
+      for (const d of vendorDrift) {
+        const by = Math.abs(d.reserved - d.expected)
+        console.log(
+          `${d.vendorId}\t${d.sku}\treserved ${d.reserved}\tvendor's books say ${d.expected}\t${
+            d.reserved > d.expected
+              ? `overcounted by ${by}: undersells`
+              : `undercounted by ${by}: offers units the vendor does not have`
+          }`,
+        )
+      }
+      console.log(
+        vendorDrift.length === 0
+          ? "no drift against the vendors' books (the mock vendors')"
+          : `${vendorDrift.length} rows differ from the vendors' books (a sync recounts them)`,
+      )
+      return (drift.length === 0 || repair) && vendorDrift.length === 0 ? 0 : 1
     } finally {
       await database.close()
     }

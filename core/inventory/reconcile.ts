@@ -2,10 +2,10 @@ import { type Db, type Executor, query, type SQL, sql } from '../../db/client.js
 
 /**
  * Units of allocations that a stock row's snapshot does not reflect (DESIGN.md invariant 2), per
- * (vendor, sku): allocations still pending at the vendor, and those the vendor confirmed after we
- * asked for the snapshot (it may or may not have counted them, so we assume it did not: never
- * oversell). `since` bounds the confirmed ones for an index scan when every row of the vendor
- * shares one snapshot time.
+ * (vendor, sku): allocations still pending, and those confirmed since the vendor read the row (the
+ * row's snapshot time). One we confirmed before that was deducted before the read, so the row's
+ * quantity shows it; one confirmed at the same instant is counted, never to oversell. `since`, at
+ * or before every row's snapshot time, bounds the confirmed ones for an index scan.
  */
 export function unreflectedUnits(filter: { vendorId?: string; skus?: string[]; since?: string } = {}): SQL {
   return sql`select a.vendor_id, a.sku, sum(a.quantity)::int as units
@@ -24,7 +24,10 @@ export interface Drift {
   expected: number
 }
 
-/** Rows whose `reserved` differs from what the live allocations say it should be. */
+/**
+ * Rows whose `reserved` differs from what the live allocations say it should be, given each row's
+ * snapshot time. Only as right as those times: see findVendorDrift for a check against the vendor.
+ */
 export async function findDrift(db: Executor): Promise<Drift[]> {
   return query<Drift>(
     db,
@@ -59,4 +62,37 @@ export async function repairDrift(db: Db): Promise<Drift[]> {
     )
     return again
   })
+}
+
+/**
+ * Rows whose `reserved` differs from what the vendor's own books say it should be, for the vendors
+ * whose books this database holds (the mock vendors, schema mock_vendor): the units the vendor
+ * deducted after our snapshot of the row (the snapshot's quantity minus the vendor's quantity now)
+ * plus the units of our pending allocations it holds no order for (by their Idempotency-Key, as
+ * process-order's vendorOrderKey makes it). `reserved` above that undersells; below it, we offer units the vendor no
+ * longer has. Stock the vendor gained or lost otherwise since the snapshot (a restock, a sale
+ * elsewhere) shows too; a sync settles both. One statement, so both books are read at one instant.
+ */
+export async function findVendorDrift(db: Executor): Promise<Drift[]> {
+  return query<Drift>(
+    db,
+    sql`select * from (
+          select s.vendor_id as "vendorId", s.sku, s.reserved,
+                 (s.quantity - coalesce(m.quantity, 0) + coalesce(u.units, 0))::int as expected
+          from vendor_stock s
+          left join mock_vendor.stock m on m.vendor_id = s.vendor_id and m.sku = s.sku
+          left join (
+            select a.vendor_id, a.sku, sum(a.quantity)::int as units from allocations a
+            where a.status = 'pending' and not exists (
+              select 1 from mock_vendor.orders o
+              where o.vendor_id = a.vendor_id and o.cancelled_at is null
+                and o.idempotency_key = a.order_id::text || ':' || a.vendor_id
+                                        || case when a.round = 0 then '' else ':' || a.round end)
+            group by a.vendor_id, a.sku
+          ) u on u.vendor_id = s.vendor_id and u.sku = s.sku
+          where exists (select 1 from mock_vendor.stock v where v.vendor_id = s.vendor_id)
+        ) d
+        where d.reserved <> d.expected
+        order by d."vendorId", d.sku`,
+  )
 }
