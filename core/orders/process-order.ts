@@ -193,12 +193,13 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
 
   // Orders already given up (in an earlier attempt whose vendors could not all be asked) are only settled.
   const failing = new Map(
-    (
-      await query<{ id: string; reason: string }>(
-        deps.db,
-        sql`select id, failure_reason as reason from orders
+    (claimed.length === 0
+      ? []
+      : await query<{ id: string; reason: string }>(
+          deps.db,
+          sql`select id, failure_reason as reason from orders
             where id = any(${sql.param(claimed.map((m) => m.orderId))}::uuid[]) and failure_reason is not null`,
-      )
+        )
     ).map((r) => [r.id, r.reason]),
   )
   const byOrder = new Map<string, ProcessOutcome>()

@@ -63,7 +63,10 @@ for (const backend of backends) {
         deliver(forward(second.id, second.correlationId)),
       ])
 
-      expect(together.flat().sort()).toEqual(['confirmed', 'deferred'])
+      // The duplicate finds the order in flight (deferred) or already finished (skipped), as it happens.
+      const [original, duplicate] = together.flat().sort()
+      expect(original).toBe('confirmed')
+      expect(['deferred', 'skipped']).toContain(duplicate)
       expect(await vendorOrders()).toBe(before + 2)
     })
 
