@@ -66,6 +66,11 @@ const EnvSchema = z
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
     ADMIN_TOKEN: optionalString,
     DEAD_LETTER_QUEUE_URL: optionalString.pipe(z.url().optional()),
+    /**
+     * On SIGTERM or SIGINT, how long the embedded runtime lets work in flight (requests, order
+     * batches, a sync) finish after it stopped taking new work; then it cuts what is left and exits.
+     */
+    SHUTDOWN_GRACE_MS: int(10_000, 1),
   })
   .transform((env, ctx) => {
     const mockBase = env.MOCK_VENDOR_BASE_URL ?? `http://127.0.0.1:${env.PORT}/mock-vendors`
@@ -119,6 +124,7 @@ const EnvSchema = z
       logLevel: env.LOG_LEVEL,
       adminToken: env.ADMIN_TOKEN,
       deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,
+      shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     }
   })
 

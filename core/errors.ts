@@ -75,6 +75,35 @@ export class UnauthorizedError extends AppError {
   }
 }
 
+/** The process is shutting down: it takes no new work, and the client retries elsewhere or later. */
+export class ShuttingDownError extends AppError {
+  constructor() {
+    super(
+      503,
+      'shutting_down',
+      'Service Unavailable',
+      'The server is shutting down; retry later',
+      {},
+      {
+        'retry-after': '1',
+      },
+    )
+  }
+}
+
+/**
+ * A request the HTTP parser refused before any route saw it (431 for headers too large, 408 for
+ * one that never finished arriving, 400 otherwise), naming the part of the request at fault.
+ */
+export class MalformedRequestError extends AppError {
+  constructor(status: 400 | 408 | 431, field: string, message: string) {
+    const title = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[
+      status
+    ]
+    super(status, 'malformed_request', title, `${field}: ${message}`, { errors: [{ field, message }] })
+  }
+}
+
 /** How long a client is asked to wait before trying again after the database was lost. */
 export const DATABASE_RETRY_AFTER_SECONDS = 2
 

@@ -16,9 +16,14 @@ async function main() {
   }
   const runtime = await startRuntime(config)
   const stop = async (signal: string) => {
-    logger().info(`${signal} received: draining in-flight work`)
-    await runtime.close()
-    logger().info('stopped')
+    logger().info(`${signal} received: taking no new work, draining in-flight work`)
+    // Closing the connections can itself hang (a pool whose server stopped answering): the grace is a bound.
+    setTimeout(() => {
+      logger().error('shutdown did not finish: exiting')
+      process.exit(1)
+    }, config.shutdownGraceMs + 5_000).unref()
+    const drained = await runtime.close()
+    logger().info(drained ? 'stopped' : 'stopped with work cut off')
     process.exit(0)
   }
   process.once('SIGINT', () => void stop('SIGINT'))

@@ -1,11 +1,11 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { APIGatewayProxyResult, Context } from 'aws-lambda'
 import type { Config } from '../core/config.js'
 import { createDeps, type Deps, provideDeps } from '../core/deps.js'
-import { PayloadTooLargeError } from '../core/errors.js'
+import { MalformedRequestError, PayloadTooLargeError, ShuttingDownError } from '../core/errors.js'
 import { MAX_BODY_BYTES } from '../core/http/api-handler.js'
 import { errorResponse, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
@@ -42,8 +42,12 @@ export interface Runtime {
   deps: Deps
   /** Runs the scheduled sync now, as EventBridge would. */
   syncNow(): Promise<unknown>
-  /** Stops taking work, lets what is in flight finish, and closes every connection. */
-  close(): Promise<void>
+  /**
+   * Stops taking work (a request that arrives, even on a kept-alive connection, is answered 503
+   * with `Connection: close`), lets what is in flight finish for up to `SHUTDOWN_GRACE_MS`, and
+   * closes every connection. Resolves `false` when the grace ran out with work still running.
+   */
+  close(): Promise<boolean>
 }
 
 /**
@@ -81,15 +85,34 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     return work
   }
 
+  let draining = false
   const server = createServer((req, res) => {
     void track(serve(req, res))
+  })
+  // Node answers requests its parser refuses (headers too large, bad syntax) itself, with no body.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage
+    if (error.code === 'ECONNRESET' || !socket.writable || pending?.headersSent) {
+      socket.destroy()
+      return
+    }
+    const { status, headers, body } = responseParts(errorResponse(parserError(error)))
+    const head = Object.entries({ ...headers, 'content-length': body.length, connection: 'close' })
+      .map(([name, value]) => `${name}: ${value}`)
+      .join('\r\n')
+    socket.end(
+      Buffer.concat([Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n\r\n`), body]),
+    )
   })
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
     let result: APIGatewayProxyResult
     try {
       const url = requestUrl(req.url)
       const match = matchRoute(table, req.method ?? 'GET', url.pathname)
-      if (url.pathname === '/metrics' && req.method === 'GET') {
+      // The mock vendors stand for outside services: work in flight still calls them while draining.
+      if (draining && !(match.kind === 'match' && match.fn === functions.mockVendor)) {
+        result = errorResponse(new ShuttingDownError())
+      } else if (url.pathname === '/metrics' && req.method === 'GET') {
         // The embedded runtime's own route: Prometheus text (in AWS, CloudWatch has the EMF lines).
         result = {
           statusCode: 200,
@@ -131,7 +154,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       if (!(error instanceof PayloadTooLargeError)) log.error('gateway error', { error: error as Error })
     }
     const { status, headers, body } = responseParts(result)
-    res.writeHead(status, { ...headers, 'content-length': body.length })
+    // Once draining, no connection is kept for another request.
+    res.writeHead(status, {
+      ...headers,
+      'content-length': body.length,
+      ...(draining ? { connection: 'close' } : {}),
+    })
     res.end(body)
   }
 
@@ -198,24 +226,60 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   log.info(`queue: ${deps.bus.description}`)
   log.info(`listening on ${url}`)
 
-  let closing: Promise<void> | undefined
+  let closing: Promise<boolean> | undefined
   const close = () => {
     closing ??= (async () => {
+      draining = true
       clearInterval(syncTimer)
       clearInterval(relayTimer)
       clearInterval(metricsTimer)
       flushMetrics(true)
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // Idle kept-alive connections go now; busy ones close after their answer (Connection: close).
+      // The server keeps listening while draining, so that work in flight can still reach the mock vendors.
       server.closeIdleConnections()
       await subscription?.stop()
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+      let grace: NodeJS.Timeout | undefined
+      let graceOver = false
+      const graceEnded = new Promise<void>((resolve) => {
+        grace = setTimeout(() => resolve(), config.shutdownGraceMs)
+      }).then(() => {
+        graceOver = true
+      })
+      while (inFlight.size > 0 && !graceOver)
+        await Promise.race([Promise.allSettled([...inFlight]), graceEnded])
+      clearTimeout(grace)
+      const drained = inFlight.size === 0
+      if (!drained)
+        log.warn(
+          `shutdown grace of ${config.shutdownGraceMs} ms over: cutting ${inFlight.size} tasks in flight`,
+        )
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeAllConnections()
       await serverClosed
       await deps.bus.close()
       await deps.database.close()
+      return drained
     })()
     return closing
   }
   return { url, deps, syncNow, close }
+}
+
+/** The problem for a request Node's HTTP parser refused, with the part of the request it names. */
+function parserError(error: NodeJS.ErrnoException): MalformedRequestError {
+  const reason = (error as { reason?: string }).reason ?? error.message
+  if (error.code === 'HPE_HEADER_OVERFLOW') return new MalformedRequestError(431, 'headers', 'are too large')
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return new MalformedRequestError(408, 'request', 'did not arrive in time')
+  const field =
+    {
+      HPE_INVALID_METHOD: 'method',
+      HPE_INVALID_URL: 'target',
+      HPE_INVALID_VERSION: 'version',
+      HPE_INVALID_CHUNK_SIZE: 'body',
+      HPE_INVALID_EOF_STATE: 'body',
+    }[error.code ?? ''] ?? (error.code?.startsWith('HPE_') ? 'headers' : 'request')
+  return new MalformedRequestError(400, field, `is malformed (${reason})`)
 }
 
 /** The request target as a URL. `//x` is a path here, not a protocol-relative URL. */

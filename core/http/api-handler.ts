@@ -118,7 +118,7 @@ function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<stri
 
 function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string | undefined>): unknown {
   const raw = event.body ?? ''
-  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw
+  const text = event.isBase64Encoded ? decodeUtf8(Buffer.from(raw, 'base64')) : raw
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES)
   if (text.trim() === '') return undefined
   const type = headers['content-type']?.split(';')[0]?.trim().toLowerCase()
@@ -128,11 +128,25 @@ function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, strin
   try {
     return JSON.parse(text)
   } catch {
-    throw new AppError(400, 'malformed_json', 'Malformed JSON', 'body: is not valid JSON', {
-      errors: [{ field: 'body', message: 'is not valid JSON' }],
-    })
+    throw malformedBody('is not valid JSON')
   }
 }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** JSON is UTF-8 (RFC 8259): a body with bytes that are not is refused, never stored with U+FFFD. */
+function decodeUtf8(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    throw malformedBody('is not valid UTF-8')
+  }
+}
+
+const malformedBody = (message: string) =>
+  new AppError(400, 'malformed_json', 'Malformed JSON', `body: ${message}`, {
+    errors: [{ field: 'body', message }],
+  })
 
 function requireAdmin(
   expected: string | undefined,

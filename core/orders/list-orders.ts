@@ -5,7 +5,11 @@ import { Text } from '../http/text.js'
 
 export const MAX_PAGE = 500
 
-const Cursor = z.object({ createdAt: z.iso.datetime({ offset: true }), id: z.uuid() })
+const Cursor = z.object({
+  // PostgreSQL has no year 0: `0000-…` is well-formed ISO 8601 but out of its range.
+  createdAt: z.iso.datetime({ offset: true }).refine((v) => !v.startsWith('0000')),
+  id: z.uuid(),
+})
 
 /** The query of `GET /orders`: `status` repeated or comma-separated, `customerId`, `limit`, `cursor`. */
 export const ListOrdersQuery = z.strictObject({
