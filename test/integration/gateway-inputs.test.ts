@@ -1,6 +1,7 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { query, sql } from '../../db/client.js'
+import { setMockStock } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
 
@@ -10,11 +11,12 @@ interface RawAnswer {
   body: string
 }
 
-/** Writes `request` byte for byte on a fresh connection and reads the answer until the server closes it. */
+/** Writes `request` byte for byte on a fresh connection and reads the answer until the server closes it (`Connection: close`). */
 function rawRequest(url: string, request: Buffer): Promise<RawAnswer> {
   const { hostname, port } = new URL(url)
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.end(request))
+    // Written, not ended: the answer comes back before the server closes the connection.
+    const socket = connect(Number(port), hostname, () => socket.write(request))
     const chunks: Buffer[] = []
     socket.on('data', (chunk: Buffer) => chunks.push(chunk))
     socket.on('error', reject)
@@ -47,6 +49,8 @@ for (const backend of backends) {
 
       beforeAll(async () => {
         stack = await startStack(backend.kind)
+        await setMockStock(stack.db, 'acme', 'UTF8-1', 100)
+        await api(stack.url).post('/sync')
       })
       afterAll(() => stack?.close())
 
@@ -69,13 +73,14 @@ for (const backend of backends) {
         const body = Buffer.concat([
           Buffer.from('{"customerId":"utf8-'),
           Buffer.from([0xff, 0xfe]),
-          Buffer.from('","lines":[{"sku":"SKU-00002","quantity":1}]}'),
+          Buffer.from('","lines":[{"sku":"UTF8-1","quantity":1}]}'),
         ])
         const head = `POST /orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`
 
         const answer = await rawRequest(stack.url, Buffer.concat([Buffer.from(head), body]))
 
         problemNaming(answer, 400, 'body')
+        // (Before, this order was placed with U+FFFD in place of the two bytes.)
         expect(await query(stack.db, sql`select id from orders where customer_id like 'utf8-%'`)).toEqual([])
       })
     },
