@@ -10,10 +10,11 @@ import * as rds from 'aws-cdk-lib/aws-rds'
 import * as secrets from 'aws-cdk-lib/aws-secretsmanager'
 import * as sqs from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
+import { ConfigError, loadConfig } from '../core/config.js'
 import { functionName, ServiceFunction } from './service-function.js'
-import { deadLetterQueues, type FunctionSpec, functions, queues, type Route } from './topology.js'
+import { deadLetterQueues, functions, functionsFor, queues, type Route, type Target } from './topology.js'
 
-export type Target = 'local' | 'aws'
+export type { Target }
 
 /** The REST API's id in LocalStack (tag `_custom_id_`), so the README's URLs work as written. */
 export const LOCAL_API_ID = 'order-aggregator'
@@ -25,6 +26,11 @@ export const ORDERS_DELIVERY_LIMIT = 10
 
 export interface OrderAggregatorStackProps extends StackProps {
   target: Target
+  /**
+   * The vendors to sell against (VENDORS: a JSON array of {id, name, baseUrl}). Required by the
+   * `aws` target, which never deploys the mock vendor; `local` sells against the mock vendors.
+   */
+  vendors?: string
 }
 
 /**
@@ -41,6 +47,7 @@ export class OrderAggregatorStack extends Stack {
     super(scope, id, props)
     const { target } = props
     const stage = STAGE[target]
+    const vendors = target === 'aws' ? realVendors(props.vendors) : undefined
 
     const dlqs = new Map<string, sqs.Queue>(
       Object.values(deadLetterQueues).map((name) => [
@@ -62,12 +69,12 @@ export class OrderAggregatorStack extends Stack {
 
     const network = target === 'aws' ? this.awsNetwork() : undefined
     const environment: Record<string, string> = {
-      ...(target === 'aws' ? this.awsEnvironment(network!, api) : localEnvironment()),
+      ...(target === 'aws' ? { ...this.awsEnvironment(network!), VENDORS: vendors! } : localEnvironment()),
       // Final order failures are recorded here too, where `awslocal sqs receive-message` reads them.
       DEAD_LETTER_QUEUE_URL: dlqs.get(deadLetterQueues.processOrder)!.queueUrl,
     }
 
-    for (const spec of Object.values(functions) as FunctionSpec[]) {
+    for (const spec of functionsFor(target)) {
       const fn = new ServiceFunction(this, {
         spec,
         environment,
@@ -177,7 +184,7 @@ export class OrderAggregatorStack extends Stack {
   }
 
   /** Settings of the `aws` target: URLs assembled from the generated secrets at deploy time. */
-  private awsEnvironment(network: ReturnType<OrderAggregatorStack['awsNetwork']>, api: apigw.RestApi) {
+  private awsEnvironment(network: ReturnType<OrderAggregatorStack['awsNetwork']>) {
     const db = network.database
     const dbSecret = db.secret!
     const amqpEndpoint = Fn.select(0, network.broker.attrAmqpEndpoints)
@@ -197,8 +204,6 @@ export class OrderAggregatorStack extends Stack {
         '@',
         Fn.select(1, Fn.split('amqps://', amqpEndpoint)),
       ]),
-      // Not api.url: that is the stage, which depends on the methods, which depend on the functions.
-      MOCK_VENDOR_BASE_URL: `https://${api.restApiId}.execute-api.${this.region}.${this.urlSuffix}/${STAGE.aws}/mock-vendors`,
       // Broker-side dead-lettering under the MQ trigger: after this many deliveries, orders.poison.
       ORDERS_DELIVERY_LIMIT: String(ORDERS_DELIVERY_LIMIT),
     }
@@ -269,3 +274,22 @@ function pascal(name: string): string {
 }
 
 export { functionName }
+
+/**
+ * The `aws` target's vendors, checked as the service will check them: production sells against
+ * real vendors only, so a synthesis without them stops here rather than deploying the mock.
+ */
+function realVendors(json: string | undefined): string {
+  if (!json?.trim())
+    throw new Error(
+      'The aws target sells against real vendors: set VENDORS (or -c vendors=...) to a JSON array of {id, name, baseUrl}',
+    )
+  try {
+    loadConfig({ VENDORS: json })
+  } catch (error) {
+    if (error instanceof ConfigError)
+      throw new Error(`The aws target's vendors are malformed: ${error.message}`)
+    throw error
+  }
+  return json
+}

@@ -14,6 +14,9 @@ export interface Route {
   admin?: boolean
 }
 
+/** Where the stack is deployed: LocalStack (with the docker-compose services) or AWS. */
+export type Target = 'local' | 'aws'
+
 export interface FunctionSpec {
   /** Kebab-case function name; also its folder under functions/. */
   name: string
@@ -27,6 +30,8 @@ export interface FunctionSpec {
   schedule?: string
   /** The queue that triggers this function, for consumers. */
   queue?: keyof typeof queues
+  /** A stand-in for an outside system (the mock vendor): deployed to LocalStack, never to AWS. */
+  standIn?: boolean
   /** Lambda asynchronous-invocation policy and the SQS dead-letter queue it feeds. */
   asyncFailure?: { retryAttempts: number; maxEventAgeSeconds: number; deadLetterQueue: string }
 }
@@ -152,6 +157,7 @@ export const functions = {
   mockVendor: fn({
     name: 'mock-vendor',
     description: 'A stand-in third-party vendor API with its own stock',
+    standIn: true,
     routes: [
       { method: 'GET', path: '/mock-vendors/{vendorId}/stock' },
       { method: 'POST', path: '/mock-vendors/{vendorId}/orders' },
@@ -171,4 +177,9 @@ export function routes(): { route: Route; fn: FunctionSpec }[] {
   return Object.values(functions).flatMap((spec: FunctionSpec) =>
     spec.routes.map((route) => ({ route, fn: spec })),
   )
+}
+
+/** The functions a target deploys: all of them on LocalStack; on AWS, none of the stand-ins. */
+export function functionsFor(target: Target): FunctionSpec[] {
+  return (Object.values(functions) as FunctionSpec[]).filter((spec) => target === 'local' || !spec.standIn)
 }

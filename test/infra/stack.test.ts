@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { App } from 'aws-cdk-lib'
@@ -14,19 +14,28 @@ import {
   OrderAggregatorStack,
   type Target,
 } from '../../infra/stack.js'
-import { deadLetterQueues, type FunctionSpec, functions, queues } from '../../infra/topology.js'
+import { deadLetterQueues, type FunctionSpec, functions, functionsFor, queues } from '../../infra/topology.js'
 import { amqpUrl, deleteQueues, freshDatabase, hasService, uniqueId } from '../support/services.js'
 
 const specs = Object.values(functions) as FunctionSpec[]
+/** Real vendors, as the `aws` target requires them. */
+const VENDORS = JSON.stringify([
+  { id: 'northwind', name: 'Northwind', baseUrl: 'https://api.northwind.example/v1' },
+])
+
+const outdirs: string[] = []
+afterAll(() => {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
 
 /** Synthesizes a target; bundling is skipped except where a test asks for it. */
-function synth(target: Target, bundle = false) {
-  const app = new App({
-    outdir: mkdtempSync(join(tmpdir(), 'cdk-')),
-    context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] },
-  })
+function synth(target: Target, bundle = false, vendors: string | undefined = VENDORS) {
+  const outdir = mkdtempSync(join(tmpdir(), 'cdk-'))
+  outdirs.push(outdir)
+  const app = new App({ outdir, context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] } })
   const stack = new OrderAggregatorStack(app, 'OrderAggregator', {
     target,
+    vendors: target === 'aws' ? vendors : undefined,
     env: { account: '000000000000', region: 'us-east-1' },
   })
   return { app, stack, template: Template.fromStack(stack) }
@@ -46,6 +55,7 @@ function resourcePaths(template: Template): Map<string, string> {
 for (const target of ['local', 'aws'] as const) {
   describe(`the CDK stack, target ${target}`, () => {
     const { template } = synth(target)
+    const specs = functionsFor(target)
 
     it('has one function per topology entry, with its runtime, timeout, memory and environment', () => {
       template.resourceCountIs('AWS::Lambda::Function', specs.length)
@@ -60,7 +70,7 @@ for (const target of ['local', 'aws'] as const) {
               NODE_OPTIONS: '--enable-source-maps',
               DATABASE_URL: Match.anyValue(),
               AMQP_URL: Match.anyValue(),
-              MOCK_VENDOR_BASE_URL: Match.anyValue(),
+              ...(target === 'local' ? { MOCK_VENDOR_BASE_URL: Match.anyValue() } : { VENDORS }),
             }),
           },
         })
@@ -302,6 +312,22 @@ async function countMigrations(url: string): Promise<number> {
 
 describe('the aws target', () => {
   const { template } = synth('aws')
+
+  it('refuses to synthesize without real vendors, or with malformed ones, and says what to set', () => {
+    expect(() => synth('aws', false, '')).toThrow(/sells against real vendors: set VENDORS/)
+    expect(() => synth('aws', false, '[{"id":"x"}]')).toThrow(/vendors are malformed: .*VENDORS/)
+  })
+
+  it('never deploys the mock vendor, nor points any function at it', () => {
+    const deployed = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties)
+
+    expect(deployed.map((p) => p.FunctionName)).not.toContain(functionName(functions.mockVendor))
+    expect(deployed.filter((p) => 'MOCK_VENDOR_BASE_URL' in p.Environment.Variables)).toEqual([])
+    expect(deployed.every((p) => p.Environment.Variables.VENDORS === VENDORS)).toBe(true)
+    expect([...resourcePaths(template).values()].filter((path) => path.startsWith('/mock-vendors'))).toEqual(
+      [],
+    )
+  })
 
   it('runs on a VPC with RDS PostgreSQL and an Amazon MQ RabbitMQ broker', () => {
     template.resourceCountIs('AWS::EC2::VPC', 1)
