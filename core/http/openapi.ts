@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { type FunctionSpec, type Route, routes } from '../../infra/topology.js'
+import { type FunctionSpec, functions, type Route, routes } from '../../infra/topology.js'
 import {
   Behaviour,
   OrderKeyParam,
@@ -9,7 +9,7 @@ import {
   VendorOrder,
 } from '../mock-vendor/schemas.js'
 import { ListOrdersQuery } from '../orders/list-orders.js'
-import { PlaceOrderInput } from '../orders/schemas.js'
+import { OrderId, PlaceOrderInput } from '../orders/schemas.js'
 
 interface Operation {
   summary: string
@@ -17,7 +17,12 @@ interface Operation {
   query?: z.ZodType
   /** Path parameters with a schema of their own (the rest are plain strings). */
   params?: z.ZodObject
-  success: { status: number; description: string }
+  success: {
+    status: number
+    description: string
+    /** What the success body is, when not a JSON object: a JSON array, or an HTML page. */
+    body?: 'array' | 'html'
+  }
   headers?: { name: string; description: string }[]
 }
 
@@ -45,15 +50,17 @@ export const operations: Record<string, Operation> = {
   },
   'GET /orders/{id}': {
     summary: 'Read an order with its lines, allocations and history',
+    params: z.object({ id: OrderId }),
     success: { status: 200, description: 'The order' },
   },
   'POST /orders/{id}/cancel': {
     summary: 'Cancel an order that has not been forwarded yet; its stock is released once',
+    params: z.object({ id: OrderId }),
     success: { status: 200, description: '{ id, status: "cancelled", released }' },
   },
   'GET /products': {
     summary: 'Products with what each offered vendor can still sell',
-    success: { status: 200, description: 'Products' },
+    success: { status: 200, description: 'Products', body: 'array' },
   },
   'GET /products/{sku}': {
     summary: 'One product with its availability per vendor',
@@ -62,7 +69,7 @@ export const operations: Record<string, Operation> = {
   },
   'GET /vendors': {
     summary: 'Vendors with their sync state and staleness',
-    success: { status: 200, description: 'Vendors' },
+    success: { status: 200, description: 'Vendors', body: 'array' },
   },
   'GET /health': {
     summary: 'State of the database and the queue',
@@ -125,17 +132,20 @@ export const operations: Record<string, Operation> = {
   },
   'GET /dead-letters': {
     summary: 'Dead letters not redriven yet, newest first',
-    success: { status: 200, description: 'Dead letters' },
+    success: { status: 200, description: 'Dead letters', body: 'array' },
   },
   'POST /dead-letters/{id}/redrive': {
     summary: 'Send a failed order round again, if stock still allows (admin)',
     success: { status: 200, description: '{ id, orderId, outcome }' },
   },
-  'GET /': { summary: 'The operators’ dashboard', success: { status: 200, description: 'HTML page' } },
+  'GET /': {
+    summary: 'The operators’ dashboard',
+    success: { status: 200, description: 'HTML page', body: 'html' },
+  },
   'GET /openapi.json': { summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
   'GET /docs': {
     summary: 'Interactive API documentation',
-    success: { status: 200, description: 'HTML page' },
+    success: { status: 200, description: 'HTML page', body: 'html' },
   },
 }
 
@@ -148,6 +158,12 @@ const jsonSchema = (schema: z.ZodType) =>
 const problem = {
   description: 'application/problem+json (RFC 9457), naming each bad field in `errors`',
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+}
+
+const successContent = {
+  object: { 'application/json': { schema: { type: 'object' } } },
+  array: { 'application/json': { schema: { type: 'array', items: { type: 'object' } } } },
+  html: { 'text/html': { schema: { type: 'string' } } },
 }
 
 function operation(route: Route, fn: FunctionSpec) {
@@ -189,7 +205,7 @@ function operation(route: Route, fn: FunctionSpec) {
     responses: {
       [String(op?.success.status ?? 200)]: {
         description: op?.success.description ?? 'OK',
-        content: { 'application/json': { schema: { type: 'object' } } },
+        content: successContent[op?.success.body ?? 'object'],
       },
       '400': problem,
       ...(route.admin ? { '401': problem } : {}),
@@ -197,6 +213,10 @@ function operation(route: Route, fn: FunctionSpec) {
       ...(route.method === 'POST' && route.path === '/orders'
         ? { '409': problem, '413': problem, '415': problem, '422': problem }
         : {}),
+      // A mock vendor refuses what its stock or its behaviour (rate limits, down) says it would.
+      ...(fn.name === functions.mockVendor.name ? { '409': problem, '429': problem } : {}),
+      // The database is unavailable, the process is shutting down, or a mock vendor is down.
+      '503': problem,
     },
   }
 }

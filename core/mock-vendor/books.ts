@@ -227,7 +227,7 @@ export const Behaviour = z.strictObject({
   failureRate: z.number().min(0).max(1).default(0),
   down: z.boolean().default(false),
   /** Refuse with 429 beyond this many requests in flight (null: no limit). */
-  maxConcurrent: z.number().int().min(1).nullable().default(null),
+  maxConcurrent: z.number().int().min(1).max(1_000_000).nullable().default(null),
   /** Refuse with 429 beyond this many requests in any second (null: no limit). */
   maxPerSecond: z.number().int().min(1).nullable().default(null),
 })

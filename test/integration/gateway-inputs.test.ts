@@ -69,6 +69,15 @@ for (const backend of backends) {
         expect(answer.body.errors).toEqual([expect.objectContaining({ field: 'query.cursor' })])
       })
 
+      it('answers 400 naming maxConcurrent for a mock vendor limit beyond what the database stores', async () => {
+        const answer = await api(stack.url).put('/mock-vendors/globex/behaviour', {
+          maxConcurrent: 9_007_199_254_740_990,
+        })
+
+        expect(answer.status).toBe(400)
+        expect(answer.body.errors).toEqual([expect.objectContaining({ field: 'body.maxConcurrent' })])
+      })
+
       it('answers 400 naming the body for JSON with bytes that are not UTF-8, and stores nothing', async () => {
         const body = Buffer.concat([
           Buffer.from('{"customerId":"utf8-'),
