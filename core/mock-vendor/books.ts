@@ -58,33 +58,33 @@ export async function readMockStock(
   db: Executor,
   vendorId: string,
   page: { cursor?: string; limit: number },
-) {
-  const rows = await query<{
-    asOf: string
-    sku: string | null
-    name: string
-    price: string
-    quantity: number
-  }>(
-    db,
-    sql`select t.as_of as "asOf", p.sku, p.name, p.price::text as price, p.quantity
-        from (select to_json(now()) #>> '{}' as as_of) t
-        left join lateral (
-          select sku, name, price, quantity from mock_vendor.stock
-          where vendor_id = ${vendorId} ${page.cursor ? sql`and sku > ${page.cursor}` : sql``}
-          order by sku limit ${page.limit + 1}
-        ) p on true
-        order by p.sku`,
-  )
-  const listed = rows.filter((r) => r.sku !== null)
-  const items = listed
-    .slice(0, page.limit)
-    .map((r) => ({ sku: r.sku!, name: r.name, price: Number(r.price), quantity: r.quantity }))
-  return {
-    items,
-    nextCursor: listed.length > page.limit ? items[items.length - 1]!.sku : null,
-    asOf: rows[0]!.asOf,
-  } satisfies StockPageView
+): Promise<StockPageView> {
+  const after = page.cursor ? sql`and sku > ${page.cursor}` : sql``
+  const asOf = sql`to_json(now()) #>> '{}'`
+  for (;;) {
+    const rows = await query<{ sku: string; name: string; price: string; quantity: number; asOf: string }>(
+      db,
+      sql`select sku, name, price::text as price, quantity, (select ${asOf}) as "asOf" from mock_vendor.stock
+          where vendor_id = ${vendorId} ${after} order by sku limit ${page.limit + 1}`,
+    )
+    if (rows.length > 0) {
+      const items = rows
+        .slice(0, page.limit)
+        .map((r) => ({ sku: r.sku, name: r.name, price: Number(r.price), quantity: r.quantity }))
+      return {
+        items,
+        nextCursor: rows.length > page.limit ? items[items.length - 1]!.sku : null,
+        asOf: rows[0]!.asOf,
+      }
+    }
+    // Nothing to list: when, seen by a statement that finds it still empty.
+    const [empty] = await query<{ asOf: string }>(
+      db,
+      sql`select ${asOf} as "asOf"
+          where not exists (select 1 from mock_vendor.stock where vendor_id = ${vendorId} ${after})`,
+    )
+    if (empty) return { items: [], nextCursor: null, asOf: empty.asOf }
+  }
 }
 
 interface MockOrderRequest {

@@ -142,11 +142,24 @@ async function databaseClock(db: Db): Promise<DatabaseClock> {
  * had its answer (a vendor clock ahead of ours would count deductions it had not made); for a
  * vendor that does not say, when we sent the request that it answered.
  */
-function pageTime(page: FetchedPage, clock: DatabaseClock): string {
-  if (!page.asOf) return new Date(clock.at(page.requestedAt, 'down')).toISOString()
+function pageTime(page: FetchedPage, clock: DatabaseClock): PageTime {
+  if (!page.asOf) {
+    const ms = clock.at(page.requestedAt, 'down')
+    return { at: new Date(ms).toISOString(), ms }
+  }
   const latest = clock.at(page.receivedAt, 'up')
-  return Date.parse(page.asOf) > latest ? new Date(latest).toISOString() : page.asOf
+  const ms = Date.parse(page.asOf)
+  return ms > latest ? { at: new Date(latest).toISOString(), ms: latest } : { at: page.asOf, ms }
 }
+
+/** A page's time as the database takes it, and in whole milliseconds (not after it). */
+interface PageTime {
+  at: string
+  ms: number
+}
+
+/** A time at or before each of these, to the millisecond. */
+const earliest = (times: PageTime[]) => new Date(Math.min(...times.map((t) => t.ms))).toISOString()
 
 /**
  * Writes a vendor's snapshot and recounts `reserved` (DESIGN.md invariant 2), one transaction per
@@ -166,27 +179,31 @@ async function writeSnapshot(
   clock: DatabaseClock,
   batchSize: number,
 ): Promise<number> {
+  const times = pages.map((p) => pageTime(p, clock))
   // A SKU listed twice (a cursor that moved under us) keeps its later page.
-  const bySku = new Map<string, StockItem & { snapshotAt: string }>()
-  for (const page of pages) {
-    const snapshotAt = pageTime(page, clock)
-    for (const item of page.items) bySku.set(item.sku, { ...item, snapshotAt })
+  const items = new Map<string, StockItem>()
+  const pageOf = new Map<string, number>()
+  for (const [i, page] of pages.entries()) {
+    for (const item of page.items) {
+      items.set(item.sku, item)
+      pageOf.set(item.sku, i)
+    }
   }
-  const rows = [...bySku.values()].sort((a, b) => a.sku.localeCompare(b.sku))
-  // Bounds below every row's snapshot time, to the millisecond (Date drops the microseconds).
-  const earliest = (times: string[]) => new Date(Math.min(...times.map((t) => Date.parse(t)))).toISOString()
+  const rows = [...items.values()].sort((a, b) => a.sku.localeCompare(b.sku))
+  const pageTimes = sql.param(times.map((t) => t.at))
   let written = 0
   for (let i = 0; i < rows.length; i += batchSize) {
     const batch = rows.slice(i, i + batchSize)
+    const batchPages = batch.map((r) => pageOf.get(r.sku)!)
     written += await db.transaction(async (tx) => {
       const skus = await query<{ sku: string }>(
         tx,
         sql`insert into vendor_stock (vendor_id, sku, name, price, quantity, snapshot_at)
-            select ${vendorId}, sku, name, price, quantity, snapshot_at
+            select ${vendorId}, sku, name, price, quantity, (${pageTimes}::timestamptz[])[page + 1]
             from unnest(${sql.param(batch.map((r) => r.sku))}::text[], ${sql.param(batch.map((r) => r.name))}::text[],
                         ${sql.param(batch.map((r) => r.price))}::numeric[], ${sql.param(batch.map((r) => r.quantity))}::int[],
-                        ${sql.param(batch.map((r) => r.snapshotAt))}::timestamptz[])
-                 as t(sku, name, price, quantity, snapshot_at)
+                        ${sql.param(batchPages)}::int[])
+                 as t(sku, name, price, quantity, page)
             on conflict (vendor_id, sku) do update
             set name = excluded.name, price = excluded.price, quantity = excluded.quantity, snapshot_at = excluded.snapshot_at
             where vendor_stock.snapshot_at < excluded.snapshot_at
@@ -196,14 +213,14 @@ async function writeSnapshot(
         tx,
         vendorId,
         skus.map((r) => r.sku),
-        earliest(batch.map((r) => r.snapshotAt)),
+        earliest(batchPages.map((page) => times[page]!)),
       )
       return skus.length
     })
   }
   // A SKU absent from a complete snapshot is sold out at the vendor (unless a newer snapshot says
   // otherwise), as of the first page: every row of this snapshot is at least as new.
-  const firstRead = earliest(pages.map((p) => pageTime(p, clock)))
+  const firstRead = earliest(times)
   await db.transaction(async (tx) => {
     const absent = await query<{ sku: string }>(
       tx,

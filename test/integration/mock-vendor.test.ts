@@ -96,6 +96,9 @@ for (const backend of backends) {
       // Each page says when it was read.
       expect(first.asOf).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$/)
       expect(Date.parse(second.asOf)).toBeGreaterThanOrEqual(Date.parse(first.asOf))
+      const beyond = (await http.get('/mock-vendors/acme/stock?cursor=ZZZ')).body
+      expect(beyond).toMatchObject({ items: [], nextCursor: null })
+      expect(Date.parse(beyond.asOf)).toBeGreaterThanOrEqual(Date.parse(second.asOf))
       expect((await http.get('/mock-vendors/nobody/stock')).status).toBe(404)
     })
 
