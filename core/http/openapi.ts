@@ -23,6 +23,8 @@ interface Operation {
     /** What the success body is, when not a JSON object: a JSON array, or an HTML page. */
     body?: 'array' | 'html'
   }
+  /** The answer to a repeated Idempotency-Key, when its status differs from the first answer's. */
+  replayed?: { status: number; description: string }
   headers?: { name: string; description: string }[]
 }
 
@@ -87,7 +89,8 @@ export const operations: Record<string, Operation> = {
   'POST /mock-vendors/{vendorId}/orders': {
     summary: 'Place an order at a mock vendor, deducting its stock (idempotent by Idempotency-Key)',
     body: VendorOrder,
-    success: { status: 201, description: '{ id } (200 when replayed)' },
+    success: { status: 201, description: '{ id }' },
+    replayed: { status: 200, description: '{ id } of the order first placed with this Idempotency-Key' },
     headers: [
       {
         name: 'Idempotency-Key',
@@ -207,6 +210,14 @@ function operation(route: Route, fn: FunctionSpec) {
         description: op?.success.description ?? 'OK',
         content: successContent[op?.success.body ?? 'object'],
       },
+      ...(op?.replayed
+        ? {
+            [String(op.replayed.status)]: {
+              description: op.replayed.description,
+              content: successContent.object,
+            },
+          }
+        : {}),
       '400': problem,
       ...(route.admin ? { '401': problem } : {}),
       '404': problem,
