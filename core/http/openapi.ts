@@ -84,7 +84,10 @@ export const operations: Record<string, Operation> = {
   'GET /mock-vendors/{vendorId}/stock': {
     summary: "A mock vendor's stock, paged by cursor",
     query: StockQuery,
-    success: { status: 200, description: '{ items, nextCursor, asOf }: asOf is when the vendor read the page' },
+    success: {
+      status: 200,
+      description: '{ items, nextCursor, asOf }: asOf is when the vendor read the page',
+    },
   },
   'POST /mock-vendors/{vendorId}/orders': {
     summary: 'Place an order at a mock vendor, deducting its stock (idempotent by Idempotency-Key)',
