@@ -233,15 +233,17 @@ export function insertOrders(orders: OrderRows[]) {
       select * from unnest(${column(lines, (l) => l.orderId)}::uuid[], ${column(lines, (l) => l.sku)}::text[],
                            ${column(lines, (l) => l.quantity)}::int[])
     )
-    ${insertAllocations(orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, round: 0, ...a }))))}`
+    ${insertAllocations(orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, ...a }))))}`
 }
 
 const column = <T>(rows: T[], pick: (row: T) => unknown) => sql.param(rows.map(pick))
 
-/** Writes allocations of existing orders, each in its round (no stock is touched). */
-export function insertAllocations(allocations: (PlannedAllocation & { orderId: string; round: number })[]) {
+/**
+ * Writes allocations of existing orders, all in one round (no stock is touched): placement's are
+ * round 0, a re-plan's the order's next round.
+ */
+export function insertAllocations(allocations: (PlannedAllocation & { orderId: string })[], round = 0) {
   return sql`insert into allocations (order_id, sku, vendor_id, quantity, round)
-    select * from unnest(${column(allocations, (a) => a.orderId)}::uuid[], ${column(allocations, (a) => a.sku)}::text[],
-                         ${column(allocations, (a) => a.vendorId)}::text[], ${column(allocations, (a) => a.quantity)}::int[],
-                         ${column(allocations, (a) => a.round)}::int[])`
+    select *, ${round}::int from unnest(${column(allocations, (a) => a.orderId)}::uuid[], ${column(allocations, (a) => a.sku)}::text[],
+                         ${column(allocations, (a) => a.vendorId)}::text[], ${column(allocations, (a) => a.quantity)}::int[])`
 }

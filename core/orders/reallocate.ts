@@ -37,6 +37,11 @@ export async function reallocate(
     tx,
     sql`select coalesce(max(round) + 1, 0)::int as round from allocations where order_id = ${orderId}`,
   )) as [{ round: number }]
-  await tx.execute(insertAllocations(plan.allocations.map((a) => ({ orderId, round, ...a }))))
+  await tx.execute(
+    insertAllocations(
+      plan.allocations.map((a) => ({ orderId, ...a })),
+      round,
+    ),
+  )
   return (await reserveStock(tx, plan.allocations)) ? plan : 'lost-race'
 }
