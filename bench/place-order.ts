@@ -6,6 +6,7 @@ import { reserveStock } from '../core/inventory/stock.js'
 import { enqueue } from '../core/messaging/outbox.js'
 import { skuOf } from '../core/mock-vendor/catalogue.js'
 import { insertOrders } from '../core/orders/place-order.js'
+import { DEFAULT_CLIENT } from '../core/orders/schemas.js'
 import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
@@ -125,7 +126,16 @@ async function directRun(databaseUrl: string, catalogue: Catalogue, clients: num
       await db.transaction(async (tx) => {
         const lines = [{ sku: allocation.sku, quantity: 1 }]
         await tx.execute(
-          insertOrders([{ id, customerId: null, correlationId: id, lines, allocations: [allocation] }]),
+          insertOrders([
+            {
+              id,
+              clientId: DEFAULT_CLIENT,
+              customerId: null,
+              correlationId: id,
+              lines,
+              allocations: [allocation],
+            },
+          ]),
         )
         await enqueue(tx, [{ destination: 'orders', payload: { orderId: id }, correlationId: id }])
         if (!(await reserveStock(tx, [allocation]))) throw new Error('out of stock in the baseline')

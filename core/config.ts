@@ -9,6 +9,8 @@ const VendorEntry = z.object({
   /** This vendor's own limits, over VENDOR_MAX_CONCURRENT and VENDOR_MAX_PER_SECOND. */
   maxConcurrent: z.number().int().min(1).optional(),
   maxPerSecond: z.number().positive().optional(),
+  /** Sent as x-api-key on every call to this vendor. */
+  apiKey: z.string().min(1).optional(),
 })
 export type VendorEntry = z.infer<typeof VendorEntry>
 
@@ -17,6 +19,45 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === '' ? undefined : v))
+
+/**
+ * `client:secret` pairs, comma-separated, as a map from the secret to its client. A client name is
+ * what orders record; a secret names one client only.
+ */
+function clientPairs(what: string, minLength: number) {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const bySecret = new Map<string, string>()
+      for (const pair of (text ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const at = pair.indexOf(':')
+        const client = pair.slice(0, at)
+        const secret = pair.slice(at + 1)
+        if (
+          at < 0 ||
+          !/^[A-Za-z0-9._-]{1,64}$/.test(client) ||
+          secret.length < minLength ||
+          /\s/.test(secret)
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be client:${what} pairs, comma-separated (client: letters, digits, . _ -; ${what}: at least ${minLength} characters, no spaces)`,
+          })
+          return z.NEVER
+        }
+        if (bySecret.has(secret)) {
+          ctx.addIssue({ code: 'custom', message: `one ${what} is given to two clients` })
+          return z.NEVER
+        }
+        bySecret.set(secret, client)
+      }
+      return bySecret
+    })
+}
 
 /** The mock vendors that the project ships, so that a bare machine has stock to sell. */
 export const MOCK_VENDOR_IDS = ['acme', 'globex', 'initech'] as const
@@ -65,6 +106,17 @@ const EnvSchema = z
     ORDERS_DELIVERY_LIMIT: z.coerce.number().int().min(1).optional(),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
     ADMIN_TOKEN: optionalString,
+    /**
+     * API clients of the embedded runtime: `client:key` pairs, comma-separated. A client sends its
+     * key as x-api-key and sees only its own orders. None: every caller is the client `default`.
+     */
+    API_KEYS: clientPairs('key', 16),
+    /** Set by the CDK stack: `client:apiKeyId` pairs of the API Gateway keys it created. */
+    API_KEY_IDS: clientPairs('apiKeyId', 1),
+    /** Set by the CDK stack: the id of the admin's API Gateway key. */
+    ADMIN_API_KEY_ID: optionalString,
+    /** What the service sends as x-api-key to the mock vendors (their changes are admin routes). */
+    MOCK_VENDOR_API_KEY: optionalString,
     DEAD_LETTER_QUEUE_URL: optionalString.pipe(z.url().optional()),
     /**
      * On SIGTERM or SIGINT, how long the embedded runtime lets work in flight (requests, order
@@ -78,6 +130,7 @@ const EnvSchema = z
       id,
       name: id[0]!.toUpperCase() + id.slice(1),
       baseUrl: `${mockBase}/${id}`,
+      apiKey: env.MOCK_VENDOR_API_KEY ?? env.ADMIN_TOKEN,
     }))
     if (env.VENDORS !== undefined) {
       const parsed = z.array(VendorEntry).min(1).safeParse(safeJson(env.VENDORS))
@@ -111,6 +164,8 @@ const EnvSchema = z
           maxPerSecond: own?.maxPerSecond ?? env.VENDOR_MAX_PER_SECOND,
         }
       },
+      /** The x-api-key a vendor expects, if any. */
+      vendorApiKey: (vendorId: string) => vendors.find((v) => v.id === vendorId)?.apiKey,
       vendors,
       mockCatalogueSize: env.MOCK_CATALOGUE_SIZE,
       outboxRelayIntervalMs: env.OUTBOX_RELAY_INTERVAL_MS,
@@ -123,6 +178,9 @@ const EnvSchema = z
       ordersDeliveryLimit: env.ORDERS_DELIVERY_LIMIT,
       logLevel: env.LOG_LEVEL,
       adminToken: env.ADMIN_TOKEN,
+      apiKeys: env.API_KEYS,
+      apiKeyIds: env.API_KEY_IDS,
+      adminApiKeyId: env.ADMIN_API_KEY_ID,
       deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     }

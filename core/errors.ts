@@ -70,8 +70,22 @@ export class PayloadTooLargeError extends AppError {
 }
 
 export class UnauthorizedError extends AppError {
-  constructor() {
-    super(401, 'unauthorized', 'Unauthorized', 'A valid admin token is required')
+  constructor(detail = 'A valid admin token is required') {
+    super(
+      401,
+      'unauthorized',
+      'Unauthorized',
+      detail,
+      {},
+      { 'www-authenticate': 'Bearer realm="order-aggregator"' },
+    )
+  }
+}
+
+/** The caller is known, and this is not theirs to use. */
+export class ForbiddenError extends AppError {
+  constructor(detail: string) {
+    super(403, 'forbidden', 'Forbidden', detail)
   }
 }
 

@@ -11,8 +11,17 @@ import * as secrets from 'aws-cdk-lib/aws-secretsmanager'
 import * as sqs from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
 import { ConfigError, loadConfig } from '../core/config.js'
+import { DEFAULT_CLIENT } from '../core/orders/schemas.js'
 import { functionName, ServiceFunction } from './service-function.js'
-import { deadLetterQueues, functions, functionsFor, queues, type Route, type Target } from './topology.js'
+import {
+  clientThrottle,
+  deadLetterQueues,
+  functions,
+  functionsFor,
+  queues,
+  type Route,
+  type Target,
+} from './topology.js'
 
 export type { Target }
 
@@ -31,6 +40,11 @@ export interface OrderAggregatorStackProps extends StackProps {
    * `aws` target, which never deploys the mock vendor; `local` sells against the mock vendors.
    */
   vendors?: string
+  /**
+   * The API clients to create a key for (`-c clients=a,b` or API_CLIENTS; default `default`). Each
+   * key names its client: an order belongs to the client whose key placed it.
+   */
+  clients?: string[]
 }
 
 /**
@@ -67,17 +81,27 @@ export class OrderAggregatorStack extends Stack {
     })
     if (target === 'local') Tags.of(api).add('_custom_id_', LOCAL_API_ID)
 
+    const keys = this.apiKeys(api, props.clients ?? [DEFAULT_CLIENT])
     const network = target === 'aws' ? this.awsNetwork() : undefined
     const environment: Record<string, string> = {
       ...(target === 'aws' ? { ...this.awsEnvironment(network!), VENDORS: vendors! } : localEnvironment()),
       // Final order failures are recorded here too, where `awslocal sqs receive-message` reads them.
       DEAD_LETTER_QUEUE_URL: dlqs.get(deadLetterQueues.processOrder)!.queueUrl,
+      // API Gateway checks the keys; the functions tell the clients and the admin apart by key id.
+      API_KEY_IDS: keys.clientKeyIds,
+      ADMIN_API_KEY_ID: keys.admin.keyId,
     }
 
     for (const spec of functionsFor(target)) {
       const fn = new ServiceFunction(this, {
         spec,
-        environment,
+        environment: {
+          ...environment,
+          // The mock vendors take orders from the admin only; process-order is the one caller.
+          ...(target === 'local' && spec.name === functions.processOrder.name
+            ? { MOCK_VENDOR_API_KEY: keys.adminSecret.secretValue.unsafeUnwrap() }
+            : {}),
+        },
         deadLetterQueue: spec.asyncFailure ? dlqs.get(spec.asyncFailure.deadLetterQueue) : undefined,
         vpc: network?.vpc,
         securityGroups: network ? [network.functions] : undefined,
@@ -102,16 +126,13 @@ export class OrderAggregatorStack extends Stack {
       }
     }
 
-    const adminKey = api.addApiKey('admin-key', { apiKeyName: 'order-aggregator-admin' })
-    api
-      .addUsagePlan('admin-plan', {
-        name: 'order-aggregator-admin',
-        apiStages: [{ stage: api.deploymentStage }],
-      })
-      .addApiKey(adminKey)
     new CfnOutput(this, 'AdminApiKeyId', {
-      value: adminKey.keyId,
+      value: keys.admin.keyId,
       description: 'awslocal apigateway get-api-key --include-value --api-key <id>; send it as x-api-key',
+    })
+    new CfnOutput(this, 'ClientApiKeyIds', {
+      value: keys.clientKeyIds,
+      description: 'client:keyId pairs; awslocal apigateway get-api-key --include-value --api-key <id>',
     })
 
     const processOrder = this.functions.get(functions.processOrder.name)!
@@ -127,6 +148,43 @@ export class OrderAggregatorStack extends Stack {
     for (const [name, queue] of dlqs) new CfnOutput(this, `${pascal(name)}Url`, { value: queue.queueUrl })
     for (const [name, fn] of this.functions)
       new CfnOutput(this, `${pascal(name)}FunctionName`, { value: fn.functionName })
+  }
+
+  /**
+   * An API key per client in one usage plan (throttled per key), and the admin's key in its own.
+   * Neither key is bound to the stage directly, so functions can name their ids without a cycle.
+   * The admin key's value is a generated secret, so the stack can hand it to the one function that
+   * calls the mock vendors' admin routes.
+   */
+  private apiKeys(api: apigw.RestApi, clients: string[]) {
+    const clientPlan = api.addUsagePlan('client-plan', {
+      name: 'order-aggregator-clients',
+      apiStages: [{ stage: api.deploymentStage }],
+      throttle: clientThrottle,
+    })
+    const clientKeyIds = clients.map((client) => {
+      const key = new apigw.ApiKey(this, `client-key-${client}`, {
+        apiKeyName: `order-aggregator-client-${client}`,
+      })
+      clientPlan.addApiKey(key)
+      return `${client}:${key.keyId}`
+    })
+    const adminSecret = new secrets.Secret(this, 'admin-api-key-value', {
+      description: "Order Aggregator: the admin's API key",
+      generateSecretString: { excludePunctuation: true, passwordLength: 40 },
+      removalPolicy: RemovalPolicy.DESTROY,
+    })
+    const admin = new apigw.ApiKey(this, 'admin-api-key', {
+      apiKeyName: 'order-aggregator-admin',
+      value: adminSecret.secretValue.unsafeUnwrap(),
+    })
+    api
+      .addUsagePlan('admin-plan', {
+        name: 'order-aggregator-admin',
+        apiStages: [{ stage: api.deploymentStage }],
+      })
+      .addApiKey(admin)
+    return { admin, adminSecret, clientKeyIds: Fn.join(',', clientKeyIds) }
   }
 
   private awsNetwork() {
@@ -265,8 +323,10 @@ function addRoute(api: apigw.RestApi, route: Route, fn: ServiceFunction) {
     .split('/')
     .filter(Boolean)
     .reduce<apigw.IResource>((parent, part) => parent.getResource(part) ?? parent.addResource(part), api.root)
-  // Admin routes (the sync, the mock vendors' controls) need the API key of the usage plan below.
-  resource.addMethod(route.method, new apigw.LambdaIntegration(fn), { apiKeyRequired: route.admin === true })
+  // Client and admin routes need an API key of a usage plan below; the function tells them apart.
+  resource.addMethod(route.method, new apigw.LambdaIntegration(fn), {
+    apiKeyRequired: route.auth !== undefined,
+  })
 }
 
 function pascal(name: string): string {

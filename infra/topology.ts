@@ -10,9 +10,16 @@ export interface Route {
   method: HttpMethod
   /** API Gateway resource path, with `{param}` placeholders. */
   path: string
-  /** Requires the admin token when one is configured. */
-  admin?: boolean
+  /**
+   * Who may call it. `client`: an API client, named by its API key (x-api-key), which sees only its
+   * own orders; the admin credential sees every client's. `admin`: the admin credential only.
+   * Absent: anyone. Without API keys configured (the embedded default) every caller is the one
+   * client `default`; without ADMIN_TOKEN admin routes are open. Start-up warns of both.
+   */
+  auth?: Auth
 }
+
+export type Auth = 'client' | 'admin'
 
 /** Where the stack is deployed: LocalStack (with the docker-compose services) or AWS. */
 export type Target = 'local' | 'aws'
@@ -49,6 +56,9 @@ export const queues = {
   orders: { name: 'orders', deadLetter: 'orders.dlq' },
 } as const
 
+/** API Gateway's throttle of each client's key (requests per second, and the burst above it). */
+export const clientThrottle = { rateLimit: 1_000, burstLimit: 2_000 } as const
+
 export const deadLetterQueues = {
   processOrder: 'process-order-dlq',
   syncVendors: 'sync-vendors-dlq',
@@ -69,22 +79,22 @@ export const functions = {
   placeOrder: fn({
     name: 'place-order',
     description: 'Validates an order, reserves stock across vendors and queues it for forwarding',
-    routes: [{ method: 'POST', path: '/orders' }],
+    routes: [{ method: 'POST', path: '/orders', auth: 'client' }],
   }),
   listOrders: fn({
     name: 'list-orders',
     description: 'Lists orders newest first, by status and customer, a page at a time',
-    routes: [{ method: 'GET', path: '/orders' }],
+    routes: [{ method: 'GET', path: '/orders', auth: 'client' }],
   }),
   getOrder: fn({
     name: 'get-order',
     description: 'Reads one order with its lines and allocations',
-    routes: [{ method: 'GET', path: '/orders/{id}' }],
+    routes: [{ method: 'GET', path: '/orders/{id}', auth: 'client' }],
   }),
   cancelOrder: fn({
     name: 'cancel-order',
     description: 'Cancels an order that has not been forwarded yet and releases its stock',
-    routes: [{ method: 'POST', path: '/orders/{id}/cancel' }],
+    routes: [{ method: 'POST', path: '/orders/{id}/cancel', auth: 'client' }],
   }),
   listProducts: fn({
     name: 'list-products',
@@ -108,7 +118,7 @@ export const functions = {
     name: 'sync-vendors',
     description: 'Copies every enabled vendor stock snapshot into the local database',
     timeoutSeconds: 60,
-    routes: [{ method: 'POST', path: '/sync', admin: true }],
+    routes: [{ method: 'POST', path: '/sync', auth: 'admin' }],
     schedule: 'rate(1 minute)',
     asyncFailure: {
       retryAttempts: 2,
@@ -138,7 +148,7 @@ export const functions = {
     routes: [
       { method: 'GET', path: '/stats' },
       { method: 'GET', path: '/dead-letters' },
-      { method: 'POST', path: '/dead-letters/{id}/redrive', admin: true },
+      { method: 'POST', path: '/dead-letters/{id}/redrive', auth: 'admin' },
     ],
   }),
   dashboard: fn({
@@ -160,11 +170,11 @@ export const functions = {
     standIn: true,
     routes: [
       { method: 'GET', path: '/mock-vendors/{vendorId}/stock' },
-      { method: 'POST', path: '/mock-vendors/{vendorId}/orders' },
+      { method: 'POST', path: '/mock-vendors/{vendorId}/orders', auth: 'admin' },
       { method: 'GET', path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}' },
-      { method: 'POST', path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}/cancel' },
-      { method: 'PUT', path: '/mock-vendors/{vendorId}/behaviour', admin: true },
-      { method: 'PUT', path: '/mock-vendors/{vendorId}/stock/{sku}', admin: true },
+      { method: 'POST', path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}/cancel', auth: 'admin' },
+      { method: 'PUT', path: '/mock-vendors/{vendorId}/behaviour', auth: 'admin' },
+      { method: 'PUT', path: '/mock-vendors/{vendorId}/stock/{sku}', auth: 'admin' },
       { method: 'GET', path: '/mock-vendors/{vendorId}/stats' },
     ],
   }),
@@ -177,6 +187,17 @@ export function routes(): { route: Route; fn: FunctionSpec }[] {
   return Object.values(functions).flatMap((spec: FunctionSpec) =>
     spec.routes.map((route) => ({ route, fn: spec })),
   )
+}
+
+/** The route a request matched, by its method and resource path (API Gateway's `resource`). */
+export function routeOf(method: string, path: string): Route | undefined {
+  return routeIndex().get(`${method} ${path}`)
+}
+
+let index: Map<string, Route> | undefined
+const routeIndex = () => {
+  index ??= new Map(routes().map(({ route }) => [`${route.method} ${route.path}`, route]))
+  return index
 }
 
 /** The functions a target deploys: all of them on LocalStack; on AWS, none of the stand-ins. */

@@ -7,6 +7,7 @@ import type { Config } from '../core/config.js'
 import { createDeps, type Deps, provideDeps } from '../core/deps.js'
 import { MalformedRequestError, PayloadTooLargeError, ShuttingDownError } from '../core/errors.js'
 import { MAX_BODY_BYTES } from '../core/http/api-handler.js'
+import { accessWarnings } from '../core/http/callers.js'
 import { errorResponse, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
 import { DeliveryBatcher, MAX_CONSUMER_BATCH } from '../core/messaging/delivery-batcher.js'
@@ -225,6 +226,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   log.info(`database: ${deps.database.description}`)
   log.info(`queue: ${deps.bus.description}`)
   log.info(`listening on ${url}`)
+  for (const warning of accessWarnings(deps.config)) log.warn(warning)
 
   let closing: Promise<boolean> | undefined
   const close = () => {

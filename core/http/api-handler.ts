@@ -2,18 +2,18 @@ import type { Logger } from '@aws-lambda-powertools/logger'
 import middy from '@middy/core'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import type { z } from 'zod'
+import { routeOf } from '../../infra/topology.js'
 import { getDeps } from '../deps.js'
 import {
   AppError,
   asAppError,
   DatabaseUnavailableError,
   PayloadTooLargeError,
-  UnauthorizedError,
   UnsupportedMediaTypeError,
 } from '../errors.js'
 import { functionLogger } from '../logging.js'
 import { flushMetrics } from '../metrics.js'
-import { constantTimeEqual } from './admin-token.js'
+import { ANYONE, type Caller, identifyCaller } from './callers.js'
 import { errorResponse } from './problem.js'
 import { parseOrThrow } from './validation.js'
 
@@ -30,6 +30,8 @@ export interface ApiRequest<Body, Query> {
   params: Record<string, string>
   /** Header lookup, case-insensitive. */
   header(name: string): string | undefined
+  /** Who is calling, by the credential the route asks for (infra/topology.ts `auth`). */
+  caller: Caller
 }
 
 export interface ApiResult {
@@ -45,15 +47,13 @@ export interface ApiSpec<B extends z.ZodType | undefined, Q extends z.ZodType | 
   name: string
   body?: B
   query?: Q
-  /** Require the admin token (when one is configured). */
-  admin?: boolean
 }
 
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined
 
 /**
  * Builds an API Gateway (REST, v1 proxy) handler: parses and validates the JSON body and the
- * query string with zod, checks the admin token, calls `fn`, and renders its result as JSON and
+ * query string with zod, identifies the caller as the route's `auth` asks, calls `fn`, and renders its result as JSON and
  * any error as application/problem+json. Every HTTP function is one call of this.
  */
 export function apiHandler<
@@ -64,8 +64,10 @@ export function apiHandler<
   const base = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
     const headers = lowerCaseHeaders(event.headers)
     const header = (name: string) => headers[name.toLowerCase()]
-    if (spec.admin)
-      requireAdmin((await getDeps()).config.adminToken, header('authorization'), header('x-admin-token'))
+    // A request that no route of the topology names gets the strictest check, never none.
+    const route = routeOf(event.httpMethod, event.resource)
+    const auth = route ? route.auth : 'admin'
+    const caller = auth ? identifyCaller(auth, event, header, (await getDeps()).config) : ANYONE
     const body = (
       spec.body ? parseOrThrow(spec.body, readJsonBody(event, headers), 'body') : undefined
     ) as Parsed<B>
@@ -78,6 +80,7 @@ export function apiHandler<
       query,
       params: (event.pathParameters ?? {}) as Record<string, string>,
       header,
+      caller,
     })
     return {
       statusCode: result.statusCode,
@@ -147,13 +150,3 @@ const malformedBody = (message: string) =>
   new AppError(400, 'malformed_json', 'Malformed JSON', `body: ${message}`, {
     errors: [{ field: 'body', message }],
   })
-
-function requireAdmin(
-  expected: string | undefined,
-  authorization: string | undefined,
-  adminHeader: string | undefined,
-): void {
-  if (expected === undefined) return
-  const given = adminHeader ?? authorization?.replace(/^Bearer\s+/i, '')
-  if (given === undefined || !constantTimeEqual(given, expected)) throw new UnauthorizedError()
-}

@@ -172,6 +172,12 @@ const successContent = {
   html: { 'text/html': { schema: { type: 'string' } } },
 }
 
+/** Either credential opens a client route (the admin sees every client's orders); only the admin's, an admin route. */
+const security = {
+  client: [{ apiKey: [] }, { adminToken: [] }],
+  admin: [{ adminToken: [] }],
+}
+
 function operation(route: Route, fn: FunctionSpec) {
   const op = operations[`${route.method} ${route.path}`]
   const pathParams = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!)
@@ -183,7 +189,7 @@ function operation(route: Route, fn: FunctionSpec) {
     operationId: `${fn.name}.${route.method.toLowerCase()}.${route.path.replace(/[{}]/g, '').split('/').filter(Boolean).join('.') || 'root'}`,
     summary: op?.summary ?? fn.description,
     tags: [fn.name],
-    ...(route.admin ? { security: [{ adminToken: [] }] } : {}),
+    ...(route.auth ? { security: security[route.auth] } : {}),
     parameters: [
       ...pathParams.map((name) => ({
         name,
@@ -222,7 +228,7 @@ function operation(route: Route, fn: FunctionSpec) {
           }
         : {}),
       '400': problem,
-      ...(route.admin ? { '401': problem } : {}),
+      ...(route.auth ? { '401': problem, '403': problem } : {}),
       '404': problem,
       ...(route.method === 'POST' && route.path === '/orders'
         ? { '409': problem, '413': problem, '415': problem, '422': problem }
@@ -253,10 +259,18 @@ export function openApiDocument() {
     paths,
     components: {
       securitySchemes: {
+        apiKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-api-key',
+          description:
+            "A client's API key (API_KEYS in the embedded runtime; an API Gateway key when deployed). Without API keys configured, no key is needed and every caller is the client `default`.",
+        },
         adminToken: {
           type: 'http',
           scheme: 'bearer',
-          description: 'ADMIN_TOKEN (embedded runtime); x-api-key on API Gateway',
+          description:
+            'ADMIN_TOKEN (embedded runtime; also accepted as x-api-key); the admin API key as x-api-key on API Gateway. Without ADMIN_TOKEN the embedded runtime leaves admin routes open.',
         },
       },
       schemas: {

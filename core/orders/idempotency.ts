@@ -54,6 +54,12 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value)
 }
 
+/** An Idempotency-Key is the client's own: the same key from two clients names two requests. */
+export interface ClientKey {
+  clientId: string
+  key: string
+}
+
 export type KeyClaim = { kind: 'owned' } | { kind: 'replay'; status: number; body: unknown }
 
 /**
@@ -62,12 +68,17 @@ export type KeyClaim = { kind: 'owned' } | { kind: 'replay'; status: number; bod
  * stored response is replayed, or the request is refused: 422 for another body, 409 while the
  * first is still in flight.
  */
-export async function claimKey(db: Executor, key: string, print: string, ttlMs: number): Promise<KeyClaim> {
+export async function claimKey(
+  db: Executor,
+  { clientId, key }: ClientKey,
+  print: string,
+  ttlMs: number,
+): Promise<KeyClaim> {
   const owned = await query<{ key: string }>(
     db,
-    sql`insert into idempotency_keys (key, fingerprint, status, expires_at)
-        values (${key}, ${print}, 'in_flight', now() + make_interval(secs => ${ttlMs / 1000}))
-        on conflict (key) do update
+    sql`insert into idempotency_keys (client_id, key, fingerprint, status, expires_at)
+        values (${clientId}, ${key}, ${print}, 'in_flight', now() + make_interval(secs => ${ttlMs / 1000}))
+        on conflict (client_id, key) do update
         set fingerprint = excluded.fingerprint, status = 'in_flight', response_status = null, response_body = null,
             locked_at = now(), created_at = now(), expires_at = excluded.expires_at
         where idempotency_keys.expires_at <= now()
@@ -84,27 +95,30 @@ export async function claimKey(db: Executor, key: string, print: string, ttlMs: 
   }>(
     db,
     sql`select fingerprint, status, response_status as "responseStatus", response_body as "responseBody"
-        from idempotency_keys where key = ${key}`,
+        from idempotency_keys where client_id = ${clientId} and key = ${key}`,
   )
   // Deleted between the two statements (an abandoned claim was released): claim again.
-  if (!existing) return claimKey(db, key, print, ttlMs)
+  if (!existing) return claimKey(db, { clientId, key }, print, ttlMs)
   if (existing.fingerprint !== print) throw new IdempotencyKeyReusedError()
   if (existing.status !== 'done') throw new IdempotencyKeyInFlightError()
   return { kind: 'replay', status: existing.responseStatus, body: existing.responseBody }
 }
 
 /** Records the responses of finished requests, in the caller's transaction. */
-export async function completeKeys(tx: Executor, done: { key: string; status: number; body: unknown }[]) {
+export async function completeKeys(tx: Executor, done: (ClientKey & { status: number; body: unknown })[]) {
   if (done.length === 0) return
   await tx.execute(
     sql`update idempotency_keys k set status = 'done', response_status = d.status, response_body = d.body::jsonb
-        from unnest(${sql.param(done.map((d) => d.key))}::text[], ${sql.param(done.map((d) => d.status))}::int[],
-                    ${sql.param(done.map((d) => JSON.stringify(d.body)))}::text[]) as d(key, status, body)
-        where k.key = d.key`,
+        from unnest(${sql.param(done.map((d) => d.clientId))}::text[], ${sql.param(done.map((d) => d.key))}::text[],
+                    ${sql.param(done.map((d) => d.status))}::int[],
+                    ${sql.param(done.map((d) => JSON.stringify(d.body)))}::text[]) as d(client_id, key, status, body)
+        where k.client_id = d.client_id and k.key = d.key`,
   )
 }
 
 /** Forgets a claim whose request failed in a way the client may retry (a 5xx). */
-export async function releaseKey(db: Executor, key: string): Promise<void> {
-  await db.execute(sql`delete from idempotency_keys where key = ${key} and status = 'in_flight'`)
+export async function releaseKey(db: Executor, { clientId, key }: ClientKey): Promise<void> {
+  await db.execute(
+    sql`delete from idempotency_keys where client_id = ${clientId} and key = ${key} and status = 'in_flight'`,
+  )
 }

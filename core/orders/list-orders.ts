@@ -39,6 +39,7 @@ export type ListOrdersQuery = z.output<typeof ListOrdersQuery>
 
 export interface OrderSummary {
   id: string
+  clientId: string
   status: OrderStatus
   customerId: string | null
   failureReason?: string
@@ -49,16 +50,17 @@ export interface OrderSummary {
 /**
  * Orders newest first, a page at a time, by keyset (created_at, id) rather than OFFSET: paging
  * while orders are placed returns each order at most once and skips none that existed before the
- * first page. The cursor is opaque to clients.
+ * first page. The cursor is opaque to clients. With `clientId`, only that client's orders.
  */
-export async function listOrders(db: Executor, q: ListOrdersQuery) {
+export async function listOrders(db: Executor, q: ListOrdersQuery, clientId?: string) {
   const rows = await query<OrderSummary & { failureReason: string | null; rawCreatedAt: string }>(
     db,
-    sql`select id, status, customer_id as "customerId", failure_reason as "failureReason",
+    sql`select id, client_id as "clientId", status, customer_id as "customerId", failure_reason as "failureReason",
                ${isoTime(sql`created_at`)} as "createdAt", ${isoTime(sql`updated_at`)} as "updatedAt",
                to_json(created_at)#>>'{}' as "rawCreatedAt"
         from orders
         where true
+          ${clientId === undefined ? sql`` : sql`and client_id = ${clientId}`}
           ${q.status ? sql`and status = any(${sql.param(q.status)}::text[])` : sql``}
           ${q.customerId ? sql`and customer_id = ${q.customerId}` : sql``}
           ${q.cursor ? sql`and (created_at, id) < (${q.cursor.createdAt}::timestamptz, ${q.cursor.id}::uuid)` : sql``}

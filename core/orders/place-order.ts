@@ -19,7 +19,7 @@ import type { ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue, publishCommitted } from '../messaging/outbox.js'
 import { metrics } from '../metrics.js'
 import { claimKey, completeKeys, fingerprint, releaseKey, validateIdempotencyKey } from './idempotency.js'
-import type { PlaceOrderInput } from './schemas.js'
+import { DEFAULT_CLIENT, type PlaceOrderInput } from './schemas.js'
 
 export interface PlaceOrderDeps extends Planning {
   db: Db
@@ -31,6 +31,7 @@ export interface PlaceOrderDeps extends Planning {
 
 export interface PlacedOrder {
   id: string
+  clientId: string
   status: 'reserved'
   customerId: string | null
   correlationId: string
@@ -46,6 +47,7 @@ export interface PlaceOrderResult {
 
 interface Pending {
   id: string
+  clientId: string
   lines: OrderLine[]
   customerId: string | null
   correlationId: string
@@ -61,15 +63,19 @@ interface Planned {
 
 class LostRaceError extends Error {}
 
+export interface PlaceOptions {
+  /** The API client placing it: the order is its own, and so is the Idempotency-Key. */
+  clientId?: string | undefined
+  correlationId?: string | undefined
+  idempotencyKey?: string | undefined
+}
+
 export interface OrderPlacer {
   /**
    * Places an order (DESIGN.md invariants 1 and 3), honouring an Idempotency-Key when one is given.
    * @throws InsufficientStockError naming every short line (also recorded for the key's replays).
    */
-  place(
-    input: PlaceOrderInput,
-    options?: { correlationId?: string | undefined; idempotencyKey?: string | undefined },
-  ): Promise<PlaceOrderResult>
+  place(input: PlaceOrderInput, options?: PlaceOptions): Promise<PlaceOrderResult>
 }
 
 /**
@@ -92,7 +98,9 @@ export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
 
   return {
     async place(input, options = {}) {
-      const key = validateIdempotencyKey(options.idempotencyKey)
+      const clientId = options.clientId ?? DEFAULT_CLIENT
+      const idempotencyKey = validateIdempotencyKey(options.idempotencyKey)
+      const key = idempotencyKey === undefined ? undefined : { clientId, key: idempotencyKey }
       if (key) {
         const claim = await claimKey(deps.db, key, fingerprint(input), deps.idempotencyTtlMs)
         if (claim.kind === 'replay') return { statusCode: claim.status, body: claim.body, replayed: true }
@@ -100,15 +108,16 @@ export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
       try {
         const order = await submit({
           id: randomUUID(),
+          clientId,
           lines: mergeLines(input.lines),
           customerId: input.customerId ?? null,
           correlationId: options.correlationId ?? randomUUID(),
-          idempotencyKey: key,
+          idempotencyKey,
         })
         return { statusCode: 202, body: order, replayed: false }
       } catch (error) {
         if (key && error instanceof AppError && error.status < 500) {
-          await completeKeys(deps.db, [{ key, status: error.status, body: problemFromError(error) }])
+          await completeKeys(deps.db, [{ ...key, status: error.status, body: problemFromError(error) }])
         } else if (key) {
           await releaseKey(deps.db, key)
         }
@@ -159,7 +168,9 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
       await completeKeys(
         tx,
         planned.flatMap(({ pending }, i) =>
-          pending.idempotencyKey ? [{ key: pending.idempotencyKey, status: 202, body: orders[i] }] : [],
+          pending.idempotencyKey
+            ? [{ clientId: pending.clientId, key: pending.idempotencyKey, status: 202, body: orders[i] }]
+            : [],
         ),
       )
       return written
@@ -200,6 +211,7 @@ function totals(planned: Planned[]): PlannedAllocation[] {
 function view(pending: Pending, allocations: PlannedAllocation[]): PlacedOrder {
   return {
     id: pending.id,
+    clientId: pending.clientId,
     status: 'reserved',
     customerId: pending.customerId,
     correlationId: pending.correlationId,
@@ -215,6 +227,7 @@ function view(pending: Pending, allocations: PlannedAllocation[]): PlacedOrder {
 
 export interface OrderRows {
   id: string
+  clientId: string
   customerId: string | null
   correlationId: string
   lines: OrderLine[]
@@ -225,9 +238,9 @@ export interface OrderRows {
 export function insertOrders(orders: OrderRows[]) {
   const lines = orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })))
   return sql`with o as (
-      insert into orders (id, customer_id, correlation_id, status)
-      select *, 'reserved' from unnest(${column(orders, (o) => o.id)}::uuid[], ${column(orders, (o) => o.customerId)}::text[],
-                                       ${column(orders, (o) => o.correlationId)}::text[])
+      insert into orders (id, client_id, customer_id, correlation_id, status)
+      select *, 'reserved' from unnest(${column(orders, (o) => o.id)}::uuid[], ${column(orders, (o) => o.clientId)}::text[],
+                                       ${column(orders, (o) => o.customerId)}::text[], ${column(orders, (o) => o.correlationId)}::text[])
     ), l as (
       insert into order_lines (order_id, sku, quantity)
       select * from unnest(${column(lines, (l) => l.orderId)}::uuid[], ${column(lines, (l) => l.sku)}::text[],

@@ -27,6 +27,8 @@ export interface ProcessDeps {
   /** Backoff before each retry; attempts = delays + 1. */
   retryDelaysMs: readonly number[]
   vendorLimits: (vendorId: string) => VendorLimits
+  /** The credential a vendor expects (x-api-key), if any. */
+  vendorApiKey?: (vendorId: string) => string | undefined
   /** How an allocation a vendor refused is planned again on the other vendors. */
   planning: Planning
   log?: Logger
@@ -143,6 +145,7 @@ const callOptions = (deps: ProcessDeps, vendorId: string): CallOptions => ({
   timeoutMs: deps.vendorTimeoutMs,
   retries: deps.vendorRetries,
   limiter: limiterFor(vendorId, deps.vendorLimits(vendorId)),
+  apiKey: deps.vendorApiKey?.(vendorId),
 })
 
 const summarize = (failures: PartResult[]) =>

@@ -17,3 +17,6 @@ export const PlaceOrderInput = z.strictObject({
 export type PlaceOrderInput = z.infer<typeof PlaceOrderInput>
 
 export const OrderId = z.uuid()
+
+/** Who owns an order when no client is named: the one client of a deployment without API keys. */
+export const DEFAULT_CLIENT = 'default'

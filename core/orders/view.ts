@@ -11,6 +11,7 @@ export interface AllocationView {
 
 export interface OrderView {
   id: string
+  clientId: string
   status: OrderStatus
   customerId: string | null
   failureReason?: string
@@ -22,8 +23,11 @@ export interface OrderView {
   history: { status: OrderStatus; attempt: number; at: string; reason?: string }[]
 }
 
-/** One order with its lines and allocations, as the API shows it; undefined if unknown. */
-export async function readOrder(db: Executor, id: string): Promise<OrderView | undefined> {
+/**
+ * One order with its lines and allocations, as the API shows it; undefined if unknown, or if
+ * `clientId` is given and the order is another client's.
+ */
+export async function readOrder(db: Executor, id: string, clientId?: string): Promise<OrderView | undefined> {
   const rows = await query<{
     order: Omit<OrderView, 'lines' | 'history'> & { failureReason: string | null }
     lines: OrderView['lines']
@@ -31,7 +35,7 @@ export async function readOrder(db: Executor, id: string): Promise<OrderView | u
   }>(
     db,
     sql`select json_build_object(
-              'id', o.id, 'status', o.status, 'customerId', o.customer_id, 'failureReason', o.failure_reason,
+              'id', o.id, 'clientId', o.client_id, 'status', o.status, 'customerId', o.customer_id, 'failureReason', o.failure_reason,
               'attempts', o.attempts, 'createdAt', ${isoTime(sql`o.created_at`)}, 'updatedAt', ${isoTime(sql`o.updated_at`)}) as "order",
             coalesce((
               select json_agg(json_build_object('sku', l.sku, 'quantity', l.quantity, 'allocations', coalesce((
@@ -46,7 +50,7 @@ export async function readOrder(db: Executor, id: string): Promise<OrderView | u
                                                                  'at', ${isoTime(sql`e.at`)}, 'reason', e.reason))
                               order by e.id)
               from order_events e where e.order_id = o.id), '[]'::json) as history
-        from orders o where o.id = ${id}`,
+        from orders o where o.id = ${id} ${clientId === undefined ? sql`` : sql`and o.client_id = ${clientId}`}`,
   )
   const row = rows[0]
   if (!row) return undefined

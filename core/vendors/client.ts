@@ -86,7 +86,12 @@ export interface CallOptions {
   retries: number
   /** Every request (each retry too) waits for the vendor's limits. */
   limiter: VendorLimiter
+  /** The vendor's credential, sent as x-api-key. */
+  apiKey?: string | undefined
 }
+
+const credential = (options: CallOptions): Record<string, string> =>
+  options.apiKey === undefined ? {} : { 'x-api-key': options.apiKey }
 
 /**
  * One keep-alive connection pool per vendor origin for every call of this process. undici's
@@ -195,7 +200,7 @@ export async function fetchStock(
     let requestedAt = 0
     const { body } = await withRetries(() => {
       requestedAt = performance.now()
-      return call(url.href, { method: 'GET' }, options.timeoutMs)
+      return call(url.href, { method: 'GET', headers: credential(options) }, options.timeoutMs)
     }, options)
     const receivedAt = performance.now()
     const page = StockPage.safeParse(body)
@@ -228,6 +233,7 @@ export async function forwardOrder(
           headers: {
             'content-type': 'application/json',
             'idempotency-key': order.idempotencyKey,
+            ...credential(options),
             ...(order.correlationId ? { 'x-correlation-id': order.correlationId } : {}),
           },
           body: JSON.stringify({ lines: order.lines }),
@@ -258,7 +264,10 @@ export async function findVendorOrder(
   const url = orderUrl(baseUrl, idempotencyKey)
   let body: unknown
   try {
-    ;({ body } = await withRetries(() => call(url, { method: 'GET' }, options.timeoutMs), options))
+    ;({ body } = await withRetries(
+      () => call(url, { method: 'GET', headers: credential(options) }, options.timeoutMs),
+      options,
+    ))
   } catch (error) {
     if (error instanceof VendorRejectedError && error.status === 404) return undefined
     throw error
@@ -284,7 +293,10 @@ export async function cancelVendorOrder(
           `${orderUrl(baseUrl, idempotencyKey)}/cancel`,
           {
             method: 'POST',
-            headers: options.correlationId ? { 'x-correlation-id': options.correlationId } : {},
+            headers: {
+              ...(options.correlationId ? { 'x-correlation-id': options.correlationId } : {}),
+              ...credential(options),
+            },
           },
           options.timeoutMs,
         ),

@@ -24,7 +24,7 @@ export interface SyncSummary {
 
 export type SyncOptions = Pick<
   Config,
-  'vendors' | 'vendorTimeoutMs' | 'vendorRetries' | 'syncPageSize' | 'vendorLimits'
+  'vendors' | 'vendorTimeoutMs' | 'vendorRetries' | 'syncPageSize' | 'vendorLimits' | 'vendorApiKey'
 > & {
   /** Rows per INSERT; each batch is one statement. */
   batchSize?: number
@@ -85,6 +85,7 @@ async function syncVendor(
       retries: options.vendorRetries,
       pageSize: options.syncPageSize,
       limiter: limiterFor(vendor.id, options.vendorLimits(vendor.id)),
+      apiKey: options.vendorApiKey(vendor.id),
     })
     const skus = pages.reduce((n, p) => n + p.items.length, 0)
     const written = await writeSnapshot(db, vendor.id, pages, clock, options.batchSize ?? 1_000)

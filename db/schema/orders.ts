@@ -21,6 +21,11 @@ export const orders = pgTable(
   'orders',
   {
     id: uuid('id').primaryKey(),
+    /**
+     * The API client that placed it (named by its API key); only that client sees or cancels it.
+     * Without API keys configured, every caller is the one client `default`.
+     */
+    clientId: text('client_id').notNull().default('default'),
     customerId: text('customer_id'),
     status: text('status', { enum: ORDER_STATUSES }).notNull(),
     failureReason: text('failure_reason'),
@@ -37,6 +42,8 @@ export const orders = pgTable(
     // Keyset pagination of GET /orders: newest first, by customer or not.
     index('orders_created_idx').on(t.createdAt.desc(), t.id.desc()),
     index('orders_customer_created_idx').on(t.customerId, t.createdAt.desc(), t.id.desc()),
+    // A client's own orders, newest first.
+    index('orders_client_created_idx').on(t.clientId, t.createdAt.desc(), t.id.desc()),
   ],
 )
 
@@ -107,7 +114,9 @@ export type Allocation = typeof allocations.$inferSelect
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
-    key: text('key').primaryKey(),
+    /** Keys are the client's own: two clients may send the same key for different orders. */
+    clientId: text('client_id').notNull().default('default'),
+    key: text('key').notNull(),
     fingerprint: text('fingerprint').notNull(),
     status: text('status', { enum: ['in_flight', 'done'] }).notNull(),
     responseStatus: integer('response_status'),
@@ -116,7 +125,7 @@ export const idempotencyKeys = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
-  (t) => [index('idempotency_keys_expiry_idx').on(t.expiresAt)],
+  (t) => [primaryKey({ columns: [t.clientId, t.key] }), index('idempotency_keys_expiry_idx').on(t.expiresAt)],
 )
 
 /** Each status change of an order, with the attempt it belongs to; filled by a trigger on `orders`. */

@@ -1,11 +1,13 @@
+import { getDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
+import { accessWarnings } from '../../core/http/callers.js'
 import { functions } from '../../infra/topology.js'
 
 /**
  * The operators' dashboard: a static page that reads the JSON API every two seconds. URLs are
  * relative, so it works at `/` locally and under an API Gateway stage path alike.
  */
-const page = `<!doctype html>
+const page = (warnings: string[]) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -27,6 +29,7 @@ const page = `<!doctype html>
   th, td { text-align: left; padding: 5px 6px; border-bottom: 1px solid #eceff4; }
   th { color: #5a6478; font-weight: 600; }
   code { font-size: 12px; }
+  .warning { background: #fff1cc; color: #7a5300; border-radius: 8px; padding: 8px 14px; margin-bottom: 12px; font-size: 13px; }
   .pill { padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #eceff4; }
   .confirmed, .ok { background: #d9f2e3; color: #14633a; }
   .failed, .error, .stale { background: #fbe1e1; color: #8a1f1f; }
@@ -40,8 +43,9 @@ const page = `<!doctype html>
 <header>
   <h1>Order Aggregator</h1>
   <span class="muted" id="updated">loading…</span>
-  <span class="muted">admin token <input id="token" type="password" size="18" placeholder="for redrive"></span>
+  <span class="muted">key <input id="token" type="password" size="18" placeholder="admin token or API key"></span>
 </header>
+${warnings.map((w) => `<div class="warning" role="alert">${escapeHtml(w)}</div>`).join('\n')}
 <div class="cards" id="cards"></div>
 <div class="grid">
   <section><h2>Latest orders</h2><table id="orders"></table></section>
@@ -57,21 +61,25 @@ const time = (t) => (t ? new Date(t).toLocaleTimeString() : '–')
 const table = (head, rows) => '<tr>' + head.map((h) => '<th>' + h + '</th>').join('') + '</tr>' + (rows.join('') || '<tr><td class="muted" colspan="' + head.length + '">none</td></tr>')
 $('token').value = localStorage.getItem('adminToken') ?? ''
 $('token').addEventListener('change', () => localStorage.setItem('adminToken', $('token').value))
-async function get(path) { const r = await fetch(path); if (!r.ok) throw new Error(path + ': ' + r.status); return r.json() }
+// The key, when given, goes with every request: the admin's sees every client's orders, a client's its own.
+const auth = () => ($('token').value ? { 'x-api-key': $('token').value } : {})
+async function get(path) { const r = await fetch(path, { headers: auth() }); if (!r.ok) throw new Error(path + ': ' + r.status); return r.json() }
 async function redrive(id) {
-  const r = await fetch('dead-letters/' + id + '/redrive', { method: 'POST', headers: { authorization: 'Bearer ' + $('token').value } })
+  const r = await fetch('dead-letters/' + id + '/redrive', { method: 'POST', headers: auth() })
   alert(r.ok ? 'redrive: ' + (await r.json()).outcome : 'redrive refused: HTTP ' + r.status)
   refresh()
 }
 async function refresh() {
   try {
     const [stats, orders, vendors, products, dlq] = await Promise.all([
-      get('stats'), get('orders?limit=15'), get('vendors'), get('products'), get('dead-letters'),
+      get('stats'), get('orders?limit=15').catch((e) => ({ error: e.message })), get('vendors'), get('products'), get('dead-letters'),
     ])
     $('cards').innerHTML = Object.entries(stats.ordersByStatus).map(([s, n]) => '<div class="card">' + pill(s) + '<b>' + n + '</b></div>').join('')
       + '<div class="card"><span class="pill failed">dead letters</span><b>' + stats.deadLetters + '</b></div>'
-    $('orders').innerHTML = table(['order', 'status', 'customer', 'placed'], orders.items.map((o) =>
-      '<tr data-order="' + esc(o.id) + '"><td><code>' + esc(o.id.slice(0, 8)) + '</code></td><td>' + pill(o.status) + '</td><td>' + esc(o.customerId ?? '–') + '</td><td>' + time(o.createdAt) + '</td></tr>'))
+    $('orders').innerHTML = orders.error
+      ? '<tr><td class="muted">' + esc(orders.error) + ': orders are seen with a key (the admin token, or a client's API key)</td></tr>'
+      : table(['order', 'status', 'client', 'customer', 'placed'], orders.items.map((o) =>
+      '<tr data-order="' + esc(o.id) + '"><td><code>' + esc(o.id.slice(0, 8)) + '</code></td><td>' + pill(o.status) + '</td><td>' + esc(o.clientId) + '</td><td>' + esc(o.customerId ?? '–') + '</td><td>' + time(o.createdAt) + '</td></tr>'))
     $('vendors').innerHTML = table(['vendor', 'sync', 'last sync', 'SKUs', 'offered'], vendors.map((v) =>
       '<tr><td>' + esc(v.name) + '</td><td>' + pill(v.status) + '</td><td>' + time(v.lastSyncAt) + '</td><td>' + v.skuCount + '</td><td>' + (v.stale ? pill('stale') : pill('ok')) + '</td></tr>'))
     $('products').innerHTML = table(['SKU', 'name', 'available', 'per vendor'], products.slice(0, 12).map((p) =>
@@ -89,9 +97,13 @@ setInterval(refresh, 2000)
 </body>
 </html>`
 
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+
 export const handler = apiHandler({ name: functions.dashboard.name }, async () => ({
   statusCode: 200,
-  body: page,
+  // Says so on the page when anyone may read every order or use the admin routes.
+  body: page(accessWarnings((await getDeps()).config)),
   raw: true,
   headers: { 'content-type': 'text/html; charset=utf-8' },
 }))

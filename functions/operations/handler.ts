@@ -21,7 +21,7 @@ const deadLetters = apiHandler({ name }, async () => {
   return { statusCode: 200, body: await listDeadLetters(database.db) }
 })
 
-const redriveOne = apiHandler({ name, admin: true }, async ({ params }) => {
+const redriveOne = apiHandler({ name }, async ({ params }) => {
   const { id } = parseOrThrow(DeadLetterId, params, 'path')
   const { database, config } = await getDeps()
   return { statusCode: 200, body: await redrive(database.db, id, planningFor(config)) }

@@ -1,4 +1,5 @@
 import { getDeps, perDeps } from '../../core/deps.js'
+import { ForbiddenError } from '../../core/errors.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { PROBLEM_CONTENT_TYPE } from '../../core/http/problem.js'
 import { planningFor } from '../../core/inventory/plan.js'
@@ -17,10 +18,13 @@ const placer = perDeps(({ database, bus, config }) =>
 
 export const handler = apiHandler(
   { name: functions.placeOrder.name, body: PlaceOrderInput },
-  async ({ body, header, requestId, log }) => {
+  async ({ body, header, requestId, log, caller }) => {
+    // An order is a client's: the admin reads every client's, and places none.
+    if (caller.kind !== 'client') throw new ForbiddenError("Orders are placed with a client's API key")
     // The caller's correlation id, or this request's: it follows the order to its vendors and the DLQ.
     const correlationId = header('x-correlation-id')?.slice(0, 200) || requestId
     const result = await placer(await getDeps()).place(body, {
+      clientId: caller.clientId,
       correlationId,
       idempotencyKey: header('idempotency-key'),
     })
@@ -30,7 +34,8 @@ export const handler = apiHandler(
     } else {
       const orderId = (result.body as { id: string }).id
       headers.location = `/orders/${orderId}`
-      if (!result.replayed) log.info('order accepted', { orderId, correlationId, requestId })
+      if (!result.replayed)
+        log.info('order accepted', { orderId, clientId: caller.clientId, correlationId, requestId })
     }
     return { statusCode: result.statusCode, body: result.body, headers }
   },

@@ -25,6 +25,7 @@ export const handler = middy(
       vendorRetries: config.vendorRetries,
       retryDelaysMs: config.orderRetryDelaysMs,
       vendorLimits: config.vendorLimits,
+      vendorApiKey: config.vendorApiKey,
       planning: planningFor(config),
       log: log.createChild({ persistentKeys: { requestId: context.awsRequestId } }),
     }

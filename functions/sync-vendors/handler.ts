@@ -15,7 +15,7 @@ async function runSync() {
   return summary
 }
 
-const onRequest = apiHandler({ name: functions.syncVendors.name, admin: true }, async () => ({
+const onRequest = apiHandler({ name: functions.syncVendors.name }, async () => ({
   statusCode: 200,
   body: await runSync(),
 }))

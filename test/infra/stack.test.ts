@@ -14,7 +14,14 @@ import {
   OrderAggregatorStack,
   type Target,
 } from '../../infra/stack.js'
-import { deadLetterQueues, type FunctionSpec, functions, functionsFor, queues } from '../../infra/topology.js'
+import {
+  clientThrottle,
+  deadLetterQueues,
+  type FunctionSpec,
+  functions,
+  functionsFor,
+  queues,
+} from '../../infra/topology.js'
 import { amqpUrl, deleteQueues, freshDatabase, hasService, uniqueId } from '../support/services.js'
 
 const specs = Object.values(functions) as FunctionSpec[]
@@ -30,12 +37,24 @@ afterAll(() => {
 
 /** Synthesizes a target; bundling is skipped except where a test asks for it. */
 function synth(target: Target, bundle = false, vendors: string | undefined = VENDORS) {
+  return synthWith(target, { bundle, vendors })
+}
+
+function synthWith(
+  target: Target,
+  {
+    bundle = false,
+    vendors = VENDORS,
+    clients,
+  }: { bundle?: boolean; vendors?: string | undefined; clients?: string[] },
+) {
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-'))
   outdirs.push(outdir)
   const app = new App({ outdir, context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] } })
   const stack = new OrderAggregatorStack(app, 'OrderAggregator', {
     target,
     vendors: target === 'aws' ? vendors : undefined,
+    clients,
     env: { account: '000000000000', region: 'us-east-1' },
   })
   return { app, stack, template: Template.fromStack(stack) }
@@ -88,17 +107,53 @@ for (const target of ['local', 'aws'] as const) {
       expect(methods.sort()).toEqual(routes.sort())
     })
 
-    it('requires the API key on exactly the admin routes of the topology', () => {
+    it('requires an API key on exactly the client and admin routes of the topology', () => {
       const paths = resourcePaths(template)
       const guarded = Object.values(template.findResources('AWS::ApiGateway::Method'))
         .map((m) => m.Properties)
         .filter((p) => p.ApiKeyRequired === true)
         .map((p) => `${p.HttpMethod} ${paths.get(p.ResourceId.Ref)}`)
-      const admin = specs.flatMap((s) => s.routes.filter((r) => r.admin).map((r) => `${r.method} ${r.path}`))
+      const keyed = specs.flatMap((s) => s.routes.filter((r) => r.auth).map((r) => `${r.method} ${r.path}`))
 
-      expect(guarded.sort()).toEqual(admin.sort())
-      template.resourceCountIs('AWS::ApiGateway::ApiKey', 1)
-      template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyType: 'API_KEY' })
+      expect(guarded.sort()).toEqual(keyed.sort())
+      expect(keyed).toContain('GET /orders/{id}')
+      expect(keyed).toContain('POST /sync')
+    })
+
+    it('gives each client a key in the throttled client plan, the admin one of its own, and functions their ids', () => {
+      const { template } = synthWith(target, { clients: ['alpha', 'beta'] })
+      const keys = template.findResources('AWS::ApiGateway::ApiKey')
+      const idOf = (name: string) =>
+        Object.entries(keys).find(([, k]) => k.Properties.Name === name)?.[0] ?? `no key ${name}`
+      const plans = template.findResources('AWS::ApiGateway::UsagePlan')
+      const planOf = (name: string) =>
+        Object.entries(plans).find(([, p]) => p.Properties.UsagePlanName === name)![0]
+      const planKeys = Object.values(template.findResources('AWS::ApiGateway::UsagePlanKey')).map(
+        (k) => `${k.Properties.UsagePlanId.Ref} ${k.Properties.KeyId.Ref}`,
+      )
+
+      expect(Object.keys(keys)).toHaveLength(3)
+      expect(planKeys.sort()).toEqual(
+        [
+          `${planOf('order-aggregator-clients')} ${idOf('order-aggregator-client-alpha')}`,
+          `${planOf('order-aggregator-clients')} ${idOf('order-aggregator-client-beta')}`,
+          `${planOf('order-aggregator-admin')} ${idOf('order-aggregator-admin')}`,
+        ].sort(),
+      )
+      template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+        UsagePlanName: 'order-aggregator-clients',
+        Throttle: { RateLimit: clientThrottle.rateLimit, BurstLimit: clientThrottle.burstLimit },
+      })
+      for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+        const env = fn.Properties.Environment.Variables
+        expect(env.ADMIN_API_KEY_ID).toEqual({ Ref: idOf('order-aggregator-admin') })
+        expect(JSON.stringify(env.API_KEY_IDS)).toContain(
+          `"alpha:",{"Ref":"${idOf('order-aggregator-client-alpha')}"}`,
+        )
+        expect(JSON.stringify(env.API_KEY_IDS)).toContain(
+          `"beta:",{"Ref":"${idOf('order-aggregator-client-beta')}"}`,
+        )
+      }
     })
 
     it('routes each method to the function that serves it', () => {

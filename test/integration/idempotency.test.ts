@@ -56,7 +56,7 @@ for (const backend of backends) {
 
     it('answers 409 while the first request with the key is still in flight', async () => {
       const key = uniqueId()
-      await claimKey(stack.db, key, fingerprint(body), 60_000)
+      await claimKey(stack.db, { clientId: 'default', key }, fingerprint(body), 60_000)
 
       const second = await keyed(key)
 

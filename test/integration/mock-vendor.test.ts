@@ -10,6 +10,8 @@ for (const backend of backends) {
     let stack: TestStack
     let http: ReturnType<typeof api>
     const admin = { authorization: `Bearer ${TOKEN}` }
+    /** How the service calls a mock vendor: with the admin token as x-api-key. */
+    const vendorSide = { 'x-api-key': TOKEN }
 
     beforeAll(async () => {
       stack = await startStack(backend.kind, { env: { ADMIN_TOKEN: TOKEN } })
@@ -24,13 +26,13 @@ for (const backend of backends) {
       return http.post(
         '/mock-vendors/globex/orders',
         { lines: [{ sku, quantity }] },
-        { 'idempotency-key': idempotencyKey },
+        { 'idempotency-key': idempotencyKey, ...vendorSide },
       )
     }
 
     it('returns the first order for a repeated Idempotency-Key and deducts nothing more, even at once', async () => {
       const order = { lines: [{ sku: 'MV-1', quantity: 2 }] }
-      const key = { 'idempotency-key': 'order-1:globex' }
+      const key = { 'idempotency-key': 'order-1:globex', ...vendorSide }
 
       const first = await http.post('/mock-vendors/globex/orders', order, key)
       const repeats = await Promise.all(
@@ -64,7 +66,9 @@ for (const backend of backends) {
       expect(await mockQuantity(stack.db, 'globex', 'MV-2')).toBe(6)
 
       const cancels = await Promise.all(
-        Array.from({ length: 4 }, () => http.post('/mock-vendors/globex/orders/order-3:globex/cancel')),
+        Array.from({ length: 4 }, () =>
+          http.post('/mock-vendors/globex/orders/order-3:globex/cancel', undefined, vendorSide),
+        ),
       )
 
       expect(cancels.map((c) => [c.status, c.body.id, c.body.status])).toEqual(
@@ -72,19 +76,49 @@ for (const backend of backends) {
       )
       expect(await mockQuantity(stack.db, 'globex', 'MV-2')).toBe(10)
       expect((await http.get('/mock-vendors/globex/orders/order-3:globex')).body.status).toBe('cancelled')
-      expect((await http.post('/mock-vendors/globex/orders/never-sent:globex/cancel')).status).toBe(404)
+      expect(
+        (await http.post('/mock-vendors/globex/orders/never-sent:globex/cancel', undefined, vendorSide))
+          .status,
+      ).toBe(404)
     })
 
     it('answers 409 and deducts nothing when it lacks stock for any line', async () => {
-      const res = await http.post('/mock-vendors/globex/orders', {
-        lines: [
-          { sku: 'MV-1', quantity: 1 },
-          { sku: 'SKU-00002', quantity: 100_000 },
-        ],
-      })
+      const res = await http.post(
+        '/mock-vendors/globex/orders',
+        {
+          lines: [
+            { sku: 'MV-1', quantity: 1 },
+            { sku: 'SKU-00002', quantity: 100_000 },
+          ],
+        },
+        vendorSide,
+      )
 
       expect(res.status).toBe(409)
       expect(await mockQuantity(stack.db, 'globex', 'MV-1')).toBe(8)
+    })
+
+    it('takes and cancels orders only with the admin credential: anonymous calls change no stock', async () => {
+      const placed = await placeAtGlobex('MV-5', 3, 'order-5:globex')
+      expect(await mockQuantity(stack.db, 'globex', 'MV-5')).toBe(7)
+
+      const anonymous = await http.post('/mock-vendors/globex/orders', {
+        lines: [{ sku: 'MV-5', quantity: 1 }],
+      })
+      const wrong = await http.post(
+        '/mock-vendors/globex/orders',
+        { lines: [{ sku: 'MV-5', quantity: 1 }] },
+        { 'x-api-key': 'not-the-admin-token' },
+      )
+      const cancel = await http.post('/mock-vendors/globex/orders/order-5:globex/cancel')
+
+      expect([anonymous.status, wrong.status, cancel.status]).toEqual([401, 401, 401])
+      expect(anonymous.headers.get('content-type')).toBe('application/problem+json')
+      expect(await mockQuantity(stack.db, 'globex', 'MV-5')).toBe(7)
+      expect((await http.get('/mock-vendors/globex/orders/order-5:globex')).body).toMatchObject({
+        id: placed.body.id,
+        status: 'placed',
+      })
     })
 
     it('pages through its stock with a cursor', async () => {
