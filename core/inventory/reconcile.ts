@@ -1,11 +1,11 @@
 import { type Db, type Executor, query, type SQL, sql } from '../../db/client.js'
 
 /**
- * Units of allocations that a stock row's snapshot does not reflect (DESIGN.md invariant 2), per
- * (vendor, sku): allocations still pending, and those confirmed since the vendor read the row (the
- * row's snapshot time). One we confirmed before that was deducted before the read, so the row's
- * quantity shows it; one confirmed at the same instant is counted, never to oversell. `since`, at
- * or before every row's snapshot time, bounds the confirmed ones for an index scan.
+ * Units of allocations that a stock row's snapshot does not reflect (ARCHITECTURE.md invariant 2),
+ * per (vendor, sku): allocations still pending, and those confirmed since the vendor read the row
+ * (the row's snapshot time). One we confirmed before that was deducted before the read, so the
+ * row's quantity shows it; one confirmed at the same instant is counted, never to oversell.
+ * `since`, at or before every row's snapshot time, bounds the confirmed ones for an index scan.
  */
 export function unreflectedUnits(filter: { vendorId?: string; skus?: string[]; since?: string } = {}): SQL {
   return sql`select a.vendor_id, a.sku, sum(a.quantity)::int as units

@@ -86,8 +86,8 @@ export async function releaseOrderStock(
 /**
  * Marks confirmed allocations of these parts cancelled (their vendor cancelled them) and gives
  * back the units their stock rows still count as reserved: those confirmed since the row's
- * snapshot (DESIGN.md invariant 2). The rows are locked first, so no sync moves a snapshot between
- * the check and the update.
+ * snapshot (ARCHITECTURE.md invariant 2). The rows are locked first, so no sync moves a snapshot
+ * between the check and the update.
  */
 export async function withdrawCancelledStock(
   tx: Executor,

@@ -45,13 +45,14 @@ export type RedriveOutcome =
   | 'order-not-failed'
 
 /**
- * Sends a failed order round again: in one transaction its lines are planned again as a new order
- * is (DESIGN.md: a redrive re-plans), on every offered vendor but those that refused this order a
- * SKU since their last snapshot, and reserved with the same guarded update (so only if stock
- * allows); the order goes back to `reserved` with its attempts reset, attempt 1 is queued through
- * the outbox, and the dead letter is marked redriven. The new allocations are a new round with new
- * Idempotency-Keys: a failed order's vendors hold none of it (what they confirmed was cancelled).
- * The outbox relay of the running system publishes the message.
+ * Sends a failed order round again (ARCHITECTURE.md, "Dead letters and redrive"; invariant 10): in
+ * one transaction its lines are planned again as a new order is, on every offered vendor but those
+ * that refused this order a SKU since their last snapshot, and reserved with the same guarded
+ * update (so only if stock allows); the order goes back to `reserved` with its attempts reset,
+ * attempt 1 is queued through the outbox, and the dead letter is marked redriven. The new
+ * allocations are a new round with new Idempotency-Keys: a failed order's vendors hold none of it
+ * (what they confirmed was cancelled). The outbox relay of the running system publishes the
+ * message.
  */
 export async function redrive(
   db: Db,

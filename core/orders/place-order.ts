@@ -72,7 +72,8 @@ export interface PlaceOptions {
 
 export interface OrderPlacer {
   /**
-   * Places an order (DESIGN.md invariants 1 and 3), honouring an Idempotency-Key when one is given.
+   * Places an order (ARCHITECTURE.md invariants 1, 3 and 15), honouring an Idempotency-Key when one
+   * is given.
    * @throws InsufficientStockError naming every short line (also recorded for the key's replays).
    */
   place(input: PlaceOrderInput, options?: PlaceOptions): Promise<PlaceOrderResult>

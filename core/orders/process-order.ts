@@ -152,7 +152,8 @@ const summarize = (failures: PartResult[]) =>
   failures.map((f) => `${f.vendorId}: ${f.error?.message}`).join('; ')
 
 /**
- * Forwards one attempt of each order to its vendors (DESIGN.md invariants 4-7), a batch at a time:
+ * Forwards one attempt of each order to its vendors (ARCHITECTURE.md invariants 4-7, 10, 11 and
+ * 13), a batch at a time:
  * - orders are claimed with one guarded update, each for its attempt only and under a lease, so a
  *   redelivered message or a second consumer does nothing while the first is at work;
  * - each part (an order's allocations at one vendor in one round) gets one call with a stable
@@ -407,7 +408,8 @@ async function giveUp(db: Executor, orderId: string, reason: string): Promise<vo
 }
 
 /**
- * Ends an order that was given up, without guessing what its vendors hold (DESIGN.md invariant 7):
+ * Ends an order that was given up, without guessing what its vendors hold (ARCHITECTURE.md
+ * invariants 7 and 11):
  * - each part still pending is looked up at its vendor by its Idempotency-Key; a part the vendor
  *   holds is confirmed (with the vendor's order id). A part whose forward got no answer, and whose
  *   vendor cannot be asked now, keeps the order waiting: it is settled in a later attempt;

@@ -6,7 +6,7 @@ import { enqueue } from '../messaging/outbox.js'
 /**
  * Sends round again every order that is unfinished but that nothing is working on: `reserved` or
  * `forwarding`, no live lease, untouched for `stuckAfterMs`. So an accepted order reaches a final
- * state (DESIGN.md invariant 4) even if its message was lost: purged, dead-lettered by the
+ * state (ARCHITECTURE.md invariant 4) even if its message was lost: purged, dead-lettered by the
  * broker, or held by an in-process queue when the process died. The message goes through the
  * outbox; a duplicate of one still on its way is harmless (the claim is per attempt and leased).
  */

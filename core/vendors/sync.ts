@@ -163,15 +163,15 @@ interface PageTime {
 const earliest = (times: PageTime[]) => new Date(Math.min(...times.map((t) => t.ms))).toISOString()
 
 /**
- * Writes a vendor's snapshot and recounts `reserved` (DESIGN.md invariant 2), one transaction per
- * batch of rows, so a sync holds row locks only while it writes one batch and never stalls order
- * placement for long. Every row's snapshot time is when the vendor read its page, so the recount
- * treats the allocations the vendor confirmed before that as reflected in the row, and a page read
- * late in the sync does not count again what the vendor had already deducted. A row is only ever
- * replaced by a newer snapshot: a sync that took longer than a later one cannot undo it. Within a
- * batch the upsert locks the rows first and the recount runs in a later statement, so it sees every
- * allocation committed by an order that touched those rows before, and an order that touches them
- * after adds its units on top. Returns how many rows this snapshot wrote.
+ * Writes a vendor's snapshot and recounts `reserved` (ARCHITECTURE.md invariants 2 and 12), one
+ * transaction per batch of rows, so a sync holds row locks only while it writes one batch and never
+ * stalls order placement for long. Every row's snapshot time is when the vendor read its page, so
+ * the recount treats the allocations the vendor confirmed before that as reflected in the row, and
+ * a page read late in the sync does not count again what the vendor had already deducted. A row is
+ * only ever replaced by a newer snapshot: a sync that took longer than a later one cannot undo it.
+ * Within a batch the upsert locks the rows first and the recount runs in a later statement, so it
+ * sees every allocation committed by an order that touched those rows before, and an order that
+ * touches them after adds its units on top. Returns how many rows this snapshot wrote.
  */
 async function writeSnapshot(
   db: Db,

@@ -48,7 +48,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 
 for (const backend of backends) {
   describe.runIf(backend.enabled)(
-    `DESIGN.md invariants 1-3 under random concurrent work on ${backend.name}`,
+    `ARCHITECTURE.md invariants 1-3 under random concurrent work on ${backend.name}`,
     () => {
       let stack: TestStack
       let http: ReturnType<typeof api>

@@ -14,13 +14,14 @@ const STOCK = 1_000
 const SYNCS = 6
 
 /**
- * DESIGN.md invariant 2 for a sync that takes a while: syncs read the vendor in pages of two while
- * orders are placed and the vendor confirms them, so a page read late in a sync reflects
- * confirmations made after the sync began. A relay in front of the vendor takes each page read and
- * each confirmation (the vendor's deduction and our record of it) one at a time, so the test knows
- * which confirmations every page reflects; placements, syncs and confirmations otherwise overlap.
- * (Without that, a page read between the vendor's deduction and our record of it counts the order
- * as pending, which DESIGN.md accepts: never reflected, so never oversold.)
+ * ARCHITECTURE.md invariants 2 and 12 for a sync that takes a while: syncs read the vendor in pages
+ * of two while orders are placed and the vendor confirms them, so a page read late in a sync
+ * reflects confirmations made after the sync began. A relay in front of the vendor takes each page
+ * read and each confirmation (the vendor's deduction and our record of it) one at a time, so the
+ * test knows which confirmations every page reflects; placements, syncs and confirmations otherwise
+ * overlap. (Without that, a page read between the vendor's deduction and our record of it counts
+ * the order as pending, which ARCHITECTURE.md invariant 2 accepts: never reflected, so never
+ * oversold.)
  */
 describe.runIf(hasService('DATABASE_URL'))('a sync reading pages while the vendor confirms orders', () => {
   let stack: TestStack

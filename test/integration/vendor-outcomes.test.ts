@@ -22,10 +22,10 @@ interface AllocationRow {
 }
 
 /**
- * What happens when a vendor refuses a part of an order, or takes it without its answer reaching
- * us (DESIGN.md invariant 7). The tests deliver each attempt's message to process-order
- * themselves, so nothing depends on how fast the machine is: only the mock vendor's latency
- * against the vendor timeout, 1.5 s against 0.3 s.
+ * What happens when a vendor refuses a part of an order, or takes it without its answer reaching us
+ * (ARCHITECTURE.md invariants 7 and 11). The tests deliver each attempt's message to process-order
+ * themselves, so nothing depends on how fast the machine is: only the mock vendor's latency against
+ * the vendor timeout, 1.5 s against 0.3 s.
  */
 for (const backend of backends) {
   describe.runIf(backend.enabled)(`refused and unanswered vendor calls on ${backend.name}`, () => {
