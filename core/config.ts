@@ -188,6 +188,93 @@ const EnvSchema = z
 
 export type Config = z.output<typeof EnvSchema>
 
+type SettingName = keyof typeof EnvSchema.in.shape
+
+/**
+ * What each setting means, in one line. Keyed by the schema's own fields: a setting without a
+ * meaning, or a meaning without a setting, does not compile. The README's configuration table is
+ * generated from these and the schema (`npm run docs:readme`; test/unit/readme.test.ts checks it).
+ */
+const meanings = {
+  PORT: 'HTTP port of the embedded runtime',
+  HOST: 'interface to listen on',
+  DATABASE_URL: 'PostgreSQL URL; unset means embedded PGlite',
+  PGLITE_DATA_DIR: "PGlite's data directory (`memory://` for a throw-away database)",
+  DB_POOL_MAX: 'PostgreSQL connections per process',
+  AMQP_URL: 'RabbitMQ URL; unset means the in-process queue',
+  QUEUE_PREFIX: 'prefix for every RabbitMQ queue name (isolates test runs)',
+  SYNC_INTERVAL_MS: "embedded scheduler's sync interval; `0` runs the sync only at start",
+  STALE_AFTER_MS: 'a vendor not synced successfully for this long is not offered to orders',
+  VENDOR_TIMEOUT_MS: 'timeout of each call to a vendor',
+  VENDOR_RETRIES: 'retries of a failed vendor call (jittered exponential backoff)',
+  SYNC_PAGE_SIZE: 'SKUs the sync asks a vendor for per page of its stock',
+  VENDOR_MAX_CONCURRENT:
+    "calls in flight to one vendor at most (a vendor's own `maxConcurrent` in `VENDORS` wins)",
+  VENDOR_MAX_PER_SECOND:
+    "calls a second to one vendor at most (a vendor's own `maxPerSecond` in `VENDORS` wins)",
+  VENDORS:
+    'JSON array `[{ "id", "name", "baseUrl" }]` (each may add `maxConcurrent`, `maxPerSecond`) of the vendors to sync and forward to; unset: the three mock vendors',
+  MOCK_VENDOR_BASE_URL: 'where the default vendors live; unset: `http://127.0.0.1:$PORT/mock-vendors`',
+  MOCK_CATALOGUE_SIZE: "SKUs in the mock vendors' deterministic catalogue",
+  OUTBOX_RELAY_INTERVAL_MS:
+    'how often the embedded relay republishes what the broker did not confirm and sweeps for stuck orders',
+  STUCK_AFTER_MS:
+    "an unfinished order that nothing has worked on for this long is sent round again by the relay's sweep",
+  ALLOCATION_STRATEGY:
+    'how a line is split across vendors: most available first, or in the order of `VENDOR_PRIORITY`',
+  VENDOR_PRIORITY: 'comma-separated vendor ids, most preferred first, for `vendor-priority`',
+  IDEMPOTENCY_TTL_MS: 'how long `POST /orders` remembers an `Idempotency-Key` and its answer',
+  ORDER_RETRY_DELAYS_MS:
+    'comma-separated delays before each retry of forwarding an order (default: the policy in `infra/topology.ts`)',
+  CONSUMER_PREFETCH: 'order messages in flight per consumer',
+  ORDERS_DELIVERY_LIMIT:
+    'when set, `orders` is a quorum queue that dead-letters a message to `orders.poison` after this many deliveries (the AWS stack sets 10)',
+  LOG_LEVEL: 'the least severe log lines written',
+  ADMIN_TOKEN: 'when set, admin routes need `Authorization: Bearer <token>` or `X-Admin-Token`',
+  DEAD_LETTER_QUEUE_URL:
+    'an SQS queue that receives the order dead-letter records (the stack sets `process-order-dlq`)',
+  SHUTDOWN_GRACE_MS:
+    'on SIGTERM/SIGINT no new work is taken (503 problem+json with `Connection: close`, idle connections closed); work in flight gets this long, then exit 0',
+} satisfies Record<SettingName, string>
+
+/** One setting as the README documents it. */
+export interface SettingReference {
+  name: SettingName
+  /** What the schema gives when the variable is unset: `undefined` when it gives nothing. */
+  default: string | undefined
+  meaning: string
+  /** The values an enumerated setting takes. */
+  choices?: readonly string[]
+}
+
+/** Every setting, in the schema's order, with its default as the schema computes it. */
+export function settingsReference(): SettingReference[] {
+  return (Object.entries(EnvSchema.in.shape) as [SettingName, z.ZodType][]).map(([name, field]) => {
+    const parsed = field.safeParse(undefined)
+    const value: unknown = parsed.success ? parsed.data : undefined
+    const options = choicesOf(field)
+    return {
+      name,
+      default: value === undefined ? undefined : Array.isArray(value) ? value.join(',') : String(value),
+      // A setting without a meaning fails to compile; this says so to a run that did not compile (vitest, tsx).
+      meaning: meanings[name] ?? missingMeaning(name),
+      ...(options ? { choices: options } : {}),
+    }
+  })
+}
+
+function missingMeaning(name: string): never {
+  throw new Error(`core/config.ts: setting ${name} has no meaning in \`meanings\``)
+}
+
+function choicesOf(schema: z.ZodType): readonly string[] | undefined {
+  if (schema instanceof z.ZodEnum) return schema.options.map(String)
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional)
+    return choicesOf(schema.unwrap() as z.ZodType)
+  if (schema instanceof z.ZodPipe) return choicesOf(schema.in as z.ZodType)
+  return undefined
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text)
