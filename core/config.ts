@@ -106,16 +106,9 @@ const EnvSchema = z
     ORDERS_DELIVERY_LIMIT: z.coerce.number().int().min(1).optional(),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
     ADMIN_TOKEN: optionalString,
-    /**
-     * API clients of the embedded runtime: `client:key` pairs, comma-separated. A client sends its
-     * key as x-api-key and sees only its own orders. None: every caller is the client `default`.
-     */
     API_KEYS: clientPairs('key', 16),
-    /** Set by the CDK stack: `client:apiKeyId` pairs of the API Gateway keys it created. */
     API_KEY_IDS: clientPairs('apiKeyId', 1),
-    /** Set by the CDK stack: the id of the admin's API Gateway key. */
     ADMIN_API_KEY_ID: optionalString,
-    /** What the service sends as x-api-key to the mock vendors (their changes are admin routes). */
     MOCK_VENDOR_API_KEY: optionalString,
     DEAD_LETTER_QUEUE_URL: optionalString.pipe(z.url().optional()),
     /**
@@ -213,7 +206,7 @@ const meanings = {
   VENDOR_MAX_PER_SECOND:
     "calls a second to one vendor at most (a vendor's own `maxPerSecond` in `VENDORS` wins)",
   VENDORS:
-    'JSON array `[{ "id", "name", "baseUrl" }]` (each may add `maxConcurrent`, `maxPerSecond`) of the vendors to sync and forward to; unset: the three mock vendors',
+    'JSON array `[{ "id", "name", "baseUrl" }]` (each may add `maxConcurrent`, `maxPerSecond`, and `apiKey`, sent as `X-API-Key`) of the vendors to sync and forward to; unset: the three mock vendors',
   MOCK_VENDOR_BASE_URL: 'where the default vendors live; unset: `http://127.0.0.1:$PORT/mock-vendors`',
   MOCK_CATALOGUE_SIZE: "SKUs in the mock vendors' deterministic catalogue",
   OUTBOX_RELAY_INTERVAL_MS:
@@ -230,7 +223,14 @@ const meanings = {
   ORDERS_DELIVERY_LIMIT:
     'when set, `orders` is a quorum queue that dead-letters a message to `orders.poison` after this many deliveries (the AWS stack sets 10)',
   LOG_LEVEL: 'the least severe log lines written',
-  ADMIN_TOKEN: 'when set, admin routes need `Authorization: Bearer <token>` or `X-Admin-Token`',
+  ADMIN_TOKEN:
+    "when set, admin routes need it (`Authorization: Bearer`, `X-Admin-Token` or `X-API-Key`), and it reads every client's orders; unset: admin routes are open (a warning says so)",
+  API_KEYS:
+    '`client:key` pairs, comma-separated: each client sends its key as `X-API-Key` and sees only its own orders; unset: every caller is the client `default` (a warning says so)',
+  API_KEY_IDS: 'set by the CDK stack: `client:apiKeyId` pairs of its API Gateway keys',
+  ADMIN_API_KEY_ID: "set by the CDK stack: the id of the admin's API Gateway key",
+  MOCK_VENDOR_API_KEY:
+    'the `X-API-Key` sent to the mock vendors, whose order routes are admin routes; unset: `ADMIN_TOKEN`',
   DEAD_LETTER_QUEUE_URL:
     'an SQS queue that receives the order dead-letter records (the stack sets `process-order-dlq`)',
   SHUTDOWN_GRACE_MS:

@@ -49,7 +49,7 @@ describe('callers behind API Gateway (the deployed stack)', () => {
 
 describe('callers of the embedded runtime', () => {
   const keyed = loadConfig({ API_KEYS: 'alpha:alpha-secret-0123456789', ADMIN_TOKEN: 'admin-secret' })
-  const headers = (values: Record<string, string>) => (name: string) => values[name]
+  const headers = (values: Record<string, string | undefined>) => (name: string) => values[name]
 
   it('ignores an API key id in the event: only API Gateway sets one', () => {
     expect(attempt('client', event('id-alpha'), noHeaders, keyed)).toBe(401)

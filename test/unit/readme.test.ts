@@ -42,15 +42,15 @@ describe('the README', () => {
     expect(defaults.QUEUE_PREFIX).toBe('empty')
   })
 
-  it('has every route of infra/topology.ts in its route table, with its function and admin mark, and no other', () => {
-    const documented = tableUnder('The API').flatMap(([cell, fn, admin]) => {
+  it('has every route of infra/topology.ts in its route table, with its function and the key it needs, and no other', () => {
+    const documented = tableUnder('The API').flatMap(([cell, fn, key]) => {
       const found = [...cell!.matchAll(/`([A-Z]+) (\/[^`]*)`/g)]
       expect(found.length, `a route in "${cell}"`).toBeGreaterThan(0)
-      expect(['yes', 'no'], `admin column of ${cell}`).toContain(admin)
-      return found.map(([, method, path]) => `${method} ${path} ${fn} ${admin === 'yes' ? 'admin' : 'open'}`)
+      expect(['client', 'admin', 'no'], `key column of ${cell}`).toContain(key)
+      return found.map(([, method, path]) => `${method} ${path} ${fn} ${key}`)
     })
     const actual = routes().map(
-      ({ route, fn }) => `${route.method} ${route.path} ${fn.name} ${route.admin ? 'admin' : 'open'}`,
+      ({ route, fn }) => `${route.method} ${route.path} ${fn.name} ${route.auth ?? 'no'}`,
     )
 
     expect([...documented].sort()).toEqual([...actual].sort())
