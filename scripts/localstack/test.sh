@@ -9,6 +9,8 @@ curl -sf http://127.0.0.1:4566/_localstack/health >/dev/null ||
   fail "LocalStack is not running on 127.0.0.1:4566: run npm run localstack:up first"
 
 step "npm run deploy:local"
+# Two API clients, so the test can show that each sees only its own orders.
+export API_CLIENTS=${API_CLIENTS:-alpha,beta}
 mkdir -p "$LS_HOME/logs"
 if ! npm run --silent deploy:local >"$LS_HOME/logs/deploy.log" 2>&1; then
   grep -v nodedir "$LS_HOME/logs/deploy.log" | tail -n 60

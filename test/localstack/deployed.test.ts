@@ -36,6 +36,7 @@ const say = (line: string) => console.log(line)
 
 interface Order {
   id: string
+  clientId: string
   status: string
   failureReason?: string | null
   lines: { sku: string; allocations: { vendorId: string; quantity: number }[] }[]
@@ -54,10 +55,16 @@ interface Vendor {
 describe('the stack deployed to LocalStack', () => {
   let http: ReturnType<typeof api>
   let apiKey: string
+  /** Each client's API key value, by client name (`API_CLIENTS=alpha,beta` in test.sh). */
+  let clientKeys: Record<string, string>
   let outputs: Record<string, string>
   const admin = () => ({ 'x-api-key': apiKey })
+  const client = (name: string) => ({ 'x-api-key': clientKeys[name]! })
+  const keyValue = async (id: string) =>
+    (await awslocal('apigateway', 'get-api-key', '--api-key', id, '--include-value')).value as string
 
-  const order = async (id: string) => (await http.get(`/orders/${id}`)).body as Order
+  // The admin reads every client's orders.
+  const order = async (id: string) => (await http.get(`/orders/${id}`, admin())).body as Order
   const orderIn = (id: string, status: string, timeoutMs: number) =>
     eventually(
       async () => {
@@ -116,9 +123,13 @@ describe('the stack deployed to LocalStack', () => {
       ]),
     )
     http = api(outputs.ApiUrl!.replace(/\/$/, ''))
-    apiKey = (
-      await awslocal('apigateway', 'get-api-key', '--api-key', outputs.AdminApiKeyId!, '--include-value')
-    ).value
+    apiKey = await keyValue(outputs.AdminApiKeyId!)
+    clientKeys = {}
+    for (const pair of outputs.ClientApiKeyIds!.split(',')) {
+      const [name, id] = pair.split(':')
+      clientKeys[name!] = await keyValue(id!)
+    }
+    say(`API keys: admin ${outputs.AdminApiKeyId}, clients ${outputs.ClientApiKeyIds}`)
     say(`stack ${stack.StackStatus}, API ${outputs.ApiUrl}`)
   })
 
@@ -168,7 +179,9 @@ describe('the stack deployed to LocalStack', () => {
     const placed = await Promise.all(
       catalogue
         .slice(0, 20)
-        .map((p) => limit(() => http.post('/orders', { lines: [{ sku: p.sku, quantity: 1 }] }))),
+        .map((p) =>
+          limit(() => http.post('/orders', { lines: [{ sku: p.sku, quantity: 1 }] }, client('alpha'))),
+        ),
     )
     say(`placed 20 orders: ${placed.map((p) => p.status).join(' ')}`)
     expect(placed.map((p) => p.status)).toEqual(placed.map(() => 202))
@@ -222,15 +235,48 @@ describe('the stack deployed to LocalStack', () => {
     }
   })
 
-  it('refuses admin routes without the stack API key and accepts them with it', async () => {
+  it("refuses admin routes without the admin's API key (a client's key too) and accepts them with it", async () => {
     const without = await http.post('/sync')
     const wrong = await http.post('/sync', undefined, { 'x-api-key': 'not-the-key' })
+    const clients = await http.post('/sync', undefined, client('alpha'))
+    const anonymousVendorOrder = await http.post('/mock-vendors/acme/orders', {
+      lines: [{ sku: 'SKU-00001', quantity: 1 }],
+    })
     const withKey = await http.post('/sync', undefined, admin())
 
-    say(`POST /sync: no key -> ${without.status}, wrong key -> ${wrong.status}, the key -> ${withKey.status}`)
+    say(
+      `POST /sync: no key -> ${without.status}, wrong key -> ${wrong.status}, a client's key -> ${clients.status}, the admin's -> ${withKey.status}; anonymous mock vendor order -> ${anonymousVendorOrder.status}`,
+    )
     expect(without.status).toBe(403)
     expect(wrong.status).toBe(403)
+    expect(clients.status).toBe(403)
+    expect(clients.headers.get('content-type')).toBe('application/problem+json')
+    expect(anonymousVendorOrder.status).toBe(403)
     expect(withKey.status).toBe(200)
+  })
+
+  it('shows each client only its own orders, by the API Gateway key it sends', async () => {
+    const sku = ((await http.get('/products')).body as Product[]).find((p) => p.available >= 3)!.sku
+    const none = await http.post('/orders', { lines: [{ sku, quantity: 1 }] })
+    const mine = await http.post('/orders', { lines: [{ sku, quantity: 1 }] }, client('beta'))
+    expect(mine.status).toBe(202)
+
+    const theirs = await http.get(`/orders/${mine.body.id}`, client('alpha'))
+    const cancel = await http.post(`/orders/${mine.body.id}/cancel`, undefined, client('alpha'))
+    const alphaList = await http.get('/orders?limit=500', client('alpha'))
+    const own = await http.get(`/orders/${mine.body.id}`, client('beta'))
+
+    say(
+      `no key -> ${none.status}; beta's order ${mine.body.id} as alpha: get ${theirs.status}, cancel ${cancel.status}, in alpha's list: ${alphaList.body.items.some((o: { id: string }) => o.id === mine.body.id)}; as beta: ${own.status} (${own.body.clientId})`,
+    )
+    expect(none.status).toBe(403)
+    expect([theirs.status, cancel.status]).toEqual([404, 404])
+    expect(alphaList.body.items.map((o: { id: string }) => o.id)).not.toContain(mine.body.id)
+    expect(new Set(alphaList.body.items.map((o: { clientId: string }) => o.clientId))).toEqual(
+      new Set(['alpha']),
+    )
+    expect(own.body.clientId).toBe('beta')
+    expect((await order(mine.body.id)).clientId).toBe('beta')
   })
 
   it('is removed by npm run destroy:local', async () => {
@@ -261,7 +307,11 @@ describe('the stack deployed to LocalStack', () => {
       const syncsBefore = await vendors()
       const before = await product(candidate.sku)
       for (const v of before.vendors) await setVendorStock(v.vendorId, before.sku, 0)
-      const placed = await http.post('/orders', { lines: [{ sku: before.sku, quantity: 1 }] })
+      const placed = await http.post(
+        '/orders',
+        { lines: [{ sku: before.sku, quantity: 1 }] },
+        client('alpha'),
+      )
       if (placed.status !== 202) continue
       const vendorId = (placed.body as Order).lines[0]!.allocations[0]!.vendorId
       const failed = await orderIn(placed.body.id, 'failed', 120_000)
