@@ -17,14 +17,14 @@ for (const backend of backends) {
     beforeAll(async () => {
       stack = await startStack(backend.kind)
       http = api(stack.url)
-      await setMockStock(stack.db, 'acme', 'RUSH-1', 40)
-      await setMockStock(stack.db, 'globex', 'RUSH-1', 35)
-      await setMockStock(stack.db, 'initech', 'RUSH-1', 25)
-      await http.post('/sync')
     })
     afterAll(() => stack?.close())
 
     it('accepts exactly 100 of 500 concurrent single-unit orders for 100 units over 3 vendors', async () => {
+      await setMockStock(stack.db, 'acme', 'RUSH-1', 40)
+      await setMockStock(stack.db, 'globex', 'RUSH-1', 35)
+      await setMockStock(stack.db, 'initech', 'RUSH-1', 25)
+      await http.post('/sync')
       const ordersBefore = await count(stack.db, 'orders')
 
       const results = await Promise.all(
@@ -110,17 +110,20 @@ for (const backend of backends) {
     })
 
     it('finds a drifting reserved count and repairs it', async () => {
+      await setMockStock(stack.db, 'acme', 'DRIFT-1', 10)
+      await http.post('/sync')
+      expect((await http.post('/orders', { lines: [{ sku: 'DRIFT-1', quantity: 4 }] })).status).toBe(202)
       await stack.db.execute(
-        sql`update vendor_stock set reserved = reserved + 3 where vendor_id = 'acme' and sku = 'RUSH-1'`,
+        sql`update vendor_stock set reserved = reserved + 3 where vendor_id = 'acme' and sku = 'DRIFT-1'`,
       )
 
       expect(await findDrift(stack.db)).toEqual([
-        { vendorId: 'acme', sku: 'RUSH-1', reserved: 43, expected: 40 },
+        { vendorId: 'acme', sku: 'DRIFT-1', reserved: 7, expected: 4 },
       ])
       expect(await repairDrift(stack.db)).toHaveLength(1)
 
       expect(await findDrift(stack.db)).toEqual([])
-      expect((await stockRow(stack.db, 'acme', 'RUSH-1'))!.reserved).toBe(40)
+      expect((await stockRow(stack.db, 'acme', 'DRIFT-1'))!.reserved).toBe(4)
     })
   })
 

@@ -16,7 +16,6 @@ for (const backend of backends) {
     beforeAll(async () => {
       stack = await startStack(backend.kind, { env: { ADMIN_TOKEN: TOKEN } })
       http = api(stack.url)
-      await setMockStock(stack.db, 'globex', 'MV-1', 10)
     })
     afterAll(() => stack?.close())
 
@@ -31,6 +30,7 @@ for (const backend of backends) {
     }
 
     it('returns the first order for a repeated Idempotency-Key and deducts nothing more, even at once', async () => {
+      await setMockStock(stack.db, 'globex', 'MV-1', 10)
       const order = { lines: [{ sku: 'MV-1', quantity: 2 }] }
       const key = { 'idempotency-key': 'order-1:globex', ...vendorSide }
 
@@ -83,11 +83,13 @@ for (const backend of backends) {
     })
 
     it('answers 409 and deducts nothing when it lacks stock for any line', async () => {
+      await setMockStock(stack.db, 'globex', 'MV-4', 10)
+
       const res = await http.post(
         '/mock-vendors/globex/orders',
         {
           lines: [
-            { sku: 'MV-1', quantity: 1 },
+            { sku: 'MV-4', quantity: 1 },
             { sku: 'SKU-00002', quantity: 100_000 },
           ],
         },
@@ -95,7 +97,7 @@ for (const backend of backends) {
       )
 
       expect(res.status).toBe(409)
-      expect(await mockQuantity(stack.db, 'globex', 'MV-1')).toBe(8)
+      expect(await mockQuantity(stack.db, 'globex', 'MV-4')).toBe(10)
     })
 
     it('takes and cancels orders only with the admin credential: anonymous calls change no stock', async () => {

@@ -2,11 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import { count, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
+import { uniqueId } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
-
-// SKU n is carried by every mock vendor but the one at index n mod 3: SKU-00001 by acme and
-// initech, SKU-00005 by acme and globex.
-const SPLIT_SKU = 'SKU-00001'
 
 for (const backend of backends) {
   describe.runIf(backend.enabled)(`POST /orders on ${backend.name}`, () => {
@@ -16,11 +13,21 @@ for (const backend of backends) {
     beforeAll(async () => {
       stack = await startStack(backend.kind)
       http = api(stack.url)
-      await setMockStock(stack.db, 'acme', SPLIT_SKU, 6)
-      await setMockStock(stack.db, 'initech', SPLIT_SKU, 4)
       expect((await http.post('/sync')).status).toBe(200)
     })
     afterAll(() => stack?.close())
+
+    /**
+     * A SKU of this test's own, listed by these vendors with these units and synced, so no test
+     * depends on what another one reserved.
+     */
+    const newSku = async (units: Record<string, number>) => {
+      const sku = `T-${uniqueId()}`
+      for (const [vendorId, quantity] of Object.entries(units))
+        await setMockStock(stack.db, vendorId, sku, quantity)
+      expect((await http.post('/sync')).status).toBe(200)
+      return sku
+    }
 
     it('answers 202 with the order and its allocation, and reserves the units', async () => {
       const product = (await http.get('/products/SKU-00002')).body
@@ -45,18 +52,21 @@ for (const backend of backends) {
     })
 
     it('splits a line across vendors when no single vendor has enough', async () => {
-      const res = await http.post('/orders', { lines: [{ sku: SPLIT_SKU, quantity: 8 }] })
+      const sku = await newSku({ acme: 6, initech: 4 })
+
+      const res = await http.post('/orders', { lines: [{ sku, quantity: 8 }] })
 
       expect(res.status).toBe(202)
       expect(res.body.lines[0].allocations).toEqual([
         { vendorId: 'acme', quantity: 6 },
         { vendorId: 'initech', quantity: 2 },
       ])
-      expect(await stockRow(stack.db, 'acme', SPLIT_SKU)).toEqual({ quantity: 6, reserved: 6 })
-      expect(await stockRow(stack.db, 'initech', SPLIT_SKU)).toEqual({ quantity: 4, reserved: 2 })
+      expect(await stockRow(stack.db, 'acme', sku)).toEqual({ quantity: 6, reserved: 6 })
+      expect(await stockRow(stack.db, 'initech', sku)).toEqual({ quantity: 4, reserved: 2 })
     })
 
     it('answers 409 naming every short line, and writes nothing at all (all or nothing)', async () => {
+      const short = await newSku({ acme: 2 })
       const before = {
         orders: await count(stack.db, 'orders'),
         outbox: await count(stack.db, 'outbox'),
@@ -66,7 +76,7 @@ for (const backend of backends) {
       const res = await http.post('/orders', {
         lines: [
           { sku: 'SKU-00003', quantity: 1 },
-          { sku: SPLIT_SKU, quantity: 3 },
+          { sku: short, quantity: 3 },
           { sku: 'NO-SUCH-SKU', quantity: 1 },
         ],
       })
@@ -74,7 +84,7 @@ for (const backend of backends) {
       expect(res.status).toBe(409)
       expect(res.headers.get('content-type')).toBe('application/problem+json')
       expect(res.body.shortfalls).toEqual([
-        { sku: SPLIT_SKU, requested: 3, available: 2 },
+        { sku: short, requested: 3, available: 2 },
         { sku: 'NO-SUCH-SKU', requested: 1, available: 0 },
       ])
       expect(await count(stack.db, 'orders')).toBe(before.orders)
@@ -83,39 +93,41 @@ for (const backend of backends) {
     })
 
     it('sums duplicate SKUs in one order before checking stock', async () => {
+      const sku = await newSku({ acme: 2 })
+
       const res = await http.post('/orders', {
         lines: [
-          { sku: SPLIT_SKU, quantity: 1 },
-          { sku: SPLIT_SKU, quantity: 2 },
+          { sku, quantity: 1 },
+          { sku, quantity: 2 },
         ],
       })
 
       expect(res.status).toBe(409)
-      expect(res.body.shortfalls).toEqual([{ sku: SPLIT_SKU, requested: 3, available: 2 }])
+      expect(res.body.shortfalls).toEqual([{ sku, requested: 3, available: 2 }])
     })
 
     it('never sells a unit twice when many orders race for the last units', async () => {
-      await setMockStock(stack.db, 'acme', 'SKU-00005', 7)
-      await setMockStock(stack.db, 'globex', 'SKU-00005', 5)
-      await http.post('/sync')
+      const sku = await newSku({ acme: 7, globex: 5 })
 
       const results = await Promise.all(
-        Array.from({ length: 40 }, () =>
-          http.post('/orders', { lines: [{ sku: 'SKU-00005', quantity: 1 }] }),
-        ),
+        Array.from({ length: 40 }, () => http.post('/orders', { lines: [{ sku, quantity: 1 }] })),
       )
 
       expect(results.filter((r) => r.status === 202)).toHaveLength(12)
       expect(results.filter((r) => r.status === 409)).toHaveLength(28)
-      expect(await stockRow(stack.db, 'acme', 'SKU-00005')).toEqual({ quantity: 7, reserved: 7 })
-      expect(await stockRow(stack.db, 'globex', 'SKU-00005')).toEqual({ quantity: 5, reserved: 5 })
+      expect(await stockRow(stack.db, 'acme', sku)).toEqual({ quantity: 7, reserved: 7 })
+      expect(await stockRow(stack.db, 'globex', sku)).toEqual({ quantity: 5, reserved: 5 })
       expect(await findDrift(stack.db)).toEqual([])
     })
 
     it('keeps reservations exact across a re-sync while orders are pending', async () => {
-      await http.post('/sync')
+      const sku = await newSku({ acme: 6, initech: 4 })
+      expect((await http.post('/orders', { lines: [{ sku, quantity: 8 }] })).status).toBe(202)
 
-      expect(await stockRow(stack.db, 'acme', SPLIT_SKU)).toEqual({ quantity: 6, reserved: 6 })
+      expect((await http.post('/sync')).status).toBe(200)
+
+      expect(await stockRow(stack.db, 'acme', sku)).toEqual({ quantity: 6, reserved: 6 })
+      expect(await stockRow(stack.db, 'initech', sku)).toEqual({ quantity: 4, reserved: 2 })
       expect(await findDrift(stack.db)).toEqual([])
     })
   })

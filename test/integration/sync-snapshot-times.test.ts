@@ -151,6 +151,7 @@ describe.runIf(hasService('DATABASE_URL'))('a sync reading pages while the vendo
     const short: Record<string, unknown>[] = []
     // The vendor's own figure: every unit it deducted is one of our orders'.
     const undeducted = (row: { quantity: number; promised: number }) => row.promised - (STOCK - row.quantity)
+    await sync()
 
     await withTraffic(false, async () => {
       for (let n = 1; n <= SYNCS; n++) {

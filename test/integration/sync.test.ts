@@ -95,16 +95,20 @@ for (const backend of backends) {
     })
 
     it('drops a SKU the vendor no longer lists to zero', async () => {
+      // At initech, whose SKU count no other test checks; listed and copied first.
+      await setMockStock(stack.db, 'initech', 'SKU-00003', 5)
+      await http.post('/sync')
+      expect((await stockRow(stack.db, 'initech', 'SKU-00003'))!.quantity).toBe(5)
       await stack.db.execute(
-        sql`delete from mock_vendor.stock where vendor_id = 'acme' and sku = 'SKU-00008'`,
+        sql`delete from mock_vendor.stock where vendor_id = 'initech' and sku = 'SKU-00003'`,
       )
 
       await http.post('/sync')
 
-      expect((await stockRow(stack.db, 'acme', 'SKU-00008'))!.quantity).toBe(0)
+      expect((await stockRow(stack.db, 'initech', 'SKU-00003'))!.quantity).toBe(0)
       const [vendor] = await query<{ skuCount: number }>(
         stack.db,
-        sql`select sku_count as "skuCount" from vendors where id = 'acme'`,
+        sql`select sku_count as "skuCount" from vendors where id = 'initech'`,
       )
       expect(vendor!.skuCount).toBe(19)
     })
