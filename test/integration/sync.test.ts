@@ -8,6 +8,7 @@ import { functions } from '../../infra/topology.js'
 import { lambdaContext } from '../../local/events.js'
 import { mockQuantity, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
+import { eventually } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
 import { type StubVendor, startStubVendor } from '../support/stub-vendor.js'
 
@@ -115,16 +116,26 @@ for (const backend of backends) {
 
     it('never lets an older snapshot that arrives late overwrite a newer one', async () => {
       const item = (quantity: number) => ({ items: [{ sku: 'LATE-1', name: 'Late', price: 1, quantity }] })
+      // The first sync's page is held back until the second sync and an order are done.
+      let arrive = () => {}
+      const held = new Promise<void>((resolve) => {
+        arrive = resolve
+      })
       slowpoke.answers = [
-        { delayMs: 600, body: item(5) },
+        { delayMs: 0, until: held, body: item(5) },
         { delayMs: 0, body: item(10) },
       ]
       slowpoke.requests = 0
 
       const older = http.post('/sync')
-      await new Promise((r) => setTimeout(r, 150))
+      await eventually(
+        async () => (slowpoke.requests >= 1 ? true : undefined),
+        10_000,
+        'the first sync asking',
+      )
       await http.post('/sync')
       const order = await http.post('/orders', { lines: [{ sku: 'LATE-1', quantity: 8 }] })
+      arrive()
       await older
 
       expect(order.status).toBe(202)

@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net'
 export interface StubVendor {
   baseUrl: string
   /** Each GET /stock takes the next answer; the last one repeats. */
-  answers: { delayMs: number; body: unknown; status?: number }[]
+  answers: {
+    delayMs: number
+    body: unknown
+    status?: number
+    /** Held back until this settles (then `delayMs` more): a test decides when it arrives. */
+    until?: Promise<void>
+  }[]
   requests: number
   close(): Promise<void>
 }
@@ -18,10 +24,13 @@ export async function startStubVendor(answers: StubVendor['answers']): Promise<S
   const server: Server = createServer((req, res) => {
     const answer = stub.answers[Math.min(stub.requests, stub.answers.length - 1)]!
     stub.requests++
-    setTimeout(() => {
-      res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' })
-      res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body))
-    }, answer.delayMs)
+    const send = () =>
+      setTimeout(() => {
+        res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' })
+        res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body))
+      }, answer.delayMs)
+    if (answer.until) void answer.until.then(send)
+    else send()
     req.resume()
   })
   Object.assign(stub, await listenLocally(server))
