@@ -229,6 +229,7 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
       if (refused.length > 0 && pass < MAX_PASSES) {
         const reason = await replan(deps, m, refused)
         if (reason === undefined) replanned.push(m)
+        else if (reason === HANDLED_ELSEWHERE) byOrder.set(m.orderId, 'skipped')
         else failing.set(m.orderId, reason)
       } else if (m.attempt <= deps.retryDelaysMs.length) {
         byOrder.set(
@@ -359,22 +360,33 @@ async function renewLease(deps: ProcessDeps, orders: ForwardOrderMessage[]): Pro
 
 class LostRaceError extends Error {}
 
+/** Another consumer already gave back these refused parts (it took the order over when this one's lease ran out). */
+const HANDLED_ELSEWHERE = Symbol('handled elsewhere')
+
 /**
  * Plans the refused parts of an order again on the other vendors, in one transaction: the refused
  * allocations give their units back (marked refused), and their lines are planned, reserved and
  * written as the order's next round, all or nothing. Returns undefined when re-planned, else the
- * reason the order is given up for (recorded in the same transaction).
+ * reason the order is given up for (recorded in the same transaction). When the refused parts are
+ * no longer pending, another consumer holding the order has re-planned them already: planning them
+ * again would reserve and ship a second round, so nothing is done.
  */
 async function replan(
   deps: ProcessDeps,
   message: ForwardOrderMessage,
   refused: PartResult[],
-): Promise<string | undefined> {
+): Promise<string | typeof HANDLED_ELSEWHERE | undefined> {
   const lines = mergeLines(refused.flatMap((p) => p.lines))
   for (;;) {
     try {
       return await deps.db.transaction(async (tx) => {
-        await releaseOrderStock(tx, message.orderId, { only: refused, as: 'refused' })
+        if ((await releaseOrderStock(tx, message.orderId, { only: refused, as: 'refused' })) === 0) {
+          deps.log?.warn('refused allocations already re-planned by another consumer', {
+            orderId: message.orderId,
+            correlationId: message.correlationId,
+          })
+          return HANDLED_ELSEWHERE
+        }
         const plan = await reallocate(tx, message.orderId, lines, deps.planning)
         if (plan === 'lost-race') throw new LostRaceError()
         if (plan.ok) {
