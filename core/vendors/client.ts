@@ -140,7 +140,9 @@ async function call(
     )
   }
   if (status >= 500) {
-    throw new VendorUnavailableError(`${init.method} ${url}: HTTP ${status}`)
+    // A 503 says the vendor did not take the request on (RFC 9110, 15.6.4); a 500, 502 or 504 may
+    // come after it acted: the outcome is unknown, and the vendor is asked before it is given up.
+    throw new VendorUnavailableError(`${init.method} ${url}: HTTP ${status}`, undefined, status !== 503)
   }
   let body: unknown
   try {
