@@ -17,11 +17,6 @@ const CATALOGUE = 1_500
  * in flight, so 32 connections at ~35 ms each could not offer more than ~900 orders/s.
  */
 const CONNECTIONS = 128
-/**
- * Deliveries the consumer holds at once. By Little's law its throughput is at most this divided by
- * the time from delivery to acknowledgement (~100 ms under this load, vendor calls included).
- */
-const PREFETCH = 256
 
 /**
  * Orders placed at a fixed rate for `seconds` through the HTTP API, carried by the real RabbitMQ
@@ -85,18 +80,15 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
   const runtime = await startRuntime(
     loadConfig({
       PORT: String(await freePort()),
+      // The system's own defaults otherwise (pool, consumer prefetch, vendor limits): what a user
+      // gets with no settings is what is measured.
       DATABASE_URL: database.url,
-      DB_POOL_MAX: '30',
       AMQP_URL: options.amqpUrl,
       QUEUE_PREFIX: prefix,
       SYNC_INTERVAL_MS: '0',
-      CONSUMER_PREFETCH: String(PREFETCH),
       MOCK_CATALOGUE_SIZE: String(CATALOGUE),
       MOCK_VENDOR_BASE_URL: `${vendors.url}/mock-vendors`,
       LOG_LEVEL: 'ERROR',
-      // The benchmarks measure this system, not the vendors' rate limits.
-      VENDOR_MAX_CONCURRENT: '1000',
-      VENDOR_MAX_PER_SECOND: '1000000',
     }),
   )
   const db = runtime.deps.database.db

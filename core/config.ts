@@ -59,6 +59,26 @@ function clientPairs(what: string, minLength: number) {
     })
 }
 
+/**
+ * Deliveries the order consumer holds at once. By Little's law a consumer confirms at most this
+ * many orders per time from delivery to acknowledgement: ~0.1 s under load (vendor calls
+ * included), so 256 keeps up with 1,000 orders/s with room for vendors 2.5x slower. A prefetch of
+ * 16 capped the default system at ~140 orders/s while it accepted 2,800/s.
+ */
+const CONSUMER_PREFETCH = 256
+
+/** Calls to a vendor of `VENDORS` without limits of its own: polite to an API we know nothing of. */
+const UNKNOWN_VENDOR_LIMITS = { maxConcurrent: 10, maxPerSecond: 50 }
+
+/**
+ * The shipped mock vendors take any rate unless their behaviour says otherwise: calls in flight are
+ * bounded only as the consumer's deliveries are, and starts not at all.
+ */
+const SHIPPED_MOCK_VENDOR_LIMITS = {
+  maxConcurrent: CONSUMER_PREFETCH,
+  maxPerSecond: Number.POSITIVE_INFINITY,
+}
+
 /** The mock vendors that the project ships, so that a bare machine has stock to sell. */
 export const MOCK_VENDOR_IDS = ['acme', 'globex', 'initech'] as const
 
@@ -79,8 +99,8 @@ const EnvSchema = z
     VENDOR_TIMEOUT_MS: int(5_000, 1),
     VENDOR_RETRIES: int(2),
     SYNC_PAGE_SIZE: int(1_000, 1),
-    VENDOR_MAX_CONCURRENT: int(10, 1),
-    VENDOR_MAX_PER_SECOND: z.coerce.number().positive().default(50),
+    VENDOR_MAX_CONCURRENT: z.coerce.number().int().min(1).optional(),
+    VENDOR_MAX_PER_SECOND: z.coerce.number().positive().optional(),
     VENDORS: optionalString,
     MOCK_VENDOR_BASE_URL: optionalString.pipe(z.url().optional()),
     MOCK_CATALOGUE_SIZE: int(450, 1),
@@ -102,7 +122,7 @@ const EnvSchema = z
       .regex(/^\d+(,\d+)*$/, 'comma-separated milliseconds, e.g. 1000,5000,25000')
       .optional()
       .transform((v) => (v ? v.split(',').map(Number) : [...orderRetry.delaysMs])),
-    CONSUMER_PREFETCH: int(16, 1),
+    CONSUMER_PREFETCH: int(CONSUMER_PREFETCH, 1),
     ORDERS_DELIVERY_LIMIT: z.coerce.number().int().min(1).optional(),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
     ADMIN_TOKEN: optionalString,
@@ -152,9 +172,10 @@ const EnvSchema = z
       syncPageSize: env.SYNC_PAGE_SIZE,
       vendorLimits: (vendorId: string) => {
         const own = vendors.find((v) => v.id === vendorId)
+        const fallback = env.VENDORS === undefined ? SHIPPED_MOCK_VENDOR_LIMITS : UNKNOWN_VENDOR_LIMITS
         return {
-          maxConcurrent: own?.maxConcurrent ?? env.VENDOR_MAX_CONCURRENT,
-          maxPerSecond: own?.maxPerSecond ?? env.VENDOR_MAX_PER_SECOND,
+          maxConcurrent: own?.maxConcurrent ?? env.VENDOR_MAX_CONCURRENT ?? fallback.maxConcurrent,
+          maxPerSecond: own?.maxPerSecond ?? env.VENDOR_MAX_PER_SECOND ?? fallback.maxPerSecond,
         }
       },
       /** The x-api-key a vendor expects, if any. */
@@ -202,9 +223,9 @@ const meanings = {
   VENDOR_RETRIES: 'retries of a failed vendor call (jittered exponential backoff)',
   SYNC_PAGE_SIZE: 'SKUs the sync asks a vendor for per page of its stock',
   VENDOR_MAX_CONCURRENT:
-    "calls in flight to one vendor at most (a vendor's own `maxConcurrent` in `VENDORS` wins)",
+    "calls in flight to one vendor at most (a vendor's own `maxConcurrent` in `VENDORS` wins); unset: 10 for a vendor of `VENDORS`, the consumer's prefetch for the shipped mock vendors",
   VENDOR_MAX_PER_SECOND:
-    "calls a second to one vendor at most (a vendor's own `maxPerSecond` in `VENDORS` wins)",
+    "calls a second to one vendor at most (a vendor's own `maxPerSecond` in `VENDORS` wins); unset: 50 for a vendor of `VENDORS`, no limit for the shipped mock vendors",
   VENDORS:
     'JSON array `[{ "id", "name", "baseUrl" }]` (each may add `maxConcurrent`, `maxPerSecond`, and `apiKey`, sent as `X-API-Key`) of the vendors to sync and forward to; unset: the three mock vendors',
   MOCK_VENDOR_BASE_URL: 'where the default vendors live; unset: `http://127.0.0.1:$PORT/mock-vendors`',

@@ -4,7 +4,7 @@ import pThrottle from 'p-throttle'
 export interface VendorLimits {
   /** Requests to the vendor in flight at once. */
   maxConcurrent: number
-  /** Requests started per second. */
+  /** Requests started per second (Infinity: no limit). */
   maxPerSecond: number
 }
 
@@ -32,7 +32,7 @@ function createLimiter(limits: VendorLimits): VendorLimiter {
     interval: Math.ceil((1000 + ARRIVAL_JITTER_MS) / Math.max(1, limits.maxPerSecond - 1)),
     strict: true,
   })
-  const started = throttle(() => undefined)
+  const started = Number.isFinite(limits.maxPerSecond) ? throttle(() => undefined) : () => undefined
   let pausedUntil = 0
   return {
     run: (request) =>
