@@ -131,11 +131,6 @@ export const functions = {
     description: 'Forwards a reserved order to its vendors, with retries and a dead-letter queue',
     timeoutSeconds: 30,
     queue: 'orders',
-    asyncFailure: {
-      retryAttempts: 2,
-      maxEventAgeSeconds: 3_600,
-      deadLetterQueue: deadLetterQueues.processOrder,
-    },
   }),
   relayOutbox: fn({
     name: 'relay-outbox',

@@ -212,6 +212,31 @@ for (const target of ['local', 'aws'] as const) {
       template.resourceCountIs('AWS::Lambda::EventInvokeConfig', specs.filter((s) => s.asyncFailure).length)
     })
 
+    it('gives process-order no asynchronous retries or DLQ of Lambda: process-order-dlq holds only our dead-letter records', () => {
+      // process-order is invoked synchronously only (the MQ trigger; the bridge on LocalStack), so
+      // Lambda would never use them, and a failure record of Lambda's would be a second shape there.
+      const processOrder = Object.entries(template.findResources('AWS::Lambda::Function')).find(
+        ([, f]) => f.Properties.FunctionName === functionName(functions.processOrder),
+      )!
+      expect(processOrder[1].Properties.DeadLetterConfig).toBeUndefined()
+      const invokeConfigs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'))
+      expect(JSON.stringify(invokeConfigs)).not.toContain(`"${processOrder[0]}"`)
+      // No function, rule or destination delivers to process-order-dlq but through our own record.
+      const dlqId = Object.entries(template.findResources('AWS::SQS::Queue')).find(
+        ([, q]) => q.Properties.QueueName === deadLetterQueues.processOrder,
+      )![0]
+      const deliverers = [
+        ...Object.values(template.findResources('AWS::Lambda::Function')).map(
+          (f) => f.Properties.DeadLetterConfig,
+        ),
+        ...invokeConfigs.map((c) => c.Properties.DestinationConfig),
+        ...Object.values(template.findResources('AWS::Events::Rule')).flatMap((r) =>
+          r.Properties.Targets.map((t: { DeadLetterConfig?: unknown }) => t.DeadLetterConfig),
+        ),
+      ]
+      expect(JSON.stringify(deliverers)).not.toContain(`"${dlqId}"`)
+    })
+
     it('outputs the API URL, the DLQ URLs and the function names', () => {
       const outputs = template.findOutputs('*')
       expect(Object.keys(outputs)).toEqual(
