@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { orderRetry } from '../infra/topology.js'
 import { STRATEGIES } from './inventory/plan.js'
+import { retryPolicy } from './retry-policy.js'
 
 const VendorEntry = z.object({
   id: z.string().regex(/^[a-z0-9-]{1,40}$/, 'lower-case letters, digits and dashes'),
@@ -96,16 +96,16 @@ const EnvSchema = z
       .default(''),
     SYNC_INTERVAL_MS: int(10_000),
     STALE_AFTER_MS: int(300_000, 1),
-    VENDOR_TIMEOUT_MS: int(5_000, 1),
-    VENDOR_RETRIES: int(2),
+    VENDOR_TIMEOUT_MS: int(retryPolicy.vendorCall.timeoutMs, 1),
+    VENDOR_RETRIES: int(retryPolicy.vendorCall.retries),
     SYNC_PAGE_SIZE: int(1_000, 1),
     VENDOR_MAX_CONCURRENT: z.coerce.number().int().min(1).optional(),
     VENDOR_MAX_PER_SECOND: z.coerce.number().positive().optional(),
     VENDORS: optionalString,
     MOCK_VENDOR_BASE_URL: optionalString.pipe(z.url().optional()),
     MOCK_CATALOGUE_SIZE: int(450, 1),
-    OUTBOX_RELAY_INTERVAL_MS: int(1_000, 1),
-    STUCK_AFTER_MS: int(120_000, 0),
+    OUTBOX_RELAY_INTERVAL_MS: int(retryPolicy.relay.intervalMs, 1),
+    STUCK_AFTER_MS: int(retryPolicy.sweep.stuckAfterMs, 0),
     ALLOCATION_STRATEGY: z.enum(STRATEGIES).default('highest-available-first'),
     VENDOR_PRIORITY: z
       .string()
@@ -119,9 +119,12 @@ const EnvSchema = z
     IDEMPOTENCY_TTL_MS: int(86_400_000, 1),
     ORDER_RETRY_DELAYS_MS: z
       .string()
-      .regex(/^\d+(,\d+)*$/, 'comma-separated milliseconds, e.g. 1000,5000,25000')
+      .regex(
+        /^\d+(,\d+)*$/,
+        `comma-separated milliseconds, e.g. ${retryPolicy.orderAttempts.delaysMs.join(',')}`,
+      )
       .optional()
-      .transform((v) => (v ? v.split(',').map(Number) : [...orderRetry.delaysMs])),
+      .transform((v) => (v ? v.split(',').map(Number) : [...retryPolicy.orderAttempts.delaysMs])),
     CONSUMER_PREFETCH: int(CONSUMER_PREFETCH, 1),
     ORDERS_DELIVERY_LIMIT: z.coerce.number().int().min(1).optional(),
     LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
@@ -239,10 +242,9 @@ const meanings = {
   VENDOR_PRIORITY: 'comma-separated vendor ids, most preferred first, for `vendor-priority`',
   IDEMPOTENCY_TTL_MS: 'how long `POST /orders` remembers an `Idempotency-Key` and its answer',
   ORDER_RETRY_DELAYS_MS:
-    'comma-separated delays before each retry of forwarding an order (default: the policy in `infra/topology.ts`)',
+    'comma-separated delays before each retry of forwarding an order (default: `retryPolicy` in `core/retry-policy.ts`)',
   CONSUMER_PREFETCH: 'order messages in flight per consumer',
-  ORDERS_DELIVERY_LIMIT:
-    'when set, `orders` is a quorum queue that dead-letters a message to `orders.poison` after this many deliveries (the AWS stack sets 10)',
+  ORDERS_DELIVERY_LIMIT: `when set, \`orders\` is a quorum queue that dead-letters a message to \`orders.poison\` after this many deliveries (the AWS stack sets ${retryPolicy.broker.deliveryLimit})`,
   LOG_LEVEL: 'the least severe log lines written',
   ADMIN_TOKEN:
     "when set, admin routes need it (`Authorization: Bearer`, `X-Admin-Token` or `X-API-Key`), and it reads every client's orders; unset: admin routes are open (a warning says so)",
@@ -272,7 +274,9 @@ export interface SettingReference {
 export function settingsReference(): SettingReference[] {
   return (Object.entries(EnvSchema.in.shape) as [SettingName, z.ZodType][]).map(([name, field]) => {
     const parsed = field.safeParse(undefined)
-    const value: unknown = parsed.success ? parsed.data : undefined
+    const data: unknown = parsed.success ? parsed.data : undefined
+    // Pairs settings parse to a map: empty when unset.
+    const value = data instanceof Map && data.size === 0 ? undefined : data
     const options = choicesOf(field)
     return {
       name,

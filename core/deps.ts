@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { type Database, openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
-import { orderRetry, queues } from '../infra/topology.js'
+import { queues, retryPolicy } from '../infra/topology.js'
 import { type Config, getConfig } from './config.js'
 import { connectionLog } from './logging.js'
 import { AmqpBus, type QueueDeclaration } from './messaging/amqp-bus.js'
@@ -18,7 +18,7 @@ export interface Deps {
 
 /** The RabbitMQ queues this service declares, derived from infra/topology.ts and the settings. */
 export const queueDeclarations = (
-  retryDelaysMs: readonly number[] = orderRetry.delaysMs,
+  retryDelaysMs: readonly number[] = retryPolicy.orderAttempts.delaysMs,
   deliveryLimit?: number,
 ): QueueDeclaration[] => [
   { name: queues.orders.name, deadLetter: queues.orders.deadLetter, retryDelaysMs, deliveryLimit },
@@ -68,7 +68,7 @@ export function getDeps(): Promise<Deps> {
   if (current) return current
   const starting: Promise<Deps> = createDeps(getConfig(), {
     waitForBroker: false,
-    brokerGraceMs: 3_000,
+    brokerGraceMs: retryPolicy.broker.coldStartGraceMs,
   }).catch((error) => {
     if (current === starting) current = undefined
     throw error

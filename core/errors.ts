@@ -2,6 +2,8 @@
  * Domain errors. Each carries a machine code and an HTTP status; they are rendered as
  * application/problem+json (RFC 9457) in exactly one place, core/http/problem.ts.
  */
+import { retryPolicy } from './retry-policy.js'
+
 export class AppError extends Error {
   constructor(
     readonly status: number,
@@ -99,7 +101,7 @@ export class ShuttingDownError extends AppError {
       'The server is shutting down; retry later',
       {},
       {
-        'retry-after': '1',
+        'retry-after': String(retryPolicy.callers.shuttingDownRetryAfterSeconds),
       },
     )
   }
@@ -119,7 +121,7 @@ export class MalformedRequestError extends AppError {
 }
 
 /** How long a client is asked to wait before trying again after the database was lost. */
-export const DATABASE_RETRY_AFTER_SECONDS = 2
+export const DATABASE_RETRY_AFTER_SECONDS = retryPolicy.callers.databaseDownRetryAfterSeconds
 
 /**
  * The database could not be reached, or the connection was lost mid-request (a restart, a

@@ -20,6 +20,7 @@ import {
   functionsFor,
   queues,
   type Route,
+  retryPolicy,
   type Target,
 } from './topology.js'
 
@@ -31,7 +32,7 @@ export const STAGE = { local: 'local', aws: 'prod' } as const
 /** Messages per process-order invocation, from the MQ event source mapping or the bridge. */
 export const MQ_BATCH_SIZE = 32
 /** Deliveries of one message before the broker dead-letters it (the `aws` target's quorum queue). */
-export const ORDERS_DELIVERY_LIMIT = 10
+export const ORDERS_DELIVERY_LIMIT = retryPolicy.broker.deliveryLimit
 
 export interface OrderAggregatorStackProps extends StackProps {
   target: Target
@@ -117,8 +118,10 @@ export class OrderAggregatorStack extends Stack {
           schedule: events.Schedule.expression(spec.schedule),
           targets: [
             new targets.LambdaFunction(fn, {
-              retryAttempts: spec.asyncFailure?.retryAttempts ?? 2,
-              maxEventAge: Duration.seconds(spec.asyncFailure?.maxEventAgeSeconds ?? 3_600),
+              retryAttempts: (spec.asyncFailure ?? retryPolicy.lambdaAsync.scheduleTarget).retryAttempts,
+              maxEventAge: Duration.seconds(
+                (spec.asyncFailure ?? retryPolicy.lambdaAsync.scheduleTarget).maxEventAgeSeconds,
+              ),
               ...(spec.asyncFailure ? { deadLetterQueue: dlqs.get(spec.asyncFailure.deadLetterQueue) } : {}),
             }),
           ],

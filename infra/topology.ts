@@ -4,6 +4,8 @@
  * keeps a second list.
  */
 
+import { retryPolicy } from '../core/retry-policy.js'
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE'
 
 export interface Route {
@@ -44,14 +46,12 @@ export interface FunctionSpec {
 }
 
 /**
- * Retry policy of the order pipeline: one delay per retry (exponential), so attempts = delays + 1.
- * `ORDER_RETRY_DELAYS_MS` may override it for a demo or a test; deployments use this one.
+ * The retry policy (every retry, backoff, lease and limit number, and how the mechanisms nest) is
+ * core/retry-policy.ts, re-exported here with the rest of the policy.
  */
-export const orderRetry = {
-  delaysMs: [1_000, 5_000, 25_000],
-} as const
+export { retryPolicy } from '../core/retry-policy.js'
 
-/** RabbitMQ queues. Retry queues are derived from `orderRetry` (one TTL queue per delay). */
+/** RabbitMQ queues. Retry queues are derived from `retryPolicy.orderAttempts` (one TTL queue per delay). */
 export const queues = {
   orders: { name: 'orders', deadLetter: 'orders.dlq' },
 } as const
@@ -120,22 +120,13 @@ export const functions = {
     timeoutSeconds: 60,
     routes: [{ method: 'POST', path: '/sync', auth: 'admin' }],
     schedule: 'rate(1 minute)',
-    asyncFailure: {
-      retryAttempts: 2,
-      maxEventAgeSeconds: 300,
-      deadLetterQueue: deadLetterQueues.syncVendors,
-    },
+    asyncFailure: { ...retryPolicy.lambdaAsync.syncVendors, deadLetterQueue: deadLetterQueues.syncVendors },
   }),
   processOrder: fn({
     name: 'process-order',
     description: 'Forwards a reserved order to its vendors, with retries and a dead-letter queue',
     timeoutSeconds: 30,
     queue: 'orders',
-    asyncFailure: {
-      retryAttempts: 2,
-      maxEventAgeSeconds: 3_600,
-      deadLetterQueue: deadLetterQueues.processOrder,
-    },
   }),
   relayOutbox: fn({
     name: 'relay-outbox',

@@ -15,20 +15,26 @@ export interface BridgeOptions {
 /**
  * LocalStack emulates no Amazon MQ trigger, so this stands in for it: it consumes the order
  * queue and invokes process-order through the Lambda API with the event the MQ trigger would
- * send. Invocations are asynchronous, so the function's retry policy and dead-letter queue apply;
- * a batch is acknowledged once Lambda has accepted it, and handed back to the broker if not.
+ * send, and as the MQ trigger does, synchronously: a batch is acknowledged once process-order
+ * returned, and handed back to the broker when the invocation failed (a function error, or Lambda
+ * refused it), to be delivered again (retry policy, mechanism 5). So process-order is never
+ * invoked asynchronously, and Lambda never retries it nor writes its own record to
+ * process-order-dlq, here or on AWS.
  */
 export function startBridge(options: BridgeOptions): Promise<Subscription> {
   const batches = new DeliveryBatcher(options.batchSize ?? MAX_CONSUMER_BATCH, async (deliveries) => {
     const answer = await options.lambda.send(
       new InvokeCommand({
         FunctionName: options.functionName,
-        InvocationType: 'Event',
+        InvocationType: 'RequestResponse',
         Payload: Buffer.from(JSON.stringify(toRabbitMqEvent(queues.orders.name, deliveries))),
       }),
     )
-    if (answer.StatusCode !== 202)
-      throw new Error(`Lambda did not accept the event (HTTP ${answer.StatusCode})`)
+    if (answer.FunctionError) {
+      const detail = answer.Payload ? Buffer.from(answer.Payload).toString('utf8').slice(0, 500) : ''
+      throw new Error(`process-order failed (${answer.FunctionError}): ${detail}`)
+    }
+    if (answer.StatusCode !== 200) throw new Error(`Lambda did not run the event (HTTP ${answer.StatusCode})`)
   })
   return options.bus.subscribe(queues.orders.name, (delivery) => batches.add(delivery), options.prefetch)
 }

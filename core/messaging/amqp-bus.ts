@@ -1,10 +1,9 @@
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib'
 import { type ConnectionWatcher, connectionState } from '../connection-state.js'
+import { retryPolicy } from '../retry-policy.js'
 import { type Bus, type Delivery, type PublishOptions, pickDelay, type Subscription } from './bus.js'
 
-const REQUEUE_DELAY_MS = 250
-/** How long to wait before opening again a channel the broker closed on a live connection. */
-const CHANNEL_REOPEN_DELAY_MS = 500
+const { requeueDelayMs, channelReopenDelayMs, reconnect } = retryPolicy.broker
 
 export interface QueueDeclaration {
   name: string
@@ -189,7 +188,7 @@ export class AmqpBus implements Bus {
     setTimeout(() => {
       if (this.closed || this.model !== model) return
       open().catch(() => this.reopen(model, open))
-    }, CHANNEL_REOPEN_DELAY_MS)
+    }, channelReopenDelayMs)
   }
 
   async publish(queue: string, body: unknown, options: PublishOptions = {}): Promise<void> {
@@ -255,9 +254,7 @@ export class AmqpBus implements Bus {
       const work = sub.handler(delivery).then(
         () => channel.ack(msg),
         () =>
-          new Promise<void>((r) => setTimeout(r, REQUEUE_DELAY_MS)).then(() =>
-            channel.nack(msg, false, true),
-          ),
+          new Promise<void>((r) => setTimeout(r, requeueDelayMs)).then(() => channel.nack(msg, false, true)),
       )
       // A channel lost mid-flight throws on ack; the broker redelivers the message anyway.
       const tracked = work.catch(() => {}).finally(() => sub.inFlight.delete(tracked))
@@ -284,8 +281,8 @@ export class AmqpBus implements Bus {
 function connectRecovering(url: string, setup: (model: ChannelModel) => Promise<void>) {
   return amqp.connect(url, {
     recovery: {
-      initialDelay: 200,
-      maxDelay: 5_000,
+      initialDelay: reconnect.initialDelayMs,
+      maxDelay: reconnect.maxDelayMs,
       maxRetries: Number.POSITIVE_INFINITY,
       waitForConnect: false,
       setup,

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { retryPolicy } from '../retry-policy.js'
 import type { Bus, Delivery, PublishOptions, Subscription } from './bus.js'
-
-const REDELIVERY_DELAY_MS = 250
 
 /**
  * An in-process bus with RabbitMQ's delivery semantics: at-least-once, acknowledged per message,
@@ -69,7 +68,7 @@ export class MemoryBus implements Bus {
       while (running && inFlight.size < prefetch && q.length > 0) {
         const delivery = q.shift()!
         const work = handler(delivery).catch(async () => {
-          await sleep(REDELIVERY_DELAY_MS)
+          await sleep(retryPolicy.broker.requeueDelayMs)
           this.enqueue(queue, { ...delivery, redelivered: true })
         })
         const tracked = work.finally(() => {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
 import { type Executor, query, sql } from '../../db/client.js'
 import { AppError, ValidationError } from '../errors.js'
+import { retryPolicy } from '../retry-policy.js'
 
 /** A request still being processed that has not recorded its response may be taken over after this. */
-const ABANDONED_AFTER_MS = 60_000
+const ABANDONED_AFTER_MS = retryPolicy.idempotency.abandonedAfterMs
 
 export class IdempotencyKeyReusedError extends AppError {
   constructor() {

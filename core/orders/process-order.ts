@@ -7,6 +7,7 @@ import type { Bus, Delivery } from '../messaging/bus.js'
 import { type DeadLetterRecord, ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
 import { metrics } from '../metrics.js'
+import { leaseMs as leaseFor, retryPolicy } from '../retry-policy.js'
 import {
   type CallOptions,
   cancelVendorOrder,
@@ -87,12 +88,10 @@ export async function processDeliveries(
 }
 
 /** How long a consumer owns an order it claimed: longer than one round of vendor calls can take. */
-function leaseMs(deps: ProcessDeps): number {
-  return deps.vendorTimeoutMs * (deps.vendorRetries + 1) + 5_000
-}
+const leaseMs = (deps: ProcessDeps): number => leaseFor(deps.vendorTimeoutMs, deps.vendorRetries)
 
 /** Forward passes in one attempt: the first, and one per re-plan of refused allocations. */
-const MAX_PASSES = 4
+const MAX_PASSES = retryPolicy.replanPasses
 
 /**
  * The Idempotency-Key of an order's part at a vendor: the same for every attempt, so a repeated
@@ -437,7 +436,7 @@ async function settle(
 ): Promise<ProcessOutcome> {
   const { orderId, correlationId } = message
   // A last attempt waits as long as the policy's longest backoff before asking again.
-  const later = deps.retryDelaysMs.at(-1) ?? 1_000
+  const later = deps.retryDelaysMs.at(-1) ?? retryPolicy.orderAttempts.delaysMs.at(-1)!
   await renewLease(deps, [message])
   const parts = await loadParts(deps.db, [orderId], ['pending', 'confirmed'])
   const pending = parts.filter((p) => p.status === 'pending')

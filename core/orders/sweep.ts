@@ -1,5 +1,5 @@
 import { type Db, query, sql } from '../../db/client.js'
-import { queues } from '../../infra/topology.js'
+import { queues, retryPolicy } from '../../infra/topology.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue } from '../messaging/outbox.js'
 
@@ -21,7 +21,7 @@ export async function sweepStuckOrders(
             select id from orders
             where status in ('reserved', 'forwarding') and (lease_until is null or lease_until < now())
               and updated_at <= now() - make_interval(secs => ${options.stuckAfterMs / 1000})
-            order by updated_at limit ${options.limit ?? 500}
+            order by updated_at limit ${options.limit ?? retryPolicy.sweep.batch}
             for update skip locked
           )
           update orders o set updated_at = now() from stuck where o.id = stuck.id

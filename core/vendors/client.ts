@@ -1,7 +1,11 @@
 import pRetry, { AbortError } from 'p-retry'
 import { Agent, errors, request } from 'undici'
 import { z } from 'zod'
+import { retryPolicy } from '../retry-policy.js'
 import type { VendorLimiter } from './limits.js'
+
+/** Backoff between the tries of one vendor call (retry policy, mechanism 1). */
+const backoff = retryPolicy.vendorCall.backoff
 
 export const StockItem = z.object({
   sku: z.string().min(1).max(100),
@@ -174,7 +178,13 @@ async function withRetries<T>(fn: () => Promise<T>, options: CallOptions): Promi
           throw new AbortError(error as Error)
         }
       },
-      { retries: options.retries, minTimeout: 100, maxTimeout: 2_000, factor: 2, randomize: true },
+      {
+        retries: options.retries,
+        minTimeout: backoff.minTimeoutMs,
+        maxTimeout: backoff.maxTimeoutMs,
+        factor: backoff.factor,
+        randomize: backoff.randomize,
+      },
     )
   } catch (error) {
     // The last try's error, remembering that an earlier one may have reached the vendor.

@@ -4,6 +4,7 @@ import { relayOutbox } from '../../core/messaging/outbox.js'
 import { flushMetrics, metrics } from '../../core/metrics.js'
 import { countDeadLetters } from '../../core/orders/dead-letters.js'
 import { sweepStuckOrders } from '../../core/orders/sweep.js'
+import { retryPolicy } from '../../infra/topology.js'
 
 /**
  * Scheduled: sends round again the orders nothing is working on, then publishes what was committed
@@ -12,7 +13,10 @@ import { sweepStuckOrders } from '../../core/orders/sweep.js'
 export const handler = middy(async () => {
   const { database, bus, config } = await getDeps()
   const swept = await sweepStuckOrders(database.db, { stuckAfterMs: config.stuckAfterMs })
-  const published = await relayOutbox(database.db, bus, { graceMs: 2_000, limit: 500 })
+  const published = await relayOutbox(database.db, bus, {
+    graceMs: retryPolicy.relay.graceMs,
+    limit: retryPolicy.relay.batch,
+  })
   metrics.dlqDepth(await countDeadLetters(database.db))
   flushMetrics()
   return { swept, published }

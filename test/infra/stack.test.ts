@@ -21,6 +21,7 @@ import {
   functions,
   functionsFor,
   queues,
+  retryPolicy,
 } from '../../infra/topology.js'
 import { amqpUrl, deleteQueues, freshDatabase, hasService, uniqueId } from '../support/services.js'
 
@@ -176,8 +177,10 @@ for (const target of ['local', 'aws'] as const) {
           Targets: [
             Match.objectLike({
               RetryPolicy: {
-                MaximumRetryAttempts: spec.asyncFailure?.retryAttempts ?? 2,
-                MaximumEventAgeInSeconds: spec.asyncFailure?.maxEventAgeSeconds ?? 3_600,
+                MaximumRetryAttempts: (spec.asyncFailure ?? retryPolicy.lambdaAsync.scheduleTarget)
+                  .retryAttempts,
+                MaximumEventAgeInSeconds: (spec.asyncFailure ?? retryPolicy.lambdaAsync.scheduleTarget)
+                  .maxEventAgeSeconds,
               },
             }),
           ],
@@ -210,6 +213,39 @@ for (const target of ['local', 'aws'] as const) {
         })
       }
       template.resourceCountIs('AWS::Lambda::EventInvokeConfig', specs.filter((s) => s.asyncFailure).length)
+    })
+
+    it("retries a scheduled sync's asynchronous invocations as the retry policy says", () => {
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: Match.stringLikeRegexp('^syncvendors') },
+        MaximumRetryAttempts: retryPolicy.lambdaAsync.syncVendors.retryAttempts,
+        MaximumEventAgeInSeconds: retryPolicy.lambdaAsync.syncVendors.maxEventAgeSeconds,
+      })
+    })
+
+    it('gives process-order no asynchronous retries or DLQ of Lambda: process-order-dlq holds only our dead-letter records', () => {
+      // process-order is invoked synchronously only (the MQ trigger; the bridge on LocalStack), so
+      // Lambda would never use them, and a failure record of Lambda's would be a second shape there.
+      const processOrder = Object.entries(template.findResources('AWS::Lambda::Function')).find(
+        ([, f]) => f.Properties.FunctionName === functionName(functions.processOrder),
+      )!
+      expect(processOrder[1].Properties.DeadLetterConfig).toBeUndefined()
+      const invokeConfigs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'))
+      expect(JSON.stringify(invokeConfigs)).not.toContain(`"${processOrder[0]}"`)
+      // No function, rule or destination delivers to process-order-dlq but through our own record.
+      const dlqId = Object.entries(template.findResources('AWS::SQS::Queue')).find(
+        ([, q]) => q.Properties.QueueName === deadLetterQueues.processOrder,
+      )![0]
+      const deliverers = [
+        ...Object.values(template.findResources('AWS::Lambda::Function')).map(
+          (f) => f.Properties.DeadLetterConfig,
+        ),
+        ...invokeConfigs.map((c) => c.Properties.DestinationConfig),
+        ...Object.values(template.findResources('AWS::Events::Rule')).flatMap((r) =>
+          r.Properties.Targets.map((t: { DeadLetterConfig?: unknown }) => t.DeadLetterConfig),
+        ),
+      ]
+      expect(JSON.stringify(deliverers)).not.toContain(`"${dlqId}"`)
     })
 
     it('outputs the API URL, the DLQ URLs and the function names', () => {
@@ -407,7 +443,8 @@ describe('the aws target', () => {
     template.resourceCountIs('AWS::IAM::User', 0)
   })
 
-  it('turns on broker-side dead-lettering of the order queue for the MQ trigger', () => {
+  it('turns on broker-side dead-lettering of the order queue for the MQ trigger, at the retry policy limit', () => {
+    expect(ORDERS_DELIVERY_LIMIT).toBe(retryPolicy.broker.deliveryLimit)
     template.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: functionName(functions.processOrder),
       Environment: { Variables: Match.objectLike({ ORDERS_DELIVERY_LIMIT: String(ORDERS_DELIVERY_LIMIT) }) },

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { queueDeclarations } from '../../core/deps.js'
 import { AmqpBus } from '../../core/messaging/amqp-bus.js'
 import type { Delivery } from '../../core/messaging/bus.js'
+import { retryPolicy } from '../../infra/topology.js'
 import { amqpUrl, deleteQueues, eventually, hasService, uniqueId } from '../support/services.js'
 
 describe.runIf(hasService('AMQP_URL'))('AmqpBus on RabbitMQ', () => {
@@ -58,6 +59,33 @@ describe.runIf(hasService('AMQP_URL'))('AmqpBus on RabbitMQ', () => {
     await sub.stop()
 
     expect(arrivals[0]! - sent).toBeGreaterThanOrEqual(900)
+  })
+
+  it('declares one TTL retry queue per order-attempt delay of the retry policy, each dead-lettering into orders', async () => {
+    const connection = await amqp.connect(amqpUrl!)
+    try {
+      for (const delay of retryPolicy.orderAttempts.delaysMs) {
+        // Declaring again with other arguments would close the channel (PRECONDITION_FAILED).
+        const channel = await connection.createChannel()
+        await channel.assertQueue(`${prefix}orders.retry.${delay}`, {
+          durable: true,
+          arguments: {
+            'x-message-ttl': delay,
+            'x-dead-letter-exchange': '',
+            'x-dead-letter-routing-key': `${prefix}orders`,
+          },
+        })
+        await channel.close()
+      }
+      // And no other: a delay the policy does not name has no queue.
+      const channel = await connection.createChannel()
+      channel.on('error', () => {})
+      await expect(
+        channel.checkQueue(`${prefix}orders.retry.${retryPolicy.orderAttempts.delaysMs[0]! + 1}`),
+      ).rejects.toThrow(/NOT_FOUND/)
+    } finally {
+      await connection.close().catch(() => {})
+    }
   })
 
   it('fails a publish at once, rather than hanging, when the broker cannot be reached', async () => {

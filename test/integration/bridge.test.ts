@@ -13,9 +13,9 @@ describe.runIf(hasService('AMQP_URL'))('the LocalStack bridge on RabbitMQ', () =
     for (const c of cleanups.splice(0).reverse()) await c()
   })
 
-  async function setUp(refuseFirst = 0) {
+  async function setUp(faults: { refuseFirst?: number; failFirst?: number } = {}) {
     const prefix = `bridge.${uniqueId()}.`
-    const standIn = await startLambdaStandIn({ refuseFirst })
+    const standIn = await startLambdaStandIn(faults)
     const bus = await AmqpBus.connect(amqpUrl!, { prefix, queues: queueDeclarations(), waitForConnect: true })
     const lambda = new LambdaClient({
       endpoint: standIn.url,
@@ -38,7 +38,7 @@ describe.runIf(hasService('AMQP_URL'))('the LocalStack bridge on RabbitMQ', () =
     return { bus, standIn }
   }
 
-  it('invokes process-order asynchronously with the Amazon MQ event, and acknowledges what Lambda accepted', async () => {
+  it('invokes process-order synchronously with the Amazon MQ event, as the MQ trigger does, and acknowledges what it ran', async () => {
     const { bus, standIn } = await setUp()
 
     for (let n = 1; n <= 3; n++)
@@ -53,7 +53,8 @@ describe.runIf(hasService('AMQP_URL'))('the LocalStack bridge on RabbitMQ', () =
     )
 
     expect(standIn.invocations.every((i) => i.functionName === 'order-aggregator-process-order')).toBe(true)
-    expect(standIn.invocations.every((i) => i.invocationType === 'Event')).toBe(true)
+    // Never 'Event': an asynchronous invocation would bring Lambda's own retries and DLQ records.
+    expect(standIn.invocations.every((i) => i.invocationType === 'RequestResponse')).toBe(true)
     const deliveries = standIn.invocations.flatMap((i) => deliveriesOf(RabbitMqEvent.parse(i.payload)))
     expect(deliveries.map((d) => JSON.parse(d.body.toString()).n).sort()).toEqual([1, 2, 3])
     expect(deliveries.map((d) => d.correlationId).sort()).toEqual(['c-1', 'c-2', 'c-3'])
@@ -63,7 +64,7 @@ describe.runIf(hasService('AMQP_URL'))('the LocalStack bridge on RabbitMQ', () =
   })
 
   it('hands a batch back to the broker when Lambda refuses it, and delivers it again', async () => {
-    const { bus, standIn } = await setUp(2)
+    const { bus, standIn } = await setUp({ refuseFirst: 2 })
 
     await bus.publish('orders', { n: 42 })
     await eventually(
@@ -74,6 +75,22 @@ describe.runIf(hasService('AMQP_URL'))('the LocalStack bridge on RabbitMQ', () =
 
     const [delivery] = deliveriesOf(RabbitMqEvent.parse(standIn.invocations[0]!.payload))
     expect(JSON.parse(delivery!.body.toString())).toEqual({ n: 42 })
+    expect(delivery!.redelivered).toBe(true)
+  })
+
+  it('hands a batch back to the broker when process-order fails (a function error), as the MQ trigger does', async () => {
+    const { bus, standIn } = await setUp({ failFirst: 1 })
+
+    await bus.publish('orders', { n: 7 }, { correlationId: 'c-7' })
+    await eventually(
+      async () => (standIn.invocations.length > 0 ? true : undefined),
+      15_000,
+      'a successful invocation after the failed one',
+    )
+
+    expect(standIn.failures).toHaveLength(1)
+    const [delivery] = deliveriesOf(RabbitMqEvent.parse(standIn.invocations[0]!.payload))
+    expect(JSON.parse(delivery!.body.toString())).toEqual({ n: 7 })
     expect(delivery!.redelivered).toBe(true)
   })
 })

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import type { ForwardOrderMessage } from '../../core/messaging/messages.js'
 import { query, sql } from '../../db/client.js'
-import { orderRetry } from '../../infra/topology.js'
+import { retryPolicy } from '../../infra/topology.js'
 import { deliver, forward } from '../support/deliver.js'
 import { count, mockQuantity, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { eventually } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
 
-const maxOrderAttempts = orderRetry.delaysMs.length + 1
+const maxOrderAttempts = retryPolicy.orderAttempts.delaysMs.length + 1
 
 for (const backend of backends) {
   describe.runIf(backend.enabled)(`process-order on ${backend.name}`, () => {
@@ -129,7 +129,7 @@ for (const backend of backends) {
         )
         expect(retry).toEqual({
           payload: forward(order.id, order.correlationId, 2),
-          delayMs: orderRetry.delaysMs[0],
+          delayMs: retryPolicy.orderAttempts.delaysMs[0],
         })
 
         expect(await deliver(forward(order.id, order.correlationId, maxOrderAttempts))).toEqual(['failed'])
