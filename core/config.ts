@@ -89,6 +89,7 @@ const EnvSchema = z
     DATABASE_URL: optionalString.pipe(z.url().optional()),
     PGLITE_DATA_DIR: z.string().default('.data/pglite'),
     DB_POOL_MAX: int(10, 1),
+    MIGRATIONS: z.enum(['start', 'deploy']).default('start'),
     AMQP_URL: optionalString.pipe(z.url().optional()),
     QUEUE_PREFIX: z
       .string()
@@ -166,6 +167,7 @@ const EnvSchema = z
       databaseUrl: env.DATABASE_URL,
       pgliteDataDir: env.PGLITE_DATA_DIR,
       dbPoolMax: env.DB_POOL_MAX,
+      migrations: env.MIGRATIONS,
       amqpUrl: env.AMQP_URL,
       queuePrefix: env.QUEUE_PREFIX,
       syncIntervalMs: env.SYNC_INTERVAL_MS,
@@ -218,6 +220,8 @@ const meanings = {
   DATABASE_URL: 'PostgreSQL URL; unset means embedded PGlite',
   PGLITE_DATA_DIR: "PGlite's data directory (`memory://` for a throw-away database)",
   DB_POOL_MAX: 'PostgreSQL connections per process',
+  MIGRATIONS:
+    "when the database migrations are applied: `start`, by each process as it starts (a Lambda function at its cold start); `deploy`, by the CDK stack's migration step (the stack sets it), so functions never migrate",
   AMQP_URL: 'RabbitMQ URL; unset means the in-process queue',
   QUEUE_PREFIX: 'prefix for every RabbitMQ queue name (isolates test runs)',
   SYNC_INTERVAL_MS: "embedded scheduler's sync interval; `0` runs the sync only at start",

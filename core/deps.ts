@@ -1,6 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { type Database, openDatabase } from '../db/client.js'
-import { migrateDatabase } from '../db/migrate.js'
+import { type MigrationChain, migrateChains, serviceMigrations } from '../db/migrate.js'
 import { queues, retryPolicy } from '../infra/topology.js'
 import { type Config, getConfig } from './config.js'
 import { connectionLog } from './logging.js'
@@ -27,11 +27,14 @@ export const queueDeclarations = (
 /**
  * Opens the database (applying migrations) and the bus. Without AMQP_URL the bus is in-process.
  * `waitForBroker: false` lets a process start while RabbitMQ is down; the bus connects when it can.
+ * `migrations`: the chains to apply first; by default the service's when MIGRATIONS is `start`,
+ * none when it is `deploy` (a deployed function: the stack's migration step applied them).
  */
 export async function createDeps(
   config: Config,
-  options: { waitForBroker: boolean; brokerGraceMs?: number },
+  options: { waitForBroker: boolean; brokerGraceMs?: number; migrations?: readonly MigrationChain[] },
 ): Promise<Deps> {
+  const migrations = options.migrations ?? (config.migrations === 'start' ? [serviceMigrations] : [])
   const database = await openDatabase({
     url: config.databaseUrl,
     pgliteDataDir: config.pgliteDataDir,
@@ -39,7 +42,7 @@ export async function createDeps(
     onConnectionChange: connectionLog('database'),
   })
   try {
-    await migrateDatabase(database, config.databaseUrl)
+    await migrateChains(database, config.databaseUrl, migrations)
   } catch (error) {
     await database.close()
     throw error

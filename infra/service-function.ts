@@ -20,13 +20,19 @@ export interface ServiceFunctionProps {
   deadLetterQueue?: sqs.IQueue
   vpc?: ec2.IVpc
   securityGroups?: ec2.ISecurityGroup[]
+  /**
+   * The migration chains to copy beside the bundle, by their path under db/ (MigrationChain.path),
+   * where db/migrate.ts finds them: only the function that migrates needs any.
+   */
+  migrations?: readonly string[]
 }
 
 /**
  * The one place that fixes Lambda defaults: Node.js 22 on x86_64 (what LocalStack runs anywhere),
  * the timeout and memory of infra/topology.ts (never under 10 s: cold start plus a database
  * connection), source maps, a week of logs, and an ESM bundle built by the locally installed
- * esbuild (no Docker) with `pg-native` and PGlite left out and the migrations beside it.
+ * esbuild (no Docker) with `pg-native` and PGlite left out, and the migrations it applies, if any,
+ * beside it.
  */
 export class ServiceFunction extends NodejsFunction {
   constructor(scope: Construct, props: ServiceFunctionProps) {
@@ -78,9 +84,11 @@ export class ServiceFunction extends NodejsFunction {
           beforeBundling: () => [],
           beforeInstall: () => [],
           // db/migrate.ts finds its migrations beside the bundle.
-          afterBundling: (inputDir: string, outputDir: string) => [
-            `cp -r "${inputDir}/db/migrations" "${outputDir}/migrations"`,
-          ],
+          afterBundling: (inputDir: string, outputDir: string) =>
+            (props.migrations ?? []).map(
+              (path) =>
+                `mkdir -p "$(dirname "${outputDir}/${path}")" && cp -r "${inputDir}/db/${path}" "${outputDir}/${path}"`,
+            ),
         },
       },
     })

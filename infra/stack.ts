@@ -12,6 +12,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
 import { ConfigError, loadConfig } from '../core/config.js'
 import { DEFAULT_CLIENT } from '../core/orders/schemas.js'
+import { Migrations } from './migrations.js'
 import { functionName, ServiceFunction } from './service-function.js'
 import {
   clientThrottle,
@@ -91,7 +92,15 @@ export class OrderAggregatorStack extends Stack {
       // API Gateway checks the keys; the functions tell the clients and the admin apart by key id.
       API_KEY_IDS: keys.clientKeyIds,
       ADMIN_API_KEY_ID: keys.admin.keyId,
+      // The deploy step below migrates; the functions never do.
+      MIGRATIONS: 'deploy',
     }
+    const migrations = new Migrations(this, 'migrations', {
+      target,
+      databaseUrl: environment.DATABASE_URL!,
+      vpc: network?.vpc,
+      securityGroups: network ? [network.functions] : undefined,
+    })
 
     for (const spec of functionsFor(target)) {
       const fn = new ServiceFunction(this, {
@@ -107,6 +116,7 @@ export class OrderAggregatorStack extends Stack {
         vpc: network?.vpc,
         securityGroups: network ? [network.functions] : undefined,
       })
+      fn.node.addDependency(migrations.resource)
       this.functions.set(spec.name, fn)
       if (spec.name === functions.processOrder.name || spec.name === functions.relayOutbox.name) {
         dlqs.get(deadLetterQueues.processOrder)!.grantSendMessages(fn)

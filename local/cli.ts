@@ -88,6 +88,8 @@ async function open() {
     pgliteDataDir: config.pgliteDataDir,
     poolMax: 2,
   })
+  // The service's chain only: the mock vendor's is applied where it runs (`npm start`), and this
+  // may be run against a database the mock vendor never touched.
   await migrateDatabase(database, config.databaseUrl)
   return database
 }

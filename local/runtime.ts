@@ -19,6 +19,7 @@ import {
   prometheusMetrics,
 } from '../core/metrics.js'
 import { sweepStuckOrders } from '../core/orders/sweep.js'
+import { mockVendorMigrations, serviceMigrations } from '../db/migrate.js'
 import { type FunctionSpec, functions, queues, routes } from '../infra/topology.js'
 import {
   type HttpRequestLike,
@@ -71,7 +72,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   log.setLogLevel(config.logLevel)
   // One EMF line a minute, not one per request; Lambda handlers still flush per invocation.
   flushMetricsPerInvocation(false)
-  const deps = await createDeps(config, { waitForBroker: false })
+  // Starting is the embedded runtime's deploy: it applies the service's migrations and, since it
+  // hosts the mock vendors, theirs.
+  const deps = await createDeps(config, {
+    waitForBroker: false,
+    migrations: [serviceMigrations, mockVendorMigrations],
+  })
   provideDeps(deps)
 
   const table = routes()

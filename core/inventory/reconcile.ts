@@ -66,7 +66,7 @@ export async function repairDrift(db: Db): Promise<Drift[]> {
 
 /**
  * Rows whose `reserved` differs from what the vendor's own books say it should be, for the vendors
- * whose books this database holds (the mock vendors, schema mock_vendor): the units the vendor
+ * whose books this database holds (the mock vendors, schema mock_vendor, where they run): the units the vendor
  * deducted after our snapshot of the row (the snapshot's quantity minus the vendor's quantity now)
  * plus the units of our pending allocations it holds no order for (by their Idempotency-Key, as
  * process-order's vendorOrderKey makes it). `reserved` above that undersells; below it, we offer units the vendor no
@@ -74,6 +74,13 @@ export async function repairDrift(db: Db): Promise<Drift[]> {
  * elsewhere) shows too; a sync settles both. One statement, so both books are read at one instant.
  */
 export async function findVendorDrift(db: Executor): Promise<Drift[]> {
+  // A database without the mock vendor (production: its migrations never run there) holds no
+  // vendor's books to compare with.
+  const [books] = await query<{ held: boolean }>(
+    db,
+    sql`select to_regclass('mock_vendor.stock') is not null and to_regclass('mock_vendor.orders') is not null as held`,
+  )
+  if (!books?.held) return []
   return query<Drift>(
     db,
     sql`select * from (

@@ -1,5 +1,3 @@
-CREATE SCHEMA "mock_vendor";
---> statement-breakpoint
 CREATE TABLE "vendor_stock" (
 	"vendor_id" text NOT NULL,
 	"sku" text NOT NULL,
@@ -47,32 +45,6 @@ CREATE TABLE "outbox" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"published_at" timestamp with time zone,
 	"attempts" integer DEFAULT 0 NOT NULL
-);
---> statement-breakpoint
-CREATE TABLE "mock_vendor"."behaviour" (
-	"vendor_id" text PRIMARY KEY NOT NULL,
-	"latency_ms" integer DEFAULT 0 NOT NULL,
-	"failure_rate" double precision DEFAULT 0 NOT NULL,
-	"down" boolean DEFAULT false NOT NULL
-);
---> statement-breakpoint
-CREATE TABLE "mock_vendor"."orders" (
-	"id" uuid PRIMARY KEY NOT NULL,
-	"vendor_id" text NOT NULL,
-	"idempotency_key" text,
-	"lines" jsonb NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "mock_orders_idempotency" UNIQUE("vendor_id","idempotency_key")
-);
---> statement-breakpoint
-CREATE TABLE "mock_vendor"."stock" (
-	"vendor_id" text NOT NULL,
-	"sku" text NOT NULL,
-	"name" text NOT NULL,
-	"price" numeric(12, 2) NOT NULL,
-	"quantity" integer NOT NULL,
-	CONSTRAINT "stock_vendor_id_sku_pk" PRIMARY KEY("vendor_id","sku"),
-	CONSTRAINT "mock_stock_quantity" CHECK ("mock_vendor"."stock"."quantity" >= 0)
 );
 --> statement-breakpoint
 CREATE TABLE "allocations" (

@@ -1,2 +1,4 @@
-ALTER TABLE "mock_vendor"."behaviour" ADD COLUMN "max_concurrent" integer;--> statement-breakpoint
-ALTER TABLE "mock_vendor"."behaviour" ADD COLUMN "max_per_second" double precision;
+-- Moved to the mock vendor's own chain (db/mock-vendor/migrations): the behaviour limits (max_concurrent, max_per_second).
+-- Kept, doing nothing, so that the numbering and the record of the databases migrated before
+-- the split stay as they were.
+SELECT 1;

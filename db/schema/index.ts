@@ -1,4 +1,3 @@
 export * from './inventory.js'
 export * from './messaging.js'
-export * from './mock-vendor.js'
 export * from './orders.js'

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda'
-import { getDeps } from '../../core/deps.js'
+import { type Deps, getDeps, perDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { parseOrThrow } from '../../core/http/validation.js'
 import { mergeLines } from '../../core/inventory/plan.js'
@@ -22,13 +22,27 @@ import {
   StockQuery,
   VendorOrder,
 } from '../../core/mock-vendor/schemas.js'
+import { migrateDatabase, mockVendorMigrations } from '../../db/migrate.js'
 import { functions } from '../../infra/topology.js'
 
 const name = functions.mockVendor.name
 
+/**
+ * The mock vendor's own migrations, once per process where migrations run at start (the embedded
+ * runtime applied them already; a deployed function's were applied by the `local` target's deploy
+ * step). The service's processes never apply them.
+ */
+const migrated = perDeps((deps: Deps) =>
+  deps.config.migrations === 'start'
+    ? migrateDatabase(deps.database, deps.config.databaseUrl, mockVendorMigrations)
+    : Promise.resolve(),
+)
+
 /** The mock vendor's database, its catalogue seeded on first use. */
 async function books(vendorId: string) {
-  const { database, config } = await getDeps()
+  const deps = await getDeps()
+  const { database, config } = deps
+  await migrated(deps)
   await ensureMockVendor(database.db, vendorId, config.mockCatalogueSize)
   return database.db
 }

@@ -6,6 +6,7 @@ import { App } from 'aws-cdk-lib'
 import { Match, Template } from 'aws-cdk-lib/assertions'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chainsFor, migrateSpec } from '../../infra/migrations.js'
 import { functionName } from '../../infra/service-function.js'
 import {
   LOCAL_API_ID,
@@ -61,6 +62,16 @@ function synthWith(
   return { app, stack, template: Template.fromStack(stack) }
 }
 
+/** The topology's functions in a template (not the migration step's nor its provider's), by logical id. */
+function serviceFunctions(template: Template, target: Target) {
+  const names = new Set(functionsFor(target).map(functionName))
+  return Object.fromEntries(
+    Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) =>
+      names.has(f.Properties.FunctionName),
+    ),
+  )
+}
+
 /** The full path of each API Gateway resource, from its PathPart chain. */
 function resourcePaths(template: Template): Map<string, string> {
   const resources = template.findResources('AWS::ApiGateway::Resource')
@@ -78,7 +89,7 @@ for (const target of ['local', 'aws'] as const) {
     const specs = functionsFor(target)
 
     it('has one function per topology entry, with its runtime, timeout, memory and environment', () => {
-      template.resourceCountIs('AWS::Lambda::Function', specs.length)
+      expect(Object.keys(serviceFunctions(template, target))).toHaveLength(specs.length)
       for (const spec of specs) {
         template.hasResourceProperties('AWS::Lambda::Function', {
           FunctionName: functionName(spec),
@@ -145,7 +156,7 @@ for (const target of ['local', 'aws'] as const) {
         UsagePlanName: 'order-aggregator-clients',
         Throttle: { RateLimit: clientThrottle.rateLimit, BurstLimit: clientThrottle.burstLimit },
       })
-      for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      for (const fn of Object.values(serviceFunctions(template, target))) {
         const env = fn.Properties.Environment.Variables
         expect(env.ADMIN_API_KEY_ID).toEqual({ Ref: idOf('order-aggregator-admin') })
         expect(JSON.stringify(env.API_KEY_IDS)).toContain(
@@ -248,6 +259,36 @@ for (const target of ['local', 'aws'] as const) {
       expect(JSON.stringify(deliverers)).not.toContain(`"${dlqId}"`)
     })
 
+    it('migrates at deploy time in a custom resource that every function waits for, and no function at its cold start', () => {
+      const [[resourceId, resource]] = Object.entries(template.findResources('Custom::Migrations')) as [
+        [string, { Properties: { Chains: string[]; Digest: string; ServiceToken: unknown } }],
+      ]
+      const functionsById = template.findResources('AWS::Lambda::Function')
+      const [migrateId] = Object.entries(functionsById).find(
+        ([, f]) => f.Properties.FunctionName === functionName(migrateSpec),
+      )!
+
+      expect(resource.Properties.Chains).toEqual(
+        target === 'local' ? ['service', 'mock-vendor'] : ['service'],
+      )
+      expect(resource.Properties.Digest).toMatch(/^[0-9a-f]{64}$/)
+      // The Provider framework's function calls the migration function.
+      const framework = Object.values(functionsById).find((f) =>
+        JSON.stringify(f.Properties.Environment?.Variables ?? {}).includes(`"${migrateId}"`),
+      )
+      expect(framework, 'the provider framework function').toBeDefined()
+      for (const [id, fn] of Object.entries(serviceFunctions(template, target))) {
+        expect(fn.DependsOn, id).toContain(resourceId)
+        expect(fn.Properties.Environment.Variables.MIGRATIONS, id).toBe('deploy')
+      }
+      // The migration function gets the database and nothing else of the service's settings.
+      expect(Object.keys(functionsById[migrateId]!.Properties.Environment.Variables).sort()).toEqual([
+        'DATABASE_URL',
+        'NODE_OPTIONS',
+      ])
+      expect(chainsFor(target).map((c) => c.name)).toEqual(resource.Properties.Chains)
+    })
+
     it('outputs the API URL, the DLQ URLs and the function names', () => {
       const outputs = template.findOutputs('*')
       expect(Object.keys(outputs)).toEqual(
@@ -313,15 +354,26 @@ describe('the local target', () => {
       timeout: 60_000,
     })
 
-  it('bundles every function with the local esbuild, its migrations beside it', () => {
-    const { out } = bundles()
-    const assets = readdirSync(out).filter((d) => d.startsWith('asset.'))
+  it('bundles every function with the local esbuild, the migration step with both chains beside it and no other with any', () => {
+    const { out, template } = bundles()
+    const assetOf = (fn: ReturnType<Template['findResources']>[string]) =>
+      `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`
+    const assets = Object.values(serviceFunctions(template, 'local')).map(assetOf)
+    const [migrate] = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { FunctionName: functionName(migrateSpec) },
+      }),
+    )
+    const sql = (dir: string) => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.sql'))
 
     expect(assets).toHaveLength(specs.length)
     for (const a of assets) {
       expect(existsSync(join(out, a, 'index.mjs'))).toBe(true)
-      expect(readdirSync(join(out, a, 'migrations')).some((f) => f.endsWith('.sql'))).toBe(true)
+      expect(sql(join(out, a, 'migrations')), a).toBe(false)
     }
+    expect(sql(join(out, assetOf(migrate!), 'migrations'))).toBe(true)
+    expect(sql(join(out, assetOf(migrate!), 'mock-vendor', 'migrations'))).toBe(true)
+    assets.push(assetOf(migrate!))
     // The output is outside the project, so a dependency left out of a bundle fails here, not at
     // a deployed function's cold start.
     const loaded = assets.map((a) =>
@@ -345,8 +397,30 @@ describe('the local target', () => {
         await deleteQueues(prefix)
       })
 
-      it('migrates the database from its own migrations and reports PostgreSQL and RabbitMQ healthy', async () => {
+      it('migrates the database in the migration step, as the custom resource calls it, and a function then reports PostgreSQL and RabbitMQ healthy', async () => {
         const { out, template } = bundles()
+        const [migrate] = Object.values(
+          template.findResources('AWS::Lambda::Function', {
+            Properties: { FunctionName: functionName(migrateSpec) },
+          }),
+        )
+        const migrateAsset = `asset.${String(migrate!.Properties.Code.S3Key).replace(/\.zip$/, '')}`
+        const create = {
+          RequestType: 'Create',
+          ResourceType: 'Custom::Migrations',
+          ResourceProperties: { ServiceToken: 'arn', Chains: ['service', 'mock-vendor'] },
+        }
+        const migrated = runBundle(
+          join(out, migrateAsset),
+          `const { handler } = await import('./index.mjs')
+         console.log(JSON.stringify(await handler(${JSON.stringify(create)})))
+         process.exit(0)`,
+          { DATABASE_URL: database.url, LOG_LEVEL: 'ERROR' },
+        )
+        expect(JSON.parse(migrated.stdout.trim().split('\n').at(-1) ?? '{}'), migrated.stderr).toMatchObject({
+          PhysicalResourceId: 'order-aggregator-migrations',
+          Data: { Chains: 'service,mock-vendor' },
+        })
         const [health] = Object.values(
           template.findResources('AWS::Lambda::Function', {
             Properties: { FunctionName: functionName(functions.health) },
@@ -372,6 +446,7 @@ describe('the local target', () => {
             QUEUE_PREFIX: prefix,
             LOG_LEVEL: 'ERROR',
             POWERTOOLS_METRICS_DISABLED: 'true',
+            MIGRATIONS: 'deploy',
           },
         )
 
@@ -381,20 +456,22 @@ describe('the local target', () => {
           database: { status: 'ok', kind: 'postgres' },
           queue: { status: 'ok', kind: 'rabbitmq' },
         })
-        const migrated = await countMigrations(database.url)
-        expect(migrated).toBe(
-          readdirSync(join(out, asset, 'migrations')).filter((f) => f.endsWith('.sql')).length,
+        const count = (dir: string) =>
+          readdirSync(join(out, migrateAsset, dir)).filter((f) => f.endsWith('.sql')).length
+        expect(await countMigrations(database.url, 'drizzle.__drizzle_migrations')).toBe(count('migrations'))
+        expect(await countMigrations(database.url, 'mock_vendor.__drizzle_migrations')).toBe(
+          count('mock-vendor/migrations'),
         )
       })
     },
   )
 })
 
-async function countMigrations(url: string): Promise<number> {
+async function countMigrations(url: string, table: string): Promise<number> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
-    const { rows } = await client.query('select count(*)::int as n from drizzle.__drizzle_migrations')
+    const { rows } = await client.query(`select count(*)::int as n from ${table}`)
     return rows[0].n
   } finally {
     await client.end()
@@ -411,10 +488,13 @@ describe('the aws target', () => {
 
   it('never deploys the mock vendor, nor points any function at it', () => {
     const deployed = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties)
+    const service = Object.values(serviceFunctions(template, 'aws')).map((f) => f.Properties)
 
     expect(deployed.map((p) => p.FunctionName)).not.toContain(functionName(functions.mockVendor))
-    expect(deployed.filter((p) => 'MOCK_VENDOR_BASE_URL' in p.Environment.Variables)).toEqual([])
-    expect(deployed.every((p) => p.Environment.Variables.VENDORS === VENDORS)).toBe(true)
+    expect(deployed.filter((p) => 'MOCK_VENDOR_BASE_URL' in (p.Environment?.Variables ?? {}))).toEqual([])
+    expect(service.every((p) => p.Environment.Variables.VENDORS === VENDORS)).toBe(true)
+    // Its deploy step applies the service's migrations only, never the mock vendor's chain.
+    template.hasResourceProperties('Custom::Migrations', { Chains: ['service'] })
     expect([...resourcePaths(template).values()].filter((path) => path.startsWith('/mock-vendors'))).toEqual(
       [],
     )

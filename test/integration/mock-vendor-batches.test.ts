@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { placeMockOrder, setMockStock } from '../../core/mock-vendor/books.js'
 import { type Database, openDatabase, query, sql } from '../../db/client.js'
-import { migrateDatabase } from '../../db/migrate.js'
+import { migrateDatabase, mockVendorMigrations } from '../../db/migrate.js'
 import { freshDatabase, hasService, uniqueId } from '../support/services.js'
 
 /**
@@ -17,7 +17,8 @@ describe.runIf(hasService('DATABASE_URL'))('mock vendor group commit on PostgreS
     processes = await Promise.all(
       [1, 2].map(() => openDatabase({ url: scratch.url, pgliteDataDir: '', poolMax: 4 })),
     )
-    await migrateDatabase(processes[0]!, scratch.url)
+    // The mock vendor's own chain only: it is a system of its own, needing none of the service's tables.
+    await migrateDatabase(processes[0]!, scratch.url, mockVendorMigrations)
   })
   afterAll(async () => {
     for (const p of processes ?? []) await p.close()

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { CustomResource } from 'aws-cdk-lib'
+import type * as ec2 from 'aws-cdk-lib/aws-ec2'
+import * as cr from 'aws-cdk-lib/custom-resources'
+import { Construct } from 'constructs'
+import { type MigrationChain, mockVendorMigrations, serviceMigrations } from '../db/migrate.js'
+import { ServiceFunction } from './service-function.js'
+import type { FunctionSpec, Target } from './topology.js'
+
+/** The migration function: a deploy step, not a service function, so not in infra/topology.ts. */
+export const migrateSpec: FunctionSpec = {
+  name: 'migrate',
+  description: "Applies the database migrations at deploy time (the stack's custom resource)",
+  entry: 'functions/migrate/handler.ts',
+  timeoutSeconds: 300,
+  memoryMb: 512,
+  routes: [],
+}
+
+/** The chains a target's deploy step applies: never the mock vendor's on `aws`. */
+export const chainsFor = (target: Target): MigrationChain[] =>
+  target === 'local' ? [serviceMigrations, mockVendorMigrations] : [serviceMigrations]
+
+export interface MigrationsProps {
+  target: Target
+  databaseUrl: string
+  vpc?: ec2.IVpc
+  securityGroups?: ec2.ISecurityGroup[]
+}
+
+/**
+ * Migrations as a deploy step: a CloudFormation custom resource (the CDK Provider framework) whose
+ * handler, functions/migrate, applies the target's chains. Its `Digest` changes with any committed
+ * migration, so a deployment that brings one updates the resource and migrates; one that does not
+ * leaves it alone. Make the functions depend on `resource`: they are created or updated only after
+ * the database is migrated, and a failed migration fails the deployment before any of them changes.
+ */
+export class Migrations extends Construct {
+  readonly resource: CustomResource
+  readonly fn: ServiceFunction
+  readonly chains: MigrationChain[]
+
+  constructor(scope: Construct, id: string, props: MigrationsProps) {
+    super(scope, id)
+    this.chains = chainsFor(props.target)
+    this.fn = new ServiceFunction(this, {
+      spec: migrateSpec,
+      environment: { DATABASE_URL: props.databaseUrl },
+      migrations: this.chains.map((c) => c.path),
+      vpc: props.vpc,
+      securityGroups: props.securityGroups,
+    })
+    const provider = new cr.Provider(this, 'provider', { onEventHandler: this.fn })
+    this.resource = new CustomResource(this, 'resource', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::Migrations',
+      properties: { Chains: this.chains.map((c) => c.name), Digest: digest(this.chains) },
+    })
+  }
+}
+
+/** A hash of every committed migration of the chains (their journals and SQL). */
+function digest(chains: MigrationChain[]): string {
+  const hash = createHash('sha256')
+  for (const chain of chains) {
+    hash.update(chain.name)
+    hash.update(readFileSync(join(chain.folder, 'meta', '_journal.json')))
+    for (const file of readdirSync(chain.folder)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
+      hash.update(file)
+      hash.update(readFileSync(join(chain.folder, file)))
+    }
+  }
+  return hash.digest('hex')
+}
