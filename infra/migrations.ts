@@ -30,15 +30,31 @@ export interface MigrationsProps {
   securityGroups?: ec2.ISecurityGroup[]
 }
 
+/** The event the deploy step hands to functions/migrate: a custom resource's Create. */
+export function migrationEvent(target: Target) {
+  const chains = chainsFor(target)
+  return {
+    RequestType: 'Create' as const,
+    ResourceProperties: { Chains: chains.map((c) => c.name), Digest: digest(chains) },
+  }
+}
+
 /**
- * Migrations as a deploy step: a CloudFormation custom resource (the CDK Provider framework) whose
- * handler, functions/migrate, applies the target's chains. Its `Digest` changes with any committed
- * migration, so a deployment that brings one updates the resource and migrates; one that does not
- * leaves it alone. Make the functions depend on `resource`: they are created or updated only after
- * the database is migrated, and a failed migration fails the deployment before any of them changes.
+ * Migrations as a deploy step, by the migration function functions/migrate, which applies the
+ * target's chains.
+ *
+ * On `aws`, a CloudFormation custom resource (the CDK Provider framework) calls it. Its `Digest`
+ * changes with any committed migration, so a deployment that brings one updates the resource and
+ * migrates; one that does not leaves it alone. The functions depend on `resource`: they are created
+ * or updated only after the database is migrated, and a failed migration fails the deployment
+ * before any of them changes.
+ *
+ * On `local`, LocalStack's community edition has no custom-resource provider (it would mark the
+ * resource complete and run nothing), so `npm run deploy:local` invokes the function right after
+ * `cdklocal deploy` (infra/migrate-local.ts): `resource` is undefined there.
  */
 export class Migrations extends Construct {
-  readonly resource: CustomResource
+  readonly resource: CustomResource | undefined
   readonly fn: ServiceFunction
   readonly chains: MigrationChain[]
 
@@ -52,11 +68,15 @@ export class Migrations extends Construct {
       vpc: props.vpc,
       securityGroups: props.securityGroups,
     })
+    if (props.target === 'local') {
+      this.resource = undefined
+      return
+    }
     const provider = new cr.Provider(this, 'provider', { onEventHandler: this.fn })
     this.resource = new CustomResource(this, 'resource', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::Migrations',
-      properties: { Chains: this.chains.map((c) => c.name), Digest: digest(this.chains) },
+      properties: migrationEvent(props.target).ResourceProperties,
     })
   }
 }

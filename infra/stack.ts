@@ -116,7 +116,7 @@ export class OrderAggregatorStack extends Stack {
         vpc: network?.vpc,
         securityGroups: network ? [network.functions] : undefined,
       })
-      fn.node.addDependency(migrations.resource)
+      if (migrations.resource) fn.node.addDependency(migrations.resource)
       this.functions.set(spec.name, fn)
       if (spec.name === functions.processOrder.name || spec.name === functions.relayOutbox.name) {
         dlqs.get(deadLetterQueues.processOrder)!.grantSendMessages(fn)

@@ -158,14 +158,16 @@ step "LocalStack on 127.0.0.1:4566 and $bridge_ip:4566"
 if ! curl -sf http://127.0.0.1:4566/_localstack/health >/dev/null; then
   # OVERRIDE_IN_DOCKER=0: this machine may itself be a container, but LocalStack runs on its host
   # side here and must use the host's paths and the bridge's gateway. hypercorn, not the default
-  # twisted server: twisted ignores the listen address and binds every interface.
+  # twisted server: twisted ignores the listen address and binds every interface. CDK declares the
+  # custom-resource provider framework's function nodejs24.x (its latest Node runtime); its code
+  # (plain JavaScript, invoking our migration function) runs on the harness's Node 22 image too.
   env OVERRIDE_IN_DOCKER=0 \
     FILESYSTEM_ROOT="$LS_FILESYSTEM" \
     GATEWAY_SERVER=hypercorn \
     GATEWAY_LISTEN="127.0.0.1:4566,$bridge_ip:4566" \
     HOSTNAME_FROM_LAMBDA="$bridge_ip" \
     SERVICES=cloudformation,iam,lambda,apigateway,events,sqs,logs,s3,ssm,sts,secretsmanager \
-    LAMBDA_RUNTIME_IMAGE_MAPPING="{\"nodejs22.x\": \"$RUNTIME_IMAGE\"}" \
+    LAMBDA_RUNTIME_IMAGE_MAPPING="{\"nodejs22.x\": \"$RUNTIME_IMAGE\", \"nodejs24.x\": \"$RUNTIME_IMAGE\"}" \
     LAMBDA_DOCKER_FLAGS="--add-host postgres:$bridge_ip --add-host rabbitmq:$bridge_ip --add-host localstack:$bridge_ip" \
     LAMBDA_RETRY_BASE_DELAY=1 \
     LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT=60 \

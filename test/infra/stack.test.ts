@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { App } from 'aws-cdk-lib'
 import { Match, Template } from 'aws-cdk-lib/assertions'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chainsFor, migrateSpec } from '../../infra/migrations.js'
+import { chainsFor, migrateSpec, migrationEvent } from '../../infra/migrations.js'
 import { functionName } from '../../infra/service-function.js'
 import {
   LOCAL_API_ID,
@@ -259,35 +259,51 @@ for (const target of ['local', 'aws'] as const) {
       expect(JSON.stringify(deliverers)).not.toContain(`"${dlqId}"`)
     })
 
-    it('migrates at deploy time in a custom resource that every function waits for, and no function at its cold start', () => {
-      const [[resourceId, resource]] = Object.entries(template.findResources('Custom::Migrations')) as [
-        [string, { Properties: { Chains: string[]; Digest: string; ServiceToken: unknown } }],
-      ]
-      const functionsById = template.findResources('AWS::Lambda::Function')
-      const [migrateId] = Object.entries(functionsById).find(
-        ([, f]) => f.Properties.FunctionName === functionName(migrateSpec),
-      )!
+    if (target === 'local')
+      it('migrates at deploy time by invoking the migration function after cdklocal deploy (LocalStack community runs no custom resources), and no function at its cold start', () => {
+        const functionsById = template.findResources('AWS::Lambda::Function')
+        const migrate = Object.values(functionsById).find(
+          (f) => f.Properties.FunctionName === functionName(migrateSpec),
+        )
+        expect(migrate, 'the migration function').toBeDefined()
+        expect(template.findResources('Custom::Migrations')).toEqual({})
+        for (const [id, fn] of Object.entries(serviceFunctions(template, target)))
+          expect(fn.Properties.Environment.Variables.MIGRATIONS, id).toBe('deploy')
+        const scripts = JSON.parse(
+          readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+        ).scripts
+        expect(scripts['deploy:local']).toMatch(/cdklocal deploy .* && tsx infra\/migrate-local\.ts$/)
+        expect(migrationEvent('local').ResourceProperties.Chains).toEqual(['service', 'mock-vendor'])
+      })
+    else
+      it('migrates at deploy time in a custom resource that every function waits for, and no function at its cold start', () => {
+        const [[resourceId, resource]] = Object.entries(template.findResources('Custom::Migrations')) as [
+          [string, { Properties: { Chains: string[]; Digest: string; ServiceToken: unknown } }],
+        ]
+        const functionsById = template.findResources('AWS::Lambda::Function')
+        const [migrateId] = Object.entries(functionsById).find(
+          ([, f]) => f.Properties.FunctionName === functionName(migrateSpec),
+        )!
 
-      expect(resource.Properties.Chains).toEqual(
-        target === 'local' ? ['service', 'mock-vendor'] : ['service'],
-      )
-      expect(resource.Properties.Digest).toMatch(/^[0-9a-f]{64}$/)
-      // The Provider framework's function calls the migration function.
-      const framework = Object.values(functionsById).find((f) =>
-        JSON.stringify(f.Properties.Environment?.Variables ?? {}).includes(`"${migrateId}"`),
-      )
-      expect(framework, 'the provider framework function').toBeDefined()
-      for (const [id, fn] of Object.entries(serviceFunctions(template, target))) {
-        expect(fn.DependsOn, id).toContain(resourceId)
-        expect(fn.Properties.Environment.Variables.MIGRATIONS, id).toBe('deploy')
-      }
-      // The migration function gets the database and nothing else of the service's settings.
-      expect(Object.keys(functionsById[migrateId]!.Properties.Environment.Variables).sort()).toEqual([
-        'DATABASE_URL',
-        'NODE_OPTIONS',
-      ])
-      expect(chainsFor(target).map((c) => c.name)).toEqual(resource.Properties.Chains)
-    })
+        // Production never applies the mock vendor's chain.
+        expect(resource.Properties.Chains).toEqual(['service'])
+        expect(resource.Properties.Digest).toMatch(/^[0-9a-f]{64}$/)
+        // The Provider framework's function calls the migration function.
+        const framework = Object.values(functionsById).find((f) =>
+          JSON.stringify(f.Properties.Environment?.Variables ?? {}).includes(`"${migrateId}"`),
+        )
+        expect(framework, 'the provider framework function').toBeDefined()
+        for (const [id, fn] of Object.entries(serviceFunctions(template, target))) {
+          expect(fn.DependsOn, id).toContain(resourceId)
+          expect(fn.Properties.Environment.Variables.MIGRATIONS, id).toBe('deploy')
+        }
+        // The migration function gets the database and nothing else of the service's settings.
+        expect(Object.keys(functionsById[migrateId]!.Properties.Environment.Variables).sort()).toEqual([
+          'DATABASE_URL',
+          'NODE_OPTIONS',
+        ])
+        expect(chainsFor(target).map((c) => c.name)).toEqual(resource.Properties.Chains)
+      })
 
     it('outputs the API URL, the DLQ URLs and the function names', () => {
       const outputs = template.findOutputs('*')
