@@ -138,6 +138,7 @@ export const functions = {
     description: 'Counts of orders by status, the dead letters, and their redrive',
     routes: [
       { method: 'GET', path: '/stats' },
+      { method: 'GET', path: '/stats/series' },
       { method: 'GET', path: '/dead-letters' },
       { method: 'POST', path: '/dead-letters/{id}/redrive', auth: 'admin' },
     ],

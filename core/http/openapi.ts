@@ -136,6 +136,15 @@ export const operations: Record<string, Operation> = {
     summary: 'Orders by status and dead letters waiting',
     success: { status: 200, description: 'Stats' },
   },
+  'GET /stats/series': {
+    summary:
+      'The last 15 minutes in 15-second buckets: orders per second by outcome, p50/p99 time to confirmed, sync duration per vendor, dead letters waiting',
+    success: {
+      status: 200,
+      description:
+        '{ stepSeconds, t, ordersPerSecond: { placed, confirmed, failed, cancelled }, timeToConfirmedMs: { p50, p99 }, deadLetters, syncDurationMs: { [vendorId]: [...] } }: arrays aligned with t (bucket starts, Unix seconds)',
+    },
+  },
   'GET /dead-letters': {
     summary: 'Dead letters not redriven yet, newest first',
     success: { status: 200, description: 'Dead letters', body: 'array' },
