@@ -146,7 +146,11 @@ export const functions = {
   dashboard: fn({
     name: 'dashboard',
     description: 'The operators’ dashboard: stock per vendor, orders, vendors, dead letters',
-    routes: [{ method: 'GET', path: '/' }],
+    routes: [
+      { method: 'GET', path: '/' },
+      { method: 'GET', path: '/favicon.ico' },
+      { method: 'GET', path: '/assets/{file}' },
+    ],
   }),
   apiDocs: fn({
     name: 'api-docs',

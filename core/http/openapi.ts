@@ -21,7 +21,7 @@ interface Operation {
     status: number
     description: string
     /** What the success body is, when not a JSON object: a JSON array, or an HTML page. */
-    body?: 'array' | 'html'
+    body?: 'array' | 'html' | 'svg' | 'asset'
   }
   /** The answer to a repeated Idempotency-Key, when its status differs from the first answer's. */
   replayed?: { status: number; description: string }
@@ -157,6 +157,14 @@ export const operations: Record<string, Operation> = {
     summary: 'The operators’ dashboard',
     success: { status: 200, description: 'HTML page', body: 'html' },
   },
+  'GET /favicon.ico': {
+    summary: 'The dashboard’s icon (SVG)',
+    success: { status: 200, description: 'image/svg+xml', body: 'svg' },
+  },
+  'GET /assets/{file}': {
+    summary: 'The dashboard’s static files: its charting library (uPlot) from the project’s own dependencies',
+    success: { status: 200, description: 'JavaScript or CSS (404 for any other name)', body: 'asset' },
+  },
   'GET /openapi.json': { summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
   'GET /docs': {
     summary: 'Interactive API documentation',
@@ -179,6 +187,11 @@ const successContent = {
   object: { 'application/json': { schema: { type: 'object' } } },
   array: { 'application/json': { schema: { type: 'array', items: { type: 'object' } } } },
   html: { 'text/html': { schema: { type: 'string' } } },
+  svg: { 'image/svg+xml': { schema: { type: 'string' } } },
+  asset: {
+    'text/javascript': { schema: { type: 'string' } },
+    'text/css': { schema: { type: 'string' } },
+  },
 }
 
 /** Either credential opens a client route (the admin sees every client's orders); only the admin's, an admin route. */
