@@ -6,7 +6,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs'
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
-import type { FunctionSpec } from './topology.js'
+import { ASSETS_DIR, assets } from '../functions/dashboard/assets.js'
+import { type FunctionSpec, functions } from './topology.js'
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url))
 
@@ -84,11 +85,19 @@ export class ServiceFunction extends NodejsFunction {
           beforeBundling: () => [],
           beforeInstall: () => [],
           // db/migrate.ts finds its migrations beside the bundle.
-          afterBundling: (inputDir: string, outputDir: string) =>
-            (props.migrations ?? []).map(
+          // The dashboard serves its charting library from beside its bundle (functions/dashboard/assets.ts).
+          afterBundling: (inputDir: string, outputDir: string) => [
+            ...(props.migrations ?? []).map(
               (path) =>
                 `mkdir -p "$(dirname "${outputDir}/${path}")" && cp -r "${inputDir}/db/${path}" "${outputDir}/${path}"`,
             ),
+            ...(spec.name === functions.dashboard.name
+              ? Object.entries(assets).map(
+                  ([name, { module }]) =>
+                    `mkdir -p "${outputDir}/${ASSETS_DIR}" && cp "${inputDir}/node_modules/${module}" "${outputDir}/${ASSETS_DIR}/${name}"`,
+                )
+              : []),
+          ],
         },
       },
     })

@@ -138,6 +138,7 @@ export const functions = {
     description: 'Counts of orders by status, the dead letters, and their redrive',
     routes: [
       { method: 'GET', path: '/stats' },
+      { method: 'GET', path: '/stats/series' },
       { method: 'GET', path: '/dead-letters' },
       { method: 'POST', path: '/dead-letters/{id}/redrive', auth: 'admin' },
     ],
@@ -145,7 +146,11 @@ export const functions = {
   dashboard: fn({
     name: 'dashboard',
     description: 'The operators’ dashboard: stock per vendor, orders, vendors, dead letters',
-    routes: [{ method: 'GET', path: '/' }],
+    routes: [
+      { method: 'GET', path: '/' },
+      { method: 'GET', path: '/favicon.ico' },
+      { method: 'GET', path: '/assets/{file}' },
+    ],
   }),
   apiDocs: fn({
     name: 'api-docs',

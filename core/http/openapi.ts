@@ -21,7 +21,7 @@ interface Operation {
     status: number
     description: string
     /** What the success body is, when not a JSON object: a JSON array, or an HTML page. */
-    body?: 'array' | 'html'
+    body?: 'array' | 'html' | 'svg' | 'asset'
   }
   /** The answer to a repeated Idempotency-Key, when its status differs from the first answer's. */
   replayed?: { status: number; description: string }
@@ -136,6 +136,15 @@ export const operations: Record<string, Operation> = {
     summary: 'Orders by status and dead letters waiting',
     success: { status: 200, description: 'Stats' },
   },
+  'GET /stats/series': {
+    summary:
+      'The last 15 minutes in 15-second buckets: orders per second by outcome, p50/p99 time to confirmed, sync duration per vendor, dead letters waiting',
+    success: {
+      status: 200,
+      description:
+        '{ stepSeconds, t, ordersPerSecond: { placed, confirmed, failed, cancelled }, timeToConfirmedMs: { p50, p99 }, deadLetters, syncDurationMs: { [vendorId]: [...] } }: arrays aligned with t (bucket starts, Unix seconds)',
+    },
+  },
   'GET /dead-letters': {
     summary: 'Dead letters not redriven yet, newest first',
     success: { status: 200, description: 'Dead letters', body: 'array' },
@@ -147,6 +156,14 @@ export const operations: Record<string, Operation> = {
   'GET /': {
     summary: 'The operators’ dashboard',
     success: { status: 200, description: 'HTML page', body: 'html' },
+  },
+  'GET /favicon.ico': {
+    summary: 'The dashboard’s icon (SVG)',
+    success: { status: 200, description: 'image/svg+xml', body: 'svg' },
+  },
+  'GET /assets/{file}': {
+    summary: 'The dashboard’s static files: its charting library (uPlot) from the project’s own dependencies',
+    success: { status: 200, description: 'JavaScript or CSS (404 for any other name)', body: 'asset' },
   },
   'GET /openapi.json': { summary: 'This document', success: { status: 200, description: 'OpenAPI 3.1' } },
   'GET /docs': {
@@ -170,6 +187,11 @@ const successContent = {
   object: { 'application/json': { schema: { type: 'object' } } },
   array: { 'application/json': { schema: { type: 'array', items: { type: 'object' } } } },
   html: { 'text/html': { schema: { type: 'string' } } },
+  svg: { 'image/svg+xml': { schema: { type: 'string' } } },
+  asset: {
+    'text/javascript': { schema: { type: 'string' } },
+    'text/css': { schema: { type: 'string' } },
+  },
 }
 
 /** Either credential opens a client route (the admin sees every client's orders); only the admin's, an admin route. */

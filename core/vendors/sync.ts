@@ -43,11 +43,29 @@ export async function syncVendors(db: Db, options: SyncOptions): Promise<SyncSum
     sql`select id, base_url as "baseUrl" from vendors where enabled order by id`,
   )
   const results = await Promise.all(vendors.map((v) => syncVendor(db, v, options)))
+  await recordSyncs(db, results)
   for (const r of results) {
     if (r.status === 'error')
       options.log?.warn('vendor sync failed', { vendorId: r.vendorId, error: r.error })
   }
   return { startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, vendors: results }
+}
+
+/** How long the history of sync runs (vendor_syncs, the dashboard's chart) is kept. */
+export const SYNC_HISTORY_MS = 60 * 60 * 1000
+
+/** Records each vendor's run for the dashboard's chart, and forgets the runs older than an hour. */
+async function recordSyncs(db: Db, results: VendorSyncResult[]): Promise<void> {
+  if (results.length === 0) return
+  const rows = results.map(
+    (r) => sql`(${r.vendorId}, ${r.status === 'error' ? 'error' : 'ok'}, ${r.durationMs})`,
+  )
+  await db.execute(
+    sql`with pruned as (
+          delete from vendor_syncs where at < now() - make_interval(secs => ${SYNC_HISTORY_MS / 1000})
+        )
+        insert into vendor_syncs (vendor_id, status, duration_ms) values ${sql.join(rows, sql`, `)}`,
+  )
 }
 
 /**

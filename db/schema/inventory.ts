@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import {
+  bigserial,
   boolean,
   check,
   index,
@@ -51,6 +52,22 @@ export const vendorStock = pgTable(
     check('vendor_stock_reserved_non_negative', sql`${t.reserved} >= 0`),
     check('vendor_stock_quantity_non_negative', sql`${t.quantity} >= 0`),
   ],
+)
+
+/**
+ * One row per vendor per sync: how long it took and how it ended, for the dashboard's chart of
+ * sync durations. Bounded: each sync deletes the rows older than an hour.
+ */
+export const vendorSyncs = pgTable(
+  'vendor_syncs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    vendorId: text('vendor_id').notNull(),
+    status: text('status', { enum: ['ok', 'error'] }).notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('vendor_syncs_at_idx').on(t.at)],
 )
 
 export type Vendor = typeof vendors.$inferSelect

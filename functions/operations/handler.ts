@@ -5,6 +5,7 @@ import { apiHandler } from '../../core/http/api-handler.js'
 import { parseOrThrow } from '../../core/http/validation.js'
 import { planningFor } from '../../core/inventory/plan.js'
 import { listDeadLetters, redrive } from '../../core/orders/dead-letters.js'
+import { readSeries } from '../../core/orders/series.js'
 import { readStats } from '../../core/orders/stats.js'
 import { functions } from '../../infra/topology.js'
 
@@ -14,6 +15,11 @@ const DeadLetterId = z.object({ id: z.coerce.number().int().positive() })
 const stats = apiHandler({ name }, async () => {
   const { database } = await getDeps()
   return { statusCode: 200, body: await readStats(database.db) }
+})
+
+const series = apiHandler({ name }, async () => {
+  const { database } = await getDeps()
+  return { statusCode: 200, body: await readSeries(database.db) }
 })
 
 const deadLetters = apiHandler({ name }, async () => {
@@ -29,11 +35,12 @@ const redriveOne = apiHandler({ name }, async ({ params }) => {
 
 const routes: Record<string, typeof stats> = {
   'GET /stats': stats,
+  'GET /stats/series': series,
   'GET /dead-letters': deadLetters,
   'POST /dead-letters/{id}/redrive': redriveOne,
 }
 
-/** What operators need beside the shop's API: counts, the dead letters, and a redrive. */
+/** What operators need beside the shop's API: counts, their last 15 minutes, the dead letters, and a redrive. */
 export async function handler(event: APIGatewayProxyEvent, context: Context) {
   return routes[`${event.httpMethod} ${event.resource}`]!(event, context)
 }

@@ -400,6 +400,36 @@ describe('the local target', () => {
     ).toEqual(assets.map(() => 'function'))
   })
 
+  it("serves the dashboard's charting library from beside its bundle, with no node_modules there", () => {
+    const { out, template } = bundles()
+    const [dashboard] = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { FunctionName: functionName(functions.dashboard) },
+      }),
+    )
+    const dir = join(out, `asset.${String(dashboard!.Properties.Code.S3Key).replace(/\.zip$/, '')}`)
+    expect(existsSync(join(dir, 'assets', 'uplot.js'))).toBe(true)
+    const event = {
+      httpMethod: 'GET',
+      resource: '/assets/{file}',
+      pathParameters: { file: 'uplot.js' },
+      headers: {},
+    }
+    const served = runBundle(
+      dir,
+      `const { handler } = await import('./index.mjs')
+       const r = await handler(${JSON.stringify(event)}, { awsRequestId: 'test' })
+       console.log(JSON.stringify({ status: r.statusCode, type: r.headers['content-type'], uPlot: r.body.includes('uPlot') }))
+       process.exit(0)`,
+      { LOG_LEVEL: 'ERROR' },
+    )
+    expect(JSON.parse(served.stdout.trim().split('\n').at(-1) ?? '{}'), served.stderr).toEqual({
+      status: 200,
+      type: 'text/javascript; charset=utf-8',
+      uPlot: true,
+    })
+  })
+
   describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
     'a bundle run as Lambda runs it',
     () => {
