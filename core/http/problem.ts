@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda'
 import { asAppError } from '../errors.js'
+import type { ApiResult } from './api-handler.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
@@ -52,4 +53,17 @@ export function problemResponse(
 /** The whole response for an error: its problem document with the headers that go with it (Retry-After). */
 export function errorResponse(error: unknown): APIGatewayProxyResult {
   return problemResponse(problemFromError(error), asAppError(error)?.headers)
+}
+
+/**
+ * An error's problem document as a handler's result (a handler that answers an outcome the domain
+ * reported rather than threw, such as a replayed refusal), with `headers` added.
+ */
+export function problemResult(error: unknown, headers: Record<string, string> = {}): ApiResult {
+  const problem = problemFromError(error)
+  return {
+    statusCode: problem.status,
+    body: problem,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...asAppError(error)?.headers, ...headers },
+  }
 }
