@@ -5,17 +5,12 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { z } from 'zod'
 import { routeOf } from '../../infra/topology.js'
 import { getDeps } from '../deps.js'
-import {
-  AppError,
-  asAppError,
-  DatabaseUnavailableError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-} from '../errors.js'
+import { asAppError, DatabaseUnavailableError } from '../errors.js'
 import { functionLogger } from '../logging.js'
 import { observed } from '../observability.js'
 import { ANYONE, type Caller, identifyCaller } from './callers.js'
-import { errorResponse } from './problem.js'
+import { MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.js'
+import { errorResponse, httpStatusOf } from './problem.js'
 import { parseOrThrow } from './validation.js'
 
 export const MAX_BODY_BYTES = 64 * 1024
@@ -123,7 +118,8 @@ function problemErrors(log: Logger): MiddlewareObj<Event, Result, Error, Context
       // A lost database is the outside world's doing, not a bug: a warning, and the client retries.
       if (known instanceof DatabaseUnavailableError)
         log.warn('request failed: database unavailable', { error: request.error?.message })
-      else if (!known || known.status >= 500) log.error('request failed', { error: request.error as Error })
+      else if (!known || httpStatusOf(known) >= 500)
+        log.error('request failed', { error: request.error as Error })
       request.response = errorResponse(known ?? request.error)
     },
   }
@@ -149,7 +145,7 @@ function readJsonBody(event: Event, header: (name: string) => string | undefined
   try {
     return JSON.parse(text)
   } catch {
-    throw malformedBody('is not valid JSON')
+    throw new MalformedJsonError('is not valid JSON')
   }
 }
 
@@ -160,11 +156,6 @@ function decodeUtf8(bytes: Buffer): string {
   try {
     return utf8.decode(bytes)
   } catch {
-    throw malformedBody('is not valid UTF-8')
+    throw new MalformedJsonError('is not valid UTF-8')
   }
 }
-
-const malformedBody = (message: string) =>
-  new AppError(400, 'malformed_json', 'Malformed JSON', `body: ${message}`, {
-    errors: [{ field: 'body', message }],
-  })

@@ -9,7 +9,7 @@ const ABANDONED_AFTER_MS = retryPolicy.idempotency.abandonedAfterMs
 export class IdempotencyKeyReusedError extends AppError {
   constructor() {
     super(
-      422,
+      'unprocessable',
       'idempotency_key_reused',
       'Idempotency-Key reused',
       'This Idempotency-Key was used with a different request body',
@@ -20,7 +20,7 @@ export class IdempotencyKeyReusedError extends AppError {
 export class IdempotencyKeyInFlightError extends AppError {
   constructor() {
     super(
-      409,
+      'conflict',
       'idempotency_key_in_flight',
       'Request in progress',
       'A request with this Idempotency-Key is still being processed; retry later',
