@@ -1,18 +1,34 @@
-/**
- * Domain errors. Each carries a machine code and an HTTP status; they are rendered as
- * application/problem+json (RFC 9457) in exactly one place, core/http/problem.ts.
- */
 import { retryPolicy } from './retry-policy.js'
 
+/**
+ * What kind of failure a domain error is, in the domain's terms. The HTTP adapter alone turns a
+ * kind into a status (core/http/problem.ts), and an error into an application/problem+json
+ * (RFC 9457) answer.
+ */
+export type ErrorKind =
+  /** The input breaks a rule of its shape. */
+  | 'invalid'
+  /** The caller is known, and this is not theirs to use. */
+  | 'forbidden'
+  | 'not_found'
+  /** The state of things refuses it now (no stock, not cancellable, a request still in flight). */
+  | 'conflict'
+  /** Well-formed, and refused for what it means (an Idempotency-Key reused with another body). */
+  | 'unprocessable'
+  | 'rate_limited'
+  /** Not now: worth retrying later (`retryAfterSeconds` says when). */
+  | 'unavailable'
+
+/** Domain errors: a kind, a machine code, a title, a detail and extensions (the problem's fields). */
 export class AppError extends Error {
   constructor(
-    readonly status: number,
+    readonly kind: ErrorKind,
     readonly code: string,
     readonly title: string,
     detail?: string,
     readonly extensions: Record<string, unknown> = {},
-    /** Response headers that go with the problem, e.g. Retry-After. */
-    readonly headers: Record<string, string> = {},
+    /** For an `unavailable` or `rate_limited` error: when to try again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(detail ?? title)
     this.name = new.target.name
@@ -27,7 +43,7 @@ export interface FieldProblem {
 
 export class ValidationError extends AppError {
   constructor(readonly errors: FieldProblem[]) {
-    super(400, 'validation_failed', 'Invalid request', describe(errors), { errors })
+    super('invalid', 'validation_failed', 'Invalid request', describe(errors), { errors })
   }
 }
 
@@ -37,7 +53,7 @@ function describe(errors: FieldProblem[]): string {
 
 export class NotFoundError extends AppError {
   constructor(what: string) {
-    super(404, 'not_found', 'Not found', `${what} was not found`)
+    super('not_found', 'not_found', 'Not found', `${what} was not found`)
   }
 }
 
@@ -50,7 +66,7 @@ export interface Shortfall {
 export class InsufficientStockError extends AppError {
   constructor(readonly shortfalls: Shortfall[]) {
     super(
-      409,
+      'conflict',
       'insufficient_stock',
       'Insufficient stock',
       `Not enough stock for ${shortfalls.map((s) => s.sku).join(', ')}`,
@@ -59,35 +75,10 @@ export class InsufficientStockError extends AppError {
   }
 }
 
-export class UnsupportedMediaTypeError extends AppError {
-  constructor(detail: string) {
-    super(415, 'unsupported_media_type', 'Unsupported media type', detail)
-  }
-}
-
-export class PayloadTooLargeError extends AppError {
-  constructor(limitBytes: number) {
-    super(413, 'payload_too_large', 'Payload too large', `The request body exceeds ${limitBytes} bytes`)
-  }
-}
-
-export class UnauthorizedError extends AppError {
-  constructor(detail = 'A valid admin token is required') {
-    super(
-      401,
-      'unauthorized',
-      'Unauthorized',
-      detail,
-      {},
-      { 'www-authenticate': 'Bearer realm="order-aggregator"' },
-    )
-  }
-}
-
 /** The caller is known, and this is not theirs to use. */
 export class ForbiddenError extends AppError {
   constructor(detail: string) {
-    super(403, 'forbidden', 'Forbidden', detail)
+    super('forbidden', 'forbidden', 'Forbidden', detail)
   }
 }
 
@@ -95,28 +86,13 @@ export class ForbiddenError extends AppError {
 export class ShuttingDownError extends AppError {
   constructor() {
     super(
-      503,
+      'unavailable',
       'shutting_down',
       'Service Unavailable',
       'The server is shutting down; retry later',
       {},
-      {
-        'retry-after': String(retryPolicy.callers.shuttingDownRetryAfterSeconds),
-      },
+      retryPolicy.callers.shuttingDownRetryAfterSeconds,
     )
-  }
-}
-
-/**
- * A request the HTTP parser refused before any route saw it (431 for headers too large, 408 for
- * one that never finished arriving, 400 otherwise), naming the part of the request at fault.
- */
-export class MalformedRequestError extends AppError {
-  constructor(status: 400 | 408 | 431, field: string, message: string) {
-    const title = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[
-      status
-    ]
-    super(status, 'malformed_request', title, `${field}: ${message}`, { errors: [{ field, message }] })
   }
 }
 
@@ -125,17 +101,17 @@ export const DATABASE_RETRY_AFTER_SECONDS = retryPolicy.callers.databaseDownRetr
 
 /**
  * The database could not be reached, or the connection was lost mid-request (a restart, a
- * failover, a terminated backend). The request may be retried: answered 503 with Retry-After.
+ * failover, a terminated backend). The request may be retried, after DATABASE_RETRY_AFTER_SECONDS.
  */
 export class DatabaseUnavailableError extends AppError {
   constructor(cause?: unknown) {
     super(
-      503,
+      'unavailable',
       'database_unavailable',
       'Service Unavailable',
       'The database is unavailable; retry later',
       {},
-      { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+      DATABASE_RETRY_AFTER_SECONDS,
     )
     this.cause = cause
   }

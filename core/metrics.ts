@@ -1,5 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics'
 import client from 'prom-client'
+import { logger } from './logging.js'
 
 /**
  * The service's metrics, recorded once and emitted two ways: in CloudWatch's embedded metric
@@ -35,9 +36,32 @@ const prom = {
 }
 
 let emf: Metrics | undefined
-const cloudwatch = () => {
-  emf ??= new Metrics({ namespace: 'OrderAggregator', serviceName: 'order-aggregator' })
+
+/**
+ * The Powertools Metrics instance behind the EMF lines, made on first use (after the environment,
+ * POWERTOOLS_METRICS_DISABLED included, is read). Lambda handlers flush it with Powertools'
+ * `logMetrics` middleware (core/observability.ts); the embedded runtime with `flushMetrics`.
+ */
+export function cloudwatchMetrics(): Metrics {
+  emf ??= new Metrics({ namespace: 'OrderAggregator', serviceName: 'order-aggregator', logger: metricsLog() })
   return emf
+}
+const cloudwatch = cloudwatchMetrics
+
+/**
+ * Powertools' own warnings on the service logger. It warns at every flush that finds nothing
+ * recorded, which most invocations (every read) do: that one is a debug line.
+ */
+function metricsLog() {
+  const log = logger()
+  return {
+    trace: log.trace.bind(log),
+    debug: log.debug.bind(log),
+    info: log.info.bind(log),
+    error: log.error.bind(log),
+    warn: (message: string, ...rest: unknown[]) =>
+      message.startsWith('No application metrics') ? log.debug(message) : log.warn(message, ...(rest as [])),
+  }
 }
 
 export const metrics = {
@@ -80,18 +104,12 @@ export const metrics = {
   },
 }
 
-let perInvocation = true
-
 /**
- * Writes the EMF line of what was recorded since the last flush. Lambda handlers call it at the end
- * of every invocation; the embedded runtime turns that off and flushes on a timer instead.
+ * Writes the EMF line of what was recorded since the last flush: the embedded runtime's timer (one
+ * line a minute for the whole process, not one per request).
  */
-export function flushMetrics(force = false): void {
-  if ((perInvocation || force) && emf?.hasStoredMetrics()) emf.publishStoredMetrics()
-}
-
-export function flushMetricsPerInvocation(enabled: boolean): void {
-  perInvocation = enabled
+export function flushMetrics(): void {
+  if (emf?.hasStoredMetrics()) emf.publishStoredMetrics()
 }
 
 /** The Prometheus text exposition of every metric. */

@@ -5,19 +5,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { APIGatewayProxyResult, Context } from 'aws-lambda'
 import type { Config } from '../core/config.js'
 import { createDeps, type Deps, provideDeps } from '../core/deps.js'
-import { MalformedRequestError, PayloadTooLargeError, ShuttingDownError } from '../core/errors.js'
+import { ShuttingDownError } from '../core/errors.js'
 import { MAX_BODY_BYTES } from '../core/http/api-handler.js'
 import { accessWarnings } from '../core/http/callers.js'
+import { MalformedRequestError, PayloadTooLargeError } from '../core/http/errors.js'
 import { errorResponse, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
 import { DeliveryBatcher, MAX_CONSUMER_BATCH } from '../core/messaging/delivery-batcher.js'
 import { toRabbitMqEvent } from '../core/messaging/mq-event.js'
-import {
-  flushMetrics,
-  flushMetricsPerInvocation,
-  PROMETHEUS_CONTENT_TYPE,
-  prometheusMetrics,
-} from '../core/metrics.js'
+import { flushMetrics, PROMETHEUS_CONTENT_TYPE, prometheusMetrics } from '../core/metrics.js'
 import { sweepStuckOrders } from '../core/orders/sweep.js'
 import { mockVendorMigrations, serviceMigrations } from '../db/migrate.js'
 import { type FunctionSpec, functions, queues, routes } from '../infra/topology.js'
@@ -70,8 +66,6 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const background = options.background ?? true
   const log = logger()
   log.setLogLevel(config.logLevel)
-  // One EMF line a minute, not one per request; Lambda handlers still flush per invocation.
-  flushMetricsPerInvocation(false)
   // Starting is the embedded runtime's deploy: it applies the service's migrations and, since it
   // hosts the mock vendors, theirs.
   const deps = await createDeps(config, {
@@ -227,7 +221,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       })
   }
   const relayTimer = background ? setInterval(relayOnce, config.outboxRelayIntervalMs) : undefined
-  const metricsTimer = setInterval(() => flushMetrics(true), 60_000)
+  // One EMF line a minute, not one per request; in Lambda, Powertools' logMetrics flushes per invocation.
+  const metricsTimer = setInterval(() => flushMetrics(), 60_000)
 
   log.info(`database: ${deps.database.description}`)
   log.info(`queue: ${deps.bus.description}`)
@@ -241,7 +236,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       clearInterval(syncTimer)
       clearInterval(relayTimer)
       clearInterval(metricsTimer)
-      flushMetrics(true)
+      flushMetrics()
       // Idle kept-alive connections go now; busy ones close after their answer (Connection: close).
       // The server keeps listening while draining, so that work in flight can still reach the mock vendors.
       server.closeIdleConnections()

@@ -1,20 +1,16 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
-import middy from '@middy/core'
+import middy, { type MiddlewareObj } from '@middy/core'
+import httpHeaderNormalizer from '@middy/http-header-normalizer'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import type { z } from 'zod'
 import { routeOf } from '../../infra/topology.js'
 import { getDeps } from '../deps.js'
-import {
-  AppError,
-  asAppError,
-  DatabaseUnavailableError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-} from '../errors.js'
+import { asAppError, DatabaseUnavailableError } from '../errors.js'
 import { functionLogger } from '../logging.js'
-import { flushMetrics } from '../metrics.js'
+import { observed } from '../observability.js'
 import { ANYONE, type Caller, identifyCaller } from './callers.js'
-import { errorResponse } from './problem.js'
+import { MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.js'
+import { errorResponse, httpStatusOf } from './problem.js'
 import { parseOrThrow } from './validation.js'
 
 export const MAX_BODY_BYTES = 64 * 1024
@@ -51,30 +47,43 @@ export interface ApiSpec<B extends z.ZodType | undefined, Q extends z.ZodType | 
 
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined
 
+type Event = APIGatewayProxyEvent
+type Result = APIGatewayProxyResult
+
 /**
- * Builds an API Gateway (REST, v1 proxy) handler: parses and validates the JSON body and the
- * query string with zod, identifies the caller as the route's `auth` asks, calls `fn`, and renders its result as JSON and
- * any error as application/problem+json. Every HTTP function is one call of this.
+ * Builds an API Gateway (REST, v1 proxy) handler: a middy chain of Powertools' middlewares (the
+ * Lambda context on log lines, metrics flushed when the invocation ends, on error too; see
+ * core/observability.ts), middy's header normalizer (header names lower-cased), and last the
+ * problem+json error handler. The handler itself parses and validates the JSON body and the query
+ * string with zod, identifies the caller as the route's `auth` asks, calls `fn`, and renders its
+ * result as JSON. Every HTTP function is one call of this.
+ *
+ * middy's own http-json-body-parser and http-error-handler do not keep this API's documented
+ * behaviour, so ours stay: the parser answers 415 to a body without Content-Type (accepted here as
+ * JSON), 415 rather than 400 naming the field to malformed JSON, has no size limit (413 here) and
+ * decodes invalid UTF-8 to U+FFFD (400 here); the error handler renders `message` as text/plain or
+ * application/json, never an RFC 9457 problem+json document with its extensions.
  */
 export function apiHandler<
   B extends z.ZodType | undefined = undefined,
   Q extends z.ZodType | undefined = undefined,
 >(spec: ApiSpec<B, Q>, fn: (request: ApiRequest<Parsed<B>, Parsed<Q>>) => Promise<ApiResult>) {
   const log = functionLogger(spec.name)
-  const base = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
-    const headers = lowerCaseHeaders(event.headers)
+  const base = async (event: Event, context: Context): Promise<Result> => {
+    // Lower-cased by httpHeaderNormalizer.
+    const headers = event.headers ?? {}
     const header = (name: string) => headers[name.toLowerCase()]
     // A request that no route of the topology names gets the strictest check, never none.
     const route = routeOf(event.httpMethod, event.resource)
     const auth = route ? route.auth : 'admin'
     const caller = auth ? identifyCaller(auth, event, header, (await getDeps()).config) : ANYONE
     const body = (
-      spec.body ? parseOrThrow(spec.body, readJsonBody(event, headers), 'body') : undefined
+      spec.body ? parseOrThrow(spec.body, readJsonBody(event, header), 'body') : undefined
     ) as Parsed<B>
     const query = (spec.query ? parseOrThrow(spec.query, queryOf(event), 'query') : undefined) as Parsed<Q>
     const result = await fn({
       event,
-      requestId: event.requestContext?.requestId ?? _context.awsRequestId,
+      requestId: event.requestContext?.requestId ?? context.awsRequestId,
       log,
       body,
       query,
@@ -91,18 +100,29 @@ export function apiHandler<
       body: result.body === undefined ? '' : result.raw ? String(result.body) : JSON.stringify(result.body),
     }
   }
-  return middy(base).use({
-    after: async () => flushMetrics(),
+  return observed(middy<Event, Result, Error, Context>(), log)
+    .use(httpHeaderNormalizer())
+    .use(problemErrors(log))
+    .handler(base)
+}
+
+/**
+ * The error handler, last in the chain (so its `onError` runs first): any error becomes its
+ * application/problem+json answer (core/http/problem.ts), logged as an error when it is the
+ * service's fault.
+ */
+function problemErrors(log: Logger): MiddlewareObj<Event, Result, Error, Context> {
+  return {
     onError: async (request) => {
-      flushMetrics()
       const known = asAppError(request.error)
       // A lost database is the outside world's doing, not a bug: a warning, and the client retries.
       if (known instanceof DatabaseUnavailableError)
-        log.warn('request failed: database unavailable', { error: (request.error as Error).message })
-      else if (!known || known.status >= 500) log.error('request failed', { error: request.error as Error })
+        log.warn('request failed: database unavailable', { error: request.error?.message })
+      else if (!known || httpStatusOf(known) >= 500)
+        log.error('request failed', { error: request.error as Error })
       request.response = errorResponse(known ?? request.error)
     },
-  })
+  }
 }
 
 /** The query string with a repeated parameter as an array of its values, a single one as a string. */
@@ -113,25 +133,19 @@ function queryOf(event: APIGatewayProxyEvent): Record<string, string | string[] 
   return out
 }
 
-function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {}
-  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v
-  return out
-}
-
-function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string | undefined>): unknown {
+function readJsonBody(event: Event, header: (name: string) => string | undefined): unknown {
   const raw = event.body ?? ''
   const text = event.isBase64Encoded ? decodeUtf8(Buffer.from(raw, 'base64')) : raw
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES)
   if (text.trim() === '') return undefined
-  const type = headers['content-type']?.split(';')[0]?.trim().toLowerCase()
+  const type = header('content-type')?.split(';')[0]?.trim().toLowerCase()
   if (type !== undefined && type !== 'application/json' && !type.endsWith('+json')) {
     throw new UnsupportedMediaTypeError(`Expected application/json, got ${type}`)
   }
   try {
     return JSON.parse(text)
   } catch {
-    throw malformedBody('is not valid JSON')
+    throw new MalformedJsonError('is not valid JSON')
   }
 }
 
@@ -142,11 +156,6 @@ function decodeUtf8(bytes: Buffer): string {
   try {
     return utf8.decode(bytes)
   } catch {
-    throw malformedBody('is not valid UTF-8')
+    throw new MalformedJsonError('is not valid UTF-8')
   }
 }
-
-const malformedBody = (message: string) =>
-  new AppError(400, 'malformed_json', 'Malformed JSON', `body: ${message}`, {
-    errors: [{ field: 'body', message }],
-  })

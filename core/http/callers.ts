@@ -2,8 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { APIGatewayProxyEvent } from 'aws-lambda'
 import type { Auth } from '../../infra/topology.js'
 import type { Config } from '../config.js'
-import { ForbiddenError, UnauthorizedError } from '../errors.js'
+import { ForbiddenError } from '../errors.js'
 import { DEFAULT_CLIENT } from '../orders/schemas.js'
+import { UnauthorizedError } from './errors.js'
 
 /**
  * Who is calling. A client sees and changes only its own orders; the admin (ADMIN_TOKEN, or the

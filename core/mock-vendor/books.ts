@@ -8,7 +8,7 @@ import { mockCatalogue } from './catalogue.js'
 
 export class MockOutOfStockError extends AppError {
   constructor(skus: string[]) {
-    super(409, 'out_of_stock', 'Out of stock', `Not enough stock for ${skus.join(', ')}`, { skus })
+    super('conflict', 'out_of_stock', 'Out of stock', `Not enough stock for ${skus.join(', ')}`, { skus })
   }
 }
 
@@ -235,20 +235,13 @@ export type Behaviour = z.infer<typeof Behaviour>
 
 export class MockVendorUnavailableError extends AppError {
   constructor(why: string) {
-    super(503, 'vendor_unavailable', 'Vendor unavailable', why)
+    super('unavailable', 'vendor_unavailable', 'Vendor unavailable', why)
   }
 }
 
 export class MockVendorRateLimitedError extends AppError {
   constructor(vendorId: string) {
-    super(
-      429,
-      'rate_limited',
-      'Too many requests',
-      `${vendorId} allows fewer requests`,
-      {},
-      { 'retry-after': '1' },
-    )
+    super('rate_limited', 'rate_limited', 'Too many requests', `${vendorId} allows fewer requests`, {}, 1)
   }
 }
 

@@ -5,7 +5,7 @@ import { releaseOrderStock } from '../inventory/stock.js'
 export class OrderNotCancellableError extends AppError {
   constructor(status: string) {
     super(
-      409,
+      'conflict',
       'order_not_cancellable',
       'Order cannot be cancelled',
       `The order is ${status}; only a reserved order can be`,

@@ -9,7 +9,7 @@ const ABANDONED_AFTER_MS = retryPolicy.idempotency.abandonedAfterMs
 export class IdempotencyKeyReusedError extends AppError {
   constructor() {
     super(
-      422,
+      'unprocessable',
       'idempotency_key_reused',
       'Idempotency-Key reused',
       'This Idempotency-Key was used with a different request body',
@@ -20,7 +20,7 @@ export class IdempotencyKeyReusedError extends AppError {
 export class IdempotencyKeyInFlightError extends AppError {
   constructor() {
     super(
-      409,
+      'conflict',
       'idempotency_key_in_flight',
       'Request in progress',
       'A request with this Idempotency-Key is still being processed; retry later',
@@ -61,20 +61,23 @@ export interface ClientKey {
   key: string
 }
 
-export type KeyClaim = { kind: 'owned' } | { kind: 'replay'; status: number; body: unknown }
+/** A claim: the key is the caller's to use, or its first request's outcome is to be replayed. */
+export type KeyClaim<Outcome> = { kind: 'owned' } | { kind: 'replay'; outcome: Outcome }
 
 /**
  * Claims a key for a request, in its own committed statement. The caller owns it when the key is
  * new, expired, or abandoned by a request with the same body that never finished. Otherwise the
- * stored response is replayed, or the request is refused: 422 for another body, 409 while the
- * first is still in flight.
+ * stored outcome is replayed (`read` turns the stored JSON back into it), or the request is
+ * refused: IdempotencyKeyReusedError for another body, IdempotencyKeyInFlightError while the first
+ * is still in flight.
  */
-export async function claimKey(
+export async function claimKey<Outcome>(
   db: Executor,
   { clientId, key }: ClientKey,
   print: string,
   ttlMs: number,
-): Promise<KeyClaim> {
+  read: (stored: unknown) => Outcome,
+): Promise<KeyClaim<Outcome>> {
   const owned = await query<{ key: string }>(
     db,
     sql`insert into idempotency_keys (client_id, key, fingerprint, status, expires_at)
@@ -88,36 +91,34 @@ export async function claimKey(
         returning key`,
   )
   if (owned.length > 0) return { kind: 'owned' }
-  const [existing] = await query<{
-    fingerprint: string
-    status: string
-    responseStatus: number
-    responseBody: unknown
-  }>(
+  const [existing] = await query<{ fingerprint: string; status: string; outcome: unknown }>(
     db,
-    sql`select fingerprint, status, response_status as "responseStatus", response_body as "responseBody"
+    sql`select fingerprint, status, response_body as outcome
         from idempotency_keys where client_id = ${clientId} and key = ${key}`,
   )
   // Deleted between the two statements (an abandoned claim was released): claim again.
-  if (!existing) return claimKey(db, { clientId, key }, print, ttlMs)
+  if (!existing) return claimKey(db, { clientId, key }, print, ttlMs, read)
   if (existing.fingerprint !== print) throw new IdempotencyKeyReusedError()
   if (existing.status !== 'done') throw new IdempotencyKeyInFlightError()
-  return { kind: 'replay', status: existing.responseStatus, body: existing.responseBody }
+  return { kind: 'replay', outcome: read(existing.outcome) }
 }
 
-/** Records the responses of finished requests, in the caller's transaction. */
-export async function completeKeys(tx: Executor, done: (ClientKey & { status: number; body: unknown })[]) {
+/**
+ * Records the outcomes of finished requests, in the caller's transaction. The outcome is the
+ * domain's (an order, a refusal), not a response: the HTTP adapter renders it, the first time and
+ * on every replay alike. (`response_body` holds it; `response_status` is left null.)
+ */
+export async function completeKeys(tx: Executor, done: (ClientKey & { outcome: unknown })[]) {
   if (done.length === 0) return
   await tx.execute(
-    sql`update idempotency_keys k set status = 'done', response_status = d.status, response_body = d.body::jsonb
+    sql`update idempotency_keys k set status = 'done', response_status = null, response_body = d.outcome::jsonb
         from unnest(${sql.param(done.map((d) => d.clientId))}::text[], ${sql.param(done.map((d) => d.key))}::text[],
-                    ${sql.param(done.map((d) => d.status))}::int[],
-                    ${sql.param(done.map((d) => JSON.stringify(d.body)))}::text[]) as d(client_id, key, status, body)
+                    ${sql.param(done.map((d) => JSON.stringify(d.outcome)))}::text[]) as d(client_id, key, outcome)
         where k.client_id = d.client_id and k.key = d.key`,
   )
 }
 
-/** Forgets a claim whose request failed in a way the client may retry (a 5xx). */
+/** Forgets a claim whose request failed in a way the client may retry (the database was lost, say). */
 export async function releaseKey(db: Executor, { clientId, key }: ClientKey): Promise<void> {
   await db.execute(
     sql`delete from idempotency_keys where client_id = ${clientId} and key = ${key} and status = 'in_flight'`,

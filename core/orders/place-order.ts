@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { type Db, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
-import { AppError, InsufficientStockError } from '../errors.js'
+import { InsufficientStockError, type Shortfall } from '../errors.js'
 import { groupCommit } from '../group-commit.js'
-import { problemFromError } from '../http/problem.js'
 import {
   groupBySku,
   mergeLines,
@@ -38,12 +37,16 @@ export interface PlacedOrder {
   lines: { sku: string; quantity: number; allocations: { vendorId: string; quantity: number }[] }[]
 }
 
-/** What `POST /orders` answers: a new order, or the replay of an earlier answer to the same key. */
-export interface PlaceOrderResult {
-  statusCode: number
-  body: unknown
-  replayed: boolean
-}
+/**
+ * What an Idempotency-Key remembers of its first request, so that every retry gets the same
+ * outcome: the order it placed, or the refusal for want of stock.
+ */
+export type KeyOutcome = { kind: 'placed'; order: PlacedOrder } | { kind: 'refused'; shortfalls: Shortfall[] }
+
+/** A new order, or the outcome of the first request made with the same Idempotency-Key. */
+export type PlaceOrderResult =
+  | { kind: 'placed'; order: PlacedOrder }
+  | { kind: 'replayed'; outcome: KeyOutcome }
 
 interface Pending {
   id: string
@@ -75,6 +78,7 @@ export interface OrderPlacer {
    * Places an order (ARCHITECTURE.md invariants 1, 3 and 15), honouring an Idempotency-Key when one
    * is given.
    * @throws InsufficientStockError naming every short line (also recorded for the key's replays).
+   * @throws IdempotencyKeyReusedError, IdempotencyKeyInFlightError for a key it cannot honour.
    */
   place(input: PlaceOrderInput, options?: PlaceOptions): Promise<PlaceOrderResult>
 }
@@ -103,8 +107,8 @@ export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
       const idempotencyKey = validateIdempotencyKey(options.idempotencyKey)
       const key = idempotencyKey === undefined ? undefined : { clientId, key: idempotencyKey }
       if (key) {
-        const claim = await claimKey(deps.db, key, fingerprint(input), deps.idempotencyTtlMs)
-        if (claim.kind === 'replay') return { statusCode: claim.status, body: claim.body, replayed: true }
+        const claim = await claimKey(deps.db, key, fingerprint(input), deps.idempotencyTtlMs, readKeyOutcome)
+        if (claim.kind === 'replay') return { kind: 'replayed', outcome: claim.outcome }
       }
       try {
         const order = await submit({
@@ -115,17 +119,31 @@ export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
           correlationId: options.correlationId ?? randomUUID(),
           idempotencyKey,
         })
-        return { statusCode: 202, body: order, replayed: false }
+        return { kind: 'placed', order }
       } catch (error) {
-        if (key && error instanceof AppError && error.status < 500) {
-          await completeKeys(deps.db, [{ ...key, status: error.status, body: problemFromError(error) }])
+        if (key && error instanceof InsufficientStockError) {
+          const outcome: KeyOutcome = { kind: 'refused', shortfalls: error.shortfalls }
+          await completeKeys(deps.db, [{ ...key, outcome }])
         } else if (key) {
+          // Anything else (the database lost, a shutdown) is worth retrying: the key is freed.
           await releaseKey(deps.db, key)
         }
         throw error
       }
     },
   }
+}
+
+/**
+ * A key's stored outcome. Keys completed before outcomes were stored hold the HTTP answer instead
+ * (the order itself, or the problem document of the refusal with its `shortfalls`): read as the
+ * same outcomes. (Those expire within IDEMPOTENCY_TTL_MS of the upgrade; this branch can go then.)
+ */
+function readKeyOutcome(stored: unknown): KeyOutcome {
+  const value = stored as Partial<KeyOutcome> & { code?: string; shortfalls?: Shortfall[] }
+  if (value.kind === 'placed' || value.kind === 'refused') return value as KeyOutcome
+  if (value.code === 'insufficient_stock') return { kind: 'refused', shortfalls: value.shortfalls ?? [] }
+  return { kind: 'placed', order: stored as PlacedOrder }
 }
 
 /** Reserves a batch; returns the orders to plan again because a concurrent change beat the plan. */
@@ -168,11 +186,11 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
       if (!(await reserveStock(tx, totals(planned)))) throw new LostRaceError()
       await completeKeys(
         tx,
-        planned.flatMap(({ pending }, i) =>
-          pending.idempotencyKey
-            ? [{ clientId: pending.clientId, key: pending.idempotencyKey, status: 202, body: orders[i] }]
-            : [],
-        ),
+        planned.flatMap(({ pending }, i) => {
+          if (!pending.idempotencyKey) return []
+          const outcome: KeyOutcome = { kind: 'placed', order: orders[i]! }
+          return [{ clientId: pending.clientId, key: pending.idempotencyKey, outcome }]
+        }),
       )
       return written
     })

@@ -1,9 +1,9 @@
 import { getDeps, perDeps } from '../../core/deps.js'
-import { ForbiddenError } from '../../core/errors.js'
-import { apiHandler } from '../../core/http/api-handler.js'
-import { PROBLEM_CONTENT_TYPE } from '../../core/http/problem.js'
+import { ForbiddenError, InsufficientStockError } from '../../core/errors.js'
+import { type ApiResult, apiHandler } from '../../core/http/api-handler.js'
+import { problemResult } from '../../core/http/problem.js'
 import { planningFor } from '../../core/inventory/plan.js'
-import { createOrderPlacer } from '../../core/orders/place-order.js'
+import { createOrderPlacer, type KeyOutcome, type PlacedOrder } from '../../core/orders/place-order.js'
 import { PlaceOrderInput } from '../../core/orders/schemas.js'
 import { functions } from '../../infra/topology.js'
 
@@ -15,6 +15,24 @@ const placer = perDeps(({ database, bus, config }) =>
     idempotencyTtlMs: config.idempotencyTtlMs,
   }),
 )
+
+/** 202 with the order and where to find it. */
+const accepted = (order: PlacedOrder, headers: Record<string, string> = {}): ApiResult => ({
+  statusCode: 202,
+  body: order,
+  headers: { location: `/orders/${order.id}`, ...headers },
+})
+
+/**
+ * A replay answers what the first request answered: the order (202), or the refusal for want of
+ * stock rendered as that first 409 was, marked Idempotent-Replayed.
+ */
+const replayed = (outcome: KeyOutcome): ApiResult => {
+  const mark = { 'idempotent-replayed': 'true' }
+  return outcome.kind === 'placed'
+    ? accepted(outcome.order, mark)
+    : problemResult(new InsufficientStockError(outcome.shortfalls), mark)
+}
 
 export const handler = apiHandler(
   { name: functions.placeOrder.name, body: PlaceOrderInput },
@@ -28,15 +46,9 @@ export const handler = apiHandler(
       correlationId,
       idempotencyKey: header('idempotency-key'),
     })
-    const headers: Record<string, string> = result.replayed ? { 'idempotent-replayed': 'true' } : {}
-    if (result.statusCode >= 400) {
-      headers['content-type'] = PROBLEM_CONTENT_TYPE
-    } else {
-      const orderId = (result.body as { id: string }).id
-      headers.location = `/orders/${orderId}`
-      if (!result.replayed)
-        log.info('order accepted', { orderId, clientId: caller.clientId, correlationId, requestId })
-    }
-    return { statusCode: result.statusCode, body: result.body, headers }
+    if (result.kind === 'replayed') return replayed(result.outcome)
+    const orderId = result.order.id
+    log.info('order accepted', { orderId, clientId: caller.clientId, correlationId, requestId })
+    return accepted(result.order)
   },
 )

@@ -1,10 +1,9 @@
-import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import { getDeps } from '../../core/deps.js'
 import { planningFor } from '../../core/inventory/plan.js'
 import { functionLogger } from '../../core/logging.js'
 import { deliveriesOf, RabbitMqEvent } from '../../core/messaging/mq-event.js'
-import { flushMetrics } from '../../core/metrics.js'
+import { lambdaHandler } from '../../core/observability.js'
 import { type ProcessOutcome, processDeliveries } from '../../core/orders/process-order.js'
 import { functions } from '../../infra/topology.js'
 
@@ -12,9 +11,11 @@ const log = functionLogger(functions.processOrder.name)
 
 /**
  * The order-queue consumer. Takes the Amazon MQ (RabbitMQ) event shape in every runtime. A
- * message is only ever thrown back (to be delivered again) when the database cannot be reached.
+ * message is only ever thrown back (to be delivered again) when the database cannot be reached;
+ * what was recorded is flushed then too (core/observability.ts).
  */
-export const handler = middy(
+export const handler = lambdaHandler(
+  log,
   async (event: unknown, context: Context): Promise<{ outcomes: ProcessOutcome[] }> => {
     const deliveries = deliveriesOf(RabbitMqEvent.parse(event))
     const { database, bus, config } = await getDeps()
@@ -29,8 +30,6 @@ export const handler = middy(
       planning: planningFor(config),
       log: log.createChild({ persistentKeys: { requestId: context.awsRequestId } }),
     }
-    const outcomes = await processDeliveries(deps, deliveries)
-    flushMetrics()
-    return { outcomes }
+    return { outcomes: await processDeliveries(deps, deliveries) }
   },
 )

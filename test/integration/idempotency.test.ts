@@ -56,7 +56,7 @@ for (const backend of backends) {
 
     it('answers 409 while the first request with the key is still in flight', async () => {
       const key = uniqueId()
-      await claimKey(stack.db, { clientId: 'default', key }, fingerprint(body), 60_000)
+      await claimKey(stack.db, { clientId: 'default', key }, fingerprint(body), 60_000, (stored) => stored)
 
       const second = await keyed(key)
 
@@ -88,6 +88,39 @@ for (const backend of backends) {
       expect(again.headers.get('content-type')).toBe('application/problem+json')
       expect(again.headers.get('idempotent-replayed')).toBe('true')
       expect(again.body).toEqual(first.body)
+    })
+
+    it('replays keys completed before outcomes were stored (the HTTP answer itself) as they were answered', async () => {
+      const order = { id: '00000000-0000-4000-8000-000000000001', clientId: 'default', status: 'reserved' }
+      const problem = {
+        type: 'https://order-aggregator.dev/problems/insufficient-stock',
+        title: 'Insufficient stock',
+        status: 409,
+        detail: 'Not enough stock for IDEM-1',
+        code: 'insufficient_stock',
+        shortfalls: [{ sku: 'IDEM-1', requested: 999_999, available: 3 }],
+      }
+      const [placedKey, refusedKey] = [uniqueId(), uniqueId()]
+      for (const [key, status, answer] of [
+        [placedKey, 202, order],
+        [refusedKey, 409, problem],
+      ] as const)
+        await stack.db.execute(
+          sql`insert into idempotency_keys (client_id, key, fingerprint, status, response_status, response_body, expires_at)
+              values ('default', ${key}, ${fingerprint(body)}, 'done', ${status}, ${JSON.stringify(answer)}::jsonb,
+                      now() + interval '1 hour')`,
+        )
+
+      const placed = await keyed(placedKey)
+      const refused = await keyed(refusedKey)
+
+      expect(placed.status).toBe(202)
+      expect(placed.body).toEqual(order)
+      expect(placed.headers.get('location')).toBe(`/orders/${order.id}`)
+      expect(refused.status).toBe(409)
+      expect(refused.headers.get('content-type')).toBe('application/problem+json')
+      expect(refused.body).toEqual(problem)
+      expect([placed, refused].map((r) => r.headers.get('idempotent-replayed'))).toEqual(['true', 'true'])
     })
 
     it('treats an expired key as new', async () => {

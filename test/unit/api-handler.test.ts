@@ -119,7 +119,7 @@ describe('apiHandler errors', () => {
 
   it('renders a domain error with its status, code and extensions', async () => {
     const h = apiHandler({ name: 'test' }, async () => {
-      throw new AppError(409, 'busy', 'Busy', 'try later', { retryAfter: 3 })
+      throw new AppError('conflict', 'busy', 'Busy', 'try later', { retryAfter: 3 })
     })
 
     const result = (await h(event, context)) as APIGatewayProxyResult

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../core/config.js'
 import { AppError } from '../../core/errors.js'
 import { accessWarnings, identifyCaller } from '../../core/http/callers.js'
+import { httpStatusOf } from '../../core/http/problem.js'
 
 /** The event of a request API Gateway let through with the key of this id (or with none). */
 const event = (apiKeyId?: string) =>
@@ -15,7 +16,7 @@ function attempt(...args: Parameters<typeof identifyCaller>) {
   try {
     return identifyCaller(...args)
   } catch (error) {
-    if (error instanceof AppError) return error.status
+    if (error instanceof AppError) return httpStatusOf(error)
     throw error
   }
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../core/config.js'
 import { queueDeclarations } from '../../core/deps.js'
 import { DATABASE_RETRY_AFTER_SECONDS, ShuttingDownError } from '../../core/errors.js'
+import { errorResponse } from '../../core/http/problem.js'
 import { leaseMs } from '../../core/retry-policy.js'
 import { functions, retryPolicy } from '../../infra/topology.js'
 
@@ -64,7 +65,7 @@ describe('the retry policy (core/retry-policy.ts), the one source of every retry
 
   it("tells HTTP callers when to retry with the policy's Retry-After", () => {
     expect(DATABASE_RETRY_AFTER_SECONDS).toBe(retryPolicy.callers.databaseDownRetryAfterSeconds)
-    expect(new ShuttingDownError().headers).toEqual({
+    expect(errorResponse(new ShuttingDownError()).headers).toMatchObject({
       'retry-after': String(retryPolicy.callers.shuttingDownRetryAfterSeconds),
     })
   })
