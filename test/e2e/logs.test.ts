@@ -53,6 +53,15 @@ describe.runIf(hasService('DATABASE_URL'))('structured logs', () => {
       { 'x-correlation-id': bad },
     )
     await eventually(async () => ((await status(failing.body.id)) === 'failed' ? true : undefined), 20_000)
+    // The failure is logged once its transaction has committed: the status can be read first.
+    await eventually(
+      async () =>
+        lines(runtime.output()).some((l) => l.correlationId === bad && l.message === 'order failed')
+          ? true
+          : undefined,
+      20_000,
+      "the failed order's log line",
+    )
 
     const all = lines(runtime.output())
     const followed = all.filter((l) => l.correlationId === good)
