@@ -74,6 +74,9 @@ export type Target = 'local' | 'aws'
  * - `mockVendorKey`: the key the mock vendors' admin routes take (LocalStack only).
  * - `callers`: API_KEY_IDS and ADMIN_API_KEY_ID, to tell API clients and the admin apart.
  */
+/** A setting (core/config.ts) that is a period in milliseconds. */
+export type IntervalSetting = 'syncIntervalMs' | 'outboxRelayIntervalMs'
+
 export type Binding = 'database' | 'broker' | 'deadLetters' | 'vendors' | 'mockVendorKey' | 'callers'
 
 export interface FunctionSpec {
@@ -89,6 +92,11 @@ export interface FunctionSpec {
   binds: Binding[]
   /** EventBridge schedule expression (`rate(n unit)`), for scheduled functions. */
   schedule?: string
+  /**
+   * How the embedded runtime times `schedule`, when not simply at its rate: `every` names the
+   * setting that sets the period locally (`0`: no timer), `atStart` also fires once at start-up.
+   */
+  localSchedule?: { every?: IntervalSetting; atStart?: boolean }
   /** The queue that triggers this function, for consumers: at most `batchSize` messages an event. */
   queue?: { name: QueueName; batchSize: number; maxBatchingWindowSeconds: number }
   /** A stand-in for an outside system (the mock vendor): deployed to LocalStack, never to AWS. */
@@ -268,6 +276,8 @@ export const functions = {
       },
     ],
     schedule: 'rate(1 minute)',
+    // Locally the sync runs at start, so that a bare machine has stock at once, and then every SYNC_INTERVAL_MS.
+    localSchedule: { every: 'syncIntervalMs', atStart: true },
     asyncFailure: { ...retryPolicy.lambdaAsync.syncVendors, deadLetterQueue: deadLetterQueues.syncVendors },
   }),
   processOrder: fn({
@@ -282,6 +292,8 @@ export const functions = {
     description: 'Publishes outbox messages the broker never confirmed (after a crash or an outage)',
     binds: ['database', 'broker', 'deadLetters'],
     schedule: 'rate(1 minute)',
+    // Locally every OUTBOX_RELAY_INTERVAL_MS (a second by default), not once a minute.
+    localSchedule: { every: 'outboxRelayIntervalMs' },
   }),
   operations: fn({
     name: 'operations',
@@ -509,3 +521,6 @@ export function rateMs(schedule: string): number {
     throw new Error(`Unsupported schedule "${schedule}": use rate(n minute|minutes|hour|hours|day|days)`)
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]
 }
+
+/** The EventBridge rule of a scheduled function (and the rule its events name locally). */
+export const scheduleRuleName = (spec: FunctionSpec) => `order-aggregator-${spec.name}`
