@@ -345,18 +345,21 @@ export const functions = {
       {
         method: 'GET',
         path: '/',
+        handler: 'page',
         summary: 'The operators’ dashboard',
         success: { status: 200, description: 'HTML page', body: 'html' },
       },
       {
         method: 'GET',
         path: '/favicon.ico',
+        handler: 'favicon',
         summary: 'The dashboard’s icon (SVG)',
         success: { status: 200, description: 'image/svg+xml', body: 'svg' },
       },
       {
         method: 'GET',
         path: '/assets/{file}',
+        handler: 'asset',
         summary:
           'The dashboard’s static files: its charting library (uPlot) from the project’s own dependencies',
         success: { status: 200, description: 'JavaScript or CSS (404 for any other name)', body: 'asset' },
