@@ -80,6 +80,14 @@ export function getDeps(): Promise<Deps> {
   return starting
 }
 
+/**
+ * The settings, for a function that needs nothing else (it binds no database): the embedded
+ * runtime's when it hosts the function, else the environment's. Opens no connection.
+ */
+export async function currentConfig(): Promise<Config> {
+  return current ? (await current).config : getConfig()
+}
+
 /** Lets the embedded runtime hand its own dependencies to the handlers it hosts. */
 export function provideDeps(deps: Deps): void {
   current = Promise.resolve(deps)

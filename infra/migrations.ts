@@ -17,6 +17,8 @@ export const migrateSpec: FunctionSpec = {
   timeoutSeconds: 300,
   memoryMb: 512,
   routes: [],
+  // Given DATABASE_URL by the construct below, which is not a topology function.
+  binds: ['database'],
 }
 
 /** The chains a target's deploy step applies: never the mock vendor's on `aws`. */

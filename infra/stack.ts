@@ -15,14 +15,18 @@ import { DEFAULT_CLIENT } from '../core/orders/schemas.js'
 import { Migrations } from './migrations.js'
 import { functionName, ServiceFunction } from './service-function.js'
 import {
+  type Binding,
+  bindingsOf,
   clientThrottle,
   deadLetterQueues,
-  functions,
+  type FunctionSpec,
   functionsFor,
   queues,
   type Route,
   retryPolicy,
+  scheduleRuleName,
   type Target,
+  type Topology,
 } from './topology.js'
 
 export type { Target }
@@ -30,8 +34,6 @@ export type { Target }
 /** The REST API's id in LocalStack (tag `_custom_id_`), so the README's URLs work as written. */
 export const LOCAL_API_ID = 'order-aggregator'
 export const STAGE = { local: 'local', aws: 'prod' } as const
-/** Messages per process-order invocation, from the MQ event source mapping or the bridge. */
-export const MQ_BATCH_SIZE = 32
 /** Deliveries of one message before the broker dead-letters it (the `aws` target's quorum queue). */
 export const ORDERS_DELIVERY_LIMIT = retryPolicy.broker.deliveryLimit
 
@@ -47,6 +49,8 @@ export interface OrderAggregatorStackProps extends StackProps {
    * key names its client: an order belongs to the client whose key placed it.
    */
   clients?: string[]
+  /** The functions to deploy: infra/topology.ts unless a test brings its own. */
+  topology?: Topology
 }
 
 /**
@@ -85,46 +89,46 @@ export class OrderAggregatorStack extends Stack {
 
     const keys = this.apiKeys(api, props.clients ?? [DEFAULT_CLIENT])
     const network = target === 'aws' ? this.awsNetwork() : undefined
-    const environment: Record<string, string> = {
-      ...(target === 'aws' ? { ...this.awsEnvironment(network!), VENDORS: vendors! } : localEnvironment()),
+    const orderDeadLetters = dlqs.get(deadLetterQueues.processOrder)!
+    // What each binding puts in a function's environment; a function gets only what it binds.
+    const services = target === 'aws' ? this.awsSettings(network!, vendors!) : localSettings()
+    const settings: Record<Binding, Record<string, string>> = {
+      ...services,
       // Final order failures are recorded here too, where `awslocal sqs receive-message` reads them.
-      DEAD_LETTER_QUEUE_URL: dlqs.get(deadLetterQueues.processOrder)!.queueUrl,
+      deadLetters: { DEAD_LETTER_QUEUE_URL: orderDeadLetters.queueUrl },
       // API Gateway checks the keys; the functions tell the clients and the admin apart by key id.
-      API_KEY_IDS: keys.clientKeyIds,
-      ADMIN_API_KEY_ID: keys.admin.keyId,
-      // The deploy step below migrates; the functions never do.
-      MIGRATIONS: 'deploy',
+      callers: { API_KEY_IDS: keys.clientKeyIds, ADMIN_API_KEY_ID: keys.admin.keyId },
+      // The mock vendors take orders from the admin only (LocalStack: there are none on AWS).
+      mockVendorKey:
+        target === 'local' ? { MOCK_VENDOR_API_KEY: keys.adminSecret.secretValue.unsafeUnwrap() } : {},
     }
     const migrations = new Migrations(this, 'migrations', {
       target,
-      databaseUrl: environment.DATABASE_URL!,
+      databaseUrl: services.database.DATABASE_URL,
       vpc: network?.vpc,
       securityGroups: network ? [network.functions] : undefined,
     })
 
-    for (const spec of functionsFor(target)) {
+    for (const spec of functionsFor(target, props.topology)) {
+      const bindings = bindingsOf(spec)
       const fn = new ServiceFunction(this, {
         spec,
-        environment: {
-          ...environment,
-          // The mock vendors take orders from the admin only; process-order is the one caller.
-          ...(target === 'local' && spec.name === functions.processOrder.name
-            ? { MOCK_VENDOR_API_KEY: keys.adminSecret.secretValue.unsafeUnwrap() }
-            : {}),
-        },
+        environment: Object.assign(
+          // The deploy step below migrates; the functions never do.
+          { MIGRATIONS: 'deploy' },
+          ...[...bindings].map((binding) => settings[binding]),
+        ),
         deadLetterQueue: spec.asyncFailure ? dlqs.get(spec.asyncFailure.deadLetterQueue) : undefined,
         vpc: network?.vpc,
         securityGroups: network ? [network.functions] : undefined,
       })
       if (migrations.resource) fn.node.addDependency(migrations.resource)
       this.functions.set(spec.name, fn)
-      if (spec.name === functions.processOrder.name || spec.name === functions.relayOutbox.name) {
-        dlqs.get(deadLetterQueues.processOrder)!.grantSendMessages(fn)
-      }
+      if (bindings.has('deadLetters')) orderDeadLetters.grantSendMessages(fn)
       for (const route of spec.routes) addRoute(api, route, fn)
       if (spec.schedule) {
         new events.Rule(this, `${spec.name}-schedule`, {
-          ruleName: `order-aggregator-${spec.name}`,
+          ruleName: scheduleRuleName(spec),
           schedule: events.Schedule.expression(spec.schedule),
           targets: [
             new targets.LambdaFunction(fn, {
@@ -137,6 +141,10 @@ export class OrderAggregatorStack extends Stack {
           ],
         })
       }
+      if (spec.queue) {
+        if (target === 'aws') this.mqTrigger(spec, fn, network!)
+        else this.bridgeIdentity(fn)
+      }
     }
 
     new CfnOutput(this, 'AdminApiKeyId', {
@@ -147,10 +155,6 @@ export class OrderAggregatorStack extends Stack {
       value: keys.clientKeyIds,
       description: 'client:keyId pairs; awslocal apigateway get-api-key --include-value --api-key <id>',
     })
-
-    const processOrder = this.functions.get(functions.processOrder.name)!
-    if (target === 'aws') this.mqTrigger(processOrder, network!)
-    else this.bridgeIdentity(processOrder)
 
     new CfnOutput(this, 'ApiUrl', {
       value:
@@ -255,44 +259,55 @@ export class OrderAggregatorStack extends Stack {
   }
 
   /** Settings of the `aws` target: URLs assembled from the generated secrets at deploy time. */
-  private awsEnvironment(network: ReturnType<OrderAggregatorStack['awsNetwork']>) {
+  private awsSettings(network: ReturnType<OrderAggregatorStack['awsNetwork']>, vendors: string) {
     const db = network.database
     const dbSecret = db.secret!
     const amqpEndpoint = Fn.select(0, network.broker.attrAmqpEndpoints)
     return {
-      DATABASE_URL: Fn.join('', [
-        'postgres://orders:',
-        dbSecret.secretValueFromJson('password').unsafeUnwrap(),
-        '@',
-        db.dbInstanceEndpointAddress,
-        ':',
-        db.dbInstanceEndpointPort,
-        '/orders?sslmode=no-verify',
-      ]),
-      AMQP_URL: Fn.join('', [
-        'amqps://orders:',
-        network.brokerSecret.secretValueFromJson('password').unsafeUnwrap(),
-        '@',
-        Fn.select(1, Fn.split('amqps://', amqpEndpoint)),
-      ]),
-      // Broker-side dead-lettering under the MQ trigger: after this many deliveries, orders.poison.
-      ORDERS_DELIVERY_LIMIT: String(ORDERS_DELIVERY_LIMIT),
+      database: {
+        DATABASE_URL: Fn.join('', [
+          'postgres://orders:',
+          dbSecret.secretValueFromJson('password').unsafeUnwrap(),
+          '@',
+          db.dbInstanceEndpointAddress,
+          ':',
+          db.dbInstanceEndpointPort,
+          '/orders?sslmode=no-verify',
+        ]),
+      },
+      broker: {
+        AMQP_URL: Fn.join('', [
+          'amqps://orders:',
+          network.brokerSecret.secretValueFromJson('password').unsafeUnwrap(),
+          '@',
+          Fn.select(1, Fn.split('amqps://', amqpEndpoint)),
+        ]),
+        // Broker-side dead-lettering under the MQ trigger: after this many deliveries, orders.poison.
+        // Every client of the broker declares the queue alike.
+        ORDERS_DELIVERY_LIMIT: String(ORDERS_DELIVERY_LIMIT),
+      },
+      vendors: { VENDORS: vendors },
     }
   }
 
   /**
-   * The Amazon MQ trigger of process-order. A batch whose invocation fails is handed back to the
-   * broker; the `orders` queue is a quorum queue with a delivery limit (ORDERS_DELIVERY_LIMIT), so a
-   * message that keeps failing is dead-lettered to `orders.poison` by the broker instead of looping,
-   * and the stuck-order sweep sends its order round again.
+   * The Amazon MQ trigger of a queue-triggered function (process-order). A batch whose invocation
+   * fails is handed back to the broker; the `orders` queue is a quorum queue with a delivery limit
+   * (ORDERS_DELIVERY_LIMIT), so a message that keeps failing is dead-lettered to `orders.poison` by
+   * the broker instead of looping, and the stuck-order sweep sends its order round again.
    */
-  private mqTrigger(fn: ServiceFunction, network: ReturnType<OrderAggregatorStack['awsNetwork']>) {
-    new lambda.CfnEventSourceMapping(this, 'process-order-mq-trigger', {
+  private mqTrigger(
+    spec: FunctionSpec,
+    fn: ServiceFunction,
+    network: ReturnType<OrderAggregatorStack['awsNetwork']>,
+  ) {
+    const trigger = spec.queue!
+    new lambda.CfnEventSourceMapping(this, `${spec.name}-mq-trigger`, {
       functionName: fn.functionName,
       eventSourceArn: network.broker.attrArn,
-      queues: [queues.orders.name],
-      batchSize: MQ_BATCH_SIZE,
-      maximumBatchingWindowInSeconds: 1,
+      queues: [queues[trigger.name].name],
+      batchSize: trigger.batchSize,
+      maximumBatchingWindowInSeconds: trigger.maxBatchingWindowSeconds,
       sourceAccessConfigurations: [
         { type: 'BASIC_AUTH', uri: network.brokerSecret.secretArn },
         { type: 'VIRTUAL_HOST', uri: '/' },
@@ -315,19 +330,23 @@ export class OrderAggregatorStack extends Stack {
     )
   }
 
-  /** LocalStack has no MQ trigger: the compose bridge invokes process-order as this identity. */
+  /** LocalStack has no MQ trigger: the compose bridge invokes the queue's function as this identity. */
   private bridgeIdentity(fn: ServiceFunction) {
-    const bridge = new iam.User(this, 'bridge', { userName: 'order-aggregator-bridge' })
-    fn.grantInvoke(bridge)
+    this.bridge ??= new iam.User(this, 'bridge', { userName: 'order-aggregator-bridge' })
+    fn.grantInvoke(this.bridge)
   }
+
+  private bridge: iam.User | undefined
 }
 
 /** Settings of the `local` target: the docker-compose services, by name, on the compose network. */
-function localEnvironment(): Record<string, string> {
+function localSettings() {
   return {
-    DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/orders',
-    AMQP_URL: 'amqp://guest:guest@rabbitmq:5672',
-    MOCK_VENDOR_BASE_URL: `http://localstack:4566/_aws/execute-api/${LOCAL_API_ID}/${STAGE.local}/mock-vendors`,
+    database: { DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/orders' },
+    broker: { AMQP_URL: 'amqp://guest:guest@rabbitmq:5672' },
+    vendors: {
+      MOCK_VENDOR_BASE_URL: `http://localstack:4566/_aws/execute-api/${LOCAL_API_ID}/${STAGE.local}/mock-vendors`,
+    },
   }
 }
 

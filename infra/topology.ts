@@ -1,14 +1,46 @@
 /**
- * The ONE place that names the functions, their HTTP routes, the sync schedule and the
- * retry/dead-letter policy. The CDK stack and the embedded runtime both read it; nothing else
- * keeps a second list.
+ * The ONE place that names the functions with their triggers (HTTP routes with what each takes
+ * and answers, schedules, queues), the resources each binds, and the retry/dead-letter policy.
+ * The CDK stack, the embedded runtime, the LocalStack bridge, the OpenAPI document and the routers
+ * of multi-route functions are all derived from it: adding a route or a schedule is one entry here.
  */
+import { z } from 'zod'
+import {
+  Behaviour,
+  OrderKeyParam,
+  SkuParam,
+  StockLevel,
+  StockQuery,
+  VendorOrder,
+} from '../core/mock-vendor/schemas.js'
+import { ListOrdersQuery } from '../core/orders/list-orders.js'
+import { OrderId, PlaceOrderInput } from '../core/orders/schemas.js'
 
 import { retryPolicy } from '../core/retry-policy.js'
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE'
 
-export interface Route {
+/** What a route takes and answers, by the zod schemas its handler validates with (OpenAPI renders it). */
+export interface Operation {
+  summary: string
+  body?: z.ZodType
+  query?: z.ZodType
+  /** Path parameters with a schema of their own (the rest are plain strings). */
+  params?: z.ZodObject
+  success: {
+    status: number
+    description: string
+    /** What the success body is, when not a JSON object: a JSON array, an HTML page, an SVG image, a static file. */
+    body?: 'array' | 'html' | 'svg' | 'asset'
+  }
+  /** The answer to a repeated Idempotency-Key, when its status differs from the first answer's. */
+  replayed?: { status: number; description: string }
+  headers?: { name: string; description: string }[]
+  /** Problem statuses beyond the ones every route may answer (400, 404, 503; 401 and 403 with `auth`). */
+  problems?: number[]
+}
+
+export interface Route extends Operation {
   method: HttpMethod
   /** API Gateway resource path, with `{param}` placeholders. */
   path: string
@@ -19,12 +51,33 @@ export interface Route {
    * client `default`; without ADMIN_TOKEN admin routes are open. Start-up warns of both.
    */
   auth?: Auth
+  /**
+   * For a function with several routes: the export of its handler module that serves this one
+   * (core/http/router.ts dispatches to it). A function with one handler for all its routes omits it.
+   */
+  handler?: string
 }
 
 export type Auth = 'client' | 'admin'
 
 /** Where the stack is deployed: LocalStack (with the docker-compose services) or AWS. */
 export type Target = 'local' | 'aws'
+
+/**
+ * What a function is given, and nothing else: the settings (and grants) of each binding. A
+ * function with a client or admin route also binds `callers` (the API key ids), derived from its
+ * routes.
+ * - `database`: DATABASE_URL (the password with it).
+ * - `broker`: AMQP_URL (with its password) and the order queue's delivery limit.
+ * - `deadLetters`: DEAD_LETTER_QUEUE_URL and the right to send to the order dead-letter queue.
+ * - `vendors`: the vendors to sync and forward to (VENDORS on AWS, the mock vendors' URL locally).
+ * - `mockVendorKey`: the key the mock vendors' admin routes take (LocalStack only).
+ * - `callers`: API_KEY_IDS and ADMIN_API_KEY_ID, to tell API clients and the admin apart.
+ */
+/** A setting (core/config.ts) that is a period in milliseconds. */
+export type IntervalSetting = 'syncIntervalMs' | 'outboxRelayIntervalMs'
+
+export type Binding = 'database' | 'broker' | 'deadLetters' | 'vendors' | 'mockVendorKey' | 'callers'
 
 export interface FunctionSpec {
   /** Kebab-case function name; also its folder under functions/. */
@@ -35,10 +88,17 @@ export interface FunctionSpec {
   timeoutSeconds: number
   memoryMb: number
   routes: Route[]
-  /** EventBridge schedule expression, for scheduled functions. */
+  /** What the function uses (see `Binding`); its environment and grants follow from this alone. */
+  binds: Binding[]
+  /** EventBridge schedule expression (`rate(n unit)`), for scheduled functions. */
   schedule?: string
-  /** The queue that triggers this function, for consumers. */
-  queue?: keyof typeof queues
+  /**
+   * How the embedded runtime times `schedule`, when not simply at its rate: `every` names the
+   * setting that sets the period locally (`0`: no timer), `atStart` also fires once at start-up.
+   */
+  localSchedule?: { every?: IntervalSetting; atStart?: boolean }
+  /** The queue that triggers this function, for consumers: at most `batchSize` messages an event. */
+  queue?: { name: QueueName; batchSize: number; maxBatchingWindowSeconds: number }
   /** A stand-in for an outside system (the mock vendor): deployed to LocalStack, never to AWS. */
   standIn?: boolean
   /** Lambda asynchronous-invocation policy and the SQS dead-letter queue it feeds. */
@@ -56,6 +116,8 @@ export const queues = {
   orders: { name: 'orders', deadLetter: 'orders.dlq' },
 } as const
 
+export type QueueName = keyof typeof queues
+
 /** API Gateway's throttle of each client's key (requests per second, and the burst above it). */
 export const clientThrottle = { rateLimit: 1_000, burstLimit: 2_000 } as const
 
@@ -64,14 +126,19 @@ export const deadLetterQueues = {
   syncVendors: 'sync-vendors-dlq',
 } as const
 
+/** A mock vendor refuses what its stock or its behaviour (rate limits, down) says it would. */
+const MOCK_VENDOR_PROBLEMS = [409, 429]
+
 const fn = (
-  spec: Omit<FunctionSpec, 'entry' | 'timeoutSeconds' | 'memoryMb' | 'routes'> & Partial<FunctionSpec>,
+  spec: Omit<FunctionSpec, 'entry' | 'timeoutSeconds' | 'memoryMb' | 'routes' | 'binds'> &
+    Partial<FunctionSpec>,
 ) =>
   ({
     entry: `functions/${spec.name}/handler.ts`,
     timeoutSeconds: 10,
     memoryMb: 512,
     routes: [],
+    binds: [],
     ...spec,
   }) satisfies FunctionSpec
 
@@ -79,108 +146,348 @@ export const functions = {
   placeOrder: fn({
     name: 'place-order',
     description: 'Validates an order, reserves stock across vendors and queues it for forwarding',
-    routes: [{ method: 'POST', path: '/orders', auth: 'client' }],
+    binds: ['database', 'broker'],
+    routes: [
+      {
+        method: 'POST',
+        path: '/orders',
+        auth: 'client',
+        summary:
+          'Place an order: reserve every line across vendors (all or nothing) and queue it for forwarding',
+        body: PlaceOrderInput,
+        success: { status: 202, description: 'Accepted: the order with its allocations per vendor' },
+        headers: [
+          {
+            name: 'Idempotency-Key',
+            description: 'Replays the first answer for the same key and body (IETF draft)',
+          },
+          {
+            name: 'X-Correlation-Id',
+            description: 'Follows the order through every log line and into the DLQ',
+          },
+        ],
+        problems: [409, 413, 415, 422],
+      },
+    ],
   }),
   listOrders: fn({
     name: 'list-orders',
     description: 'Lists orders newest first, by status and customer, a page at a time',
-    routes: [{ method: 'GET', path: '/orders', auth: 'client' }],
+    binds: ['database'],
+    routes: [
+      {
+        method: 'GET',
+        path: '/orders',
+        auth: 'client',
+        summary: 'List orders newest first, by status and customer, a page at a time (keyset cursor)',
+        query: ListOrdersQuery,
+        success: { status: 200, description: '{ items, nextCursor }' },
+      },
+    ],
   }),
   getOrder: fn({
     name: 'get-order',
     description: 'Reads one order with its lines and allocations',
-    routes: [{ method: 'GET', path: '/orders/{id}', auth: 'client' }],
+    binds: ['database'],
+    routes: [
+      {
+        method: 'GET',
+        path: '/orders/{id}',
+        auth: 'client',
+        summary: 'Read an order with its lines, allocations and history',
+        params: z.object({ id: OrderId }),
+        success: { status: 200, description: 'The order' },
+      },
+    ],
   }),
   cancelOrder: fn({
     name: 'cancel-order',
     description: 'Cancels an order that has not been forwarded yet and releases its stock',
-    routes: [{ method: 'POST', path: '/orders/{id}/cancel', auth: 'client' }],
+    binds: ['database'],
+    routes: [
+      {
+        method: 'POST',
+        path: '/orders/{id}/cancel',
+        auth: 'client',
+        summary: 'Cancel an order that has not been forwarded yet; its stock is released once',
+        params: z.object({ id: OrderId }),
+        success: { status: 200, description: '{ id, status: "cancelled", released }' },
+      },
+    ],
   }),
   listProducts: fn({
     name: 'list-products',
     description: 'Lists products with their availability per vendor',
+    binds: ['database'],
     routes: [
-      { method: 'GET', path: '/products' },
-      { method: 'GET', path: '/products/{sku}' },
+      {
+        method: 'GET',
+        path: '/products',
+        summary: 'Products with what each offered vendor can still sell',
+        success: { status: 200, description: 'Products', body: 'array' },
+      },
+      {
+        method: 'GET',
+        path: '/products/{sku}',
+        summary: 'One product with its availability per vendor',
+        params: z.object({ sku: SkuParam.shape.sku }),
+        success: { status: 200, description: 'The product' },
+      },
     ],
   }),
   listVendors: fn({
     name: 'list-vendors',
     description: 'Lists vendors with their sync state',
-    routes: [{ method: 'GET', path: '/vendors' }],
+    binds: ['database'],
+    routes: [
+      {
+        method: 'GET',
+        path: '/vendors',
+        summary: 'Vendors with their sync state and staleness',
+        success: { status: 200, description: 'Vendors', body: 'array' },
+      },
+    ],
   }),
   health: fn({
     name: 'health',
     description: 'Reports the state of the database and the queue',
-    routes: [{ method: 'GET', path: '/health' }],
+    binds: ['database', 'broker'],
+    routes: [
+      {
+        method: 'GET',
+        path: '/health',
+        summary: 'State of the database and the queue',
+        success: { status: 200, description: 'Health report' },
+      },
+    ],
   }),
   syncVendors: fn({
     name: 'sync-vendors',
     description: 'Copies every enabled vendor stock snapshot into the local database',
     timeoutSeconds: 60,
-    routes: [{ method: 'POST', path: '/sync', auth: 'admin' }],
+    binds: ['database', 'vendors'],
+    routes: [
+      {
+        method: 'POST',
+        path: '/sync',
+        auth: 'admin',
+        summary: 'Run the stock sync now (admin)',
+        success: { status: 200, description: 'The sync summary' },
+      },
+    ],
     schedule: 'rate(1 minute)',
+    // Locally the sync runs at start, so that a bare machine has stock at once, and then every SYNC_INTERVAL_MS.
+    localSchedule: { every: 'syncIntervalMs', atStart: true },
     asyncFailure: { ...retryPolicy.lambdaAsync.syncVendors, deadLetterQueue: deadLetterQueues.syncVendors },
   }),
   processOrder: fn({
     name: 'process-order',
     description: 'Forwards a reserved order to its vendors, with retries and a dead-letter queue',
     timeoutSeconds: 30,
-    queue: 'orders',
+    binds: ['database', 'broker', 'deadLetters', 'vendors', 'mockVendorKey'],
+    queue: { name: 'orders', batchSize: 32, maxBatchingWindowSeconds: 1 },
   }),
   relayOutbox: fn({
     name: 'relay-outbox',
     description: 'Publishes outbox messages the broker never confirmed (after a crash or an outage)',
+    binds: ['database', 'broker', 'deadLetters'],
     schedule: 'rate(1 minute)',
+    // Locally every OUTBOX_RELAY_INTERVAL_MS (a second by default), not once a minute.
+    localSchedule: { every: 'outboxRelayIntervalMs' },
   }),
   operations: fn({
     name: 'operations',
     description: 'Counts of orders by status, the dead letters, and their redrive',
+    binds: ['database'],
     routes: [
-      { method: 'GET', path: '/stats' },
-      { method: 'GET', path: '/stats/series' },
-      { method: 'GET', path: '/dead-letters' },
-      { method: 'POST', path: '/dead-letters/{id}/redrive', auth: 'admin' },
+      {
+        method: 'GET',
+        path: '/stats',
+        handler: 'stats',
+        summary: 'Orders by status and dead letters waiting',
+        success: { status: 200, description: 'Stats' },
+      },
+      {
+        method: 'GET',
+        path: '/stats/series',
+        handler: 'series',
+        summary:
+          'The last 15 minutes in 15-second buckets: orders per second by outcome, p50/p99 time to confirmed, sync duration per vendor, dead letters waiting',
+        success: {
+          status: 200,
+          description:
+            '{ stepSeconds, t, ordersPerSecond: { placed, confirmed, failed, cancelled }, timeToConfirmedMs: { p50, p99 }, deadLetters, syncDurationMs: { [vendorId]: [...] } }: arrays aligned with t (bucket starts, Unix seconds)',
+        },
+      },
+      {
+        method: 'GET',
+        path: '/dead-letters',
+        handler: 'deadLetters',
+        summary: 'Dead letters not redriven yet, newest first',
+        success: { status: 200, description: 'Dead letters', body: 'array' },
+      },
+      {
+        method: 'POST',
+        path: '/dead-letters/{id}/redrive',
+        handler: 'redrive',
+        auth: 'admin',
+        summary: 'Send a failed order round again, if stock still allows (admin)',
+        success: { status: 200, description: '{ id, orderId, outcome }' },
+      },
     ],
   }),
   dashboard: fn({
     name: 'dashboard',
     description: 'The operators’ dashboard: stock per vendor, orders, vendors, dead letters',
+    // Only to say on the page whether the routes are open.
+    binds: ['callers'],
     routes: [
-      { method: 'GET', path: '/' },
-      { method: 'GET', path: '/favicon.ico' },
-      { method: 'GET', path: '/assets/{file}' },
+      {
+        method: 'GET',
+        path: '/',
+        handler: 'page',
+        summary: 'The operators’ dashboard',
+        success: { status: 200, description: 'HTML page', body: 'html' },
+      },
+      {
+        method: 'GET',
+        path: '/favicon.ico',
+        handler: 'favicon',
+        summary: 'The dashboard’s icon (SVG)',
+        success: { status: 200, description: 'image/svg+xml', body: 'svg' },
+      },
+      {
+        method: 'GET',
+        path: '/assets/{file}',
+        handler: 'asset',
+        summary:
+          'The dashboard’s static files: its charting library (uPlot) from the project’s own dependencies',
+        success: { status: 200, description: 'JavaScript or CSS (404 for any other name)', body: 'asset' },
+      },
     ],
   }),
   apiDocs: fn({
     name: 'api-docs',
     description: 'The OpenAPI 3.1 document and an interactive page for it',
     routes: [
-      { method: 'GET', path: '/openapi.json' },
-      { method: 'GET', path: '/docs' },
+      {
+        method: 'GET',
+        path: '/openapi.json',
+        handler: 'document',
+        summary: 'This document',
+        success: { status: 200, description: 'OpenAPI 3.1' },
+      },
+      {
+        method: 'GET',
+        path: '/docs',
+        handler: 'page',
+        summary: 'Interactive API documentation',
+        success: { status: 200, description: 'HTML page', body: 'html' },
+      },
     ],
   }),
   mockVendor: fn({
     name: 'mock-vendor',
     description: 'A stand-in third-party vendor API with its own stock',
     standIn: true,
+    binds: ['database'],
     routes: [
-      { method: 'GET', path: '/mock-vendors/{vendorId}/stock' },
-      { method: 'POST', path: '/mock-vendors/{vendorId}/orders', auth: 'admin' },
-      { method: 'GET', path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}' },
-      { method: 'POST', path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}/cancel', auth: 'admin' },
-      { method: 'PUT', path: '/mock-vendors/{vendorId}/behaviour', auth: 'admin' },
-      { method: 'PUT', path: '/mock-vendors/{vendorId}/stock/{sku}', auth: 'admin' },
-      { method: 'GET', path: '/mock-vendors/{vendorId}/stats' },
+      {
+        method: 'GET',
+        path: '/mock-vendors/{vendorId}/stock',
+        handler: 'getStock',
+        summary: "A mock vendor's stock, paged by cursor",
+        query: StockQuery,
+        success: {
+          status: 200,
+          description: '{ items, nextCursor, asOf }: asOf is when the vendor read the page',
+        },
+        problems: MOCK_VENDOR_PROBLEMS,
+      },
+      {
+        method: 'POST',
+        path: '/mock-vendors/{vendorId}/orders',
+        handler: 'postOrder',
+        auth: 'admin',
+        summary: 'Place an order at a mock vendor, deducting its stock (idempotent by Idempotency-Key)',
+        body: VendorOrder,
+        success: { status: 201, description: '{ id }' },
+        replayed: { status: 200, description: '{ id } of the order first placed with this Idempotency-Key' },
+        headers: [
+          {
+            name: 'Idempotency-Key',
+            description: 'A repeated key returns the first order and ships nothing more',
+          },
+        ],
+        problems: MOCK_VENDOR_PROBLEMS,
+      },
+      {
+        method: 'GET',
+        path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}',
+        handler: 'getOrder',
+        summary: 'The order a mock vendor holds for an Idempotency-Key (placed or cancelled)',
+        params: OrderKeyParam,
+        success: {
+          status: 200,
+          description: '{ id, idempotencyKey, status, lines, createdAt, cancelledAt } (404 when none)',
+        },
+        problems: MOCK_VENDOR_PROBLEMS,
+      },
+      {
+        method: 'POST',
+        path: '/mock-vendors/{vendorId}/orders/{idempotencyKey}/cancel',
+        handler: 'cancelOrder',
+        auth: 'admin',
+        summary:
+          'Cancel the order a mock vendor took for an Idempotency-Key, returning its units to stock once',
+        params: OrderKeyParam,
+        success: {
+          status: 200,
+          description: 'The cancelled order (the same answer when cancelled again; 404 when none)',
+        },
+        problems: MOCK_VENDOR_PROBLEMS,
+      },
+      {
+        method: 'PUT',
+        path: '/mock-vendors/{vendorId}/behaviour',
+        handler: 'putBehaviour',
+        auth: 'admin',
+        summary: 'Make a mock vendor slow, flaky, down or rate-limited (admin)',
+        body: Behaviour,
+        success: { status: 200, description: 'The behaviour now in force' },
+        problems: MOCK_VENDOR_PROBLEMS,
+      },
+      {
+        method: 'PUT',
+        path: '/mock-vendors/{vendorId}/stock/{sku}',
+        handler: 'putStock',
+        auth: 'admin',
+        summary: "Set a mock vendor's own stock of a SKU (admin)",
+        body: StockLevel,
+        params: SkuParam,
+        success: { status: 200, description: '{ sku, quantity }' },
+        problems: MOCK_VENDOR_PROBLEMS,
+      },
+      {
+        method: 'GET',
+        path: '/mock-vendors/{vendorId}/stats',
+        handler: 'getStats',
+        summary: 'What a mock vendor saw: requests, refusals, peak concurrency and rate',
+        success: { status: 200, description: 'Traffic stats' },
+        problems: MOCK_VENDOR_PROBLEMS,
+      },
     ],
   }),
 } satisfies Record<string, FunctionSpec>
 
+/** A list of functions: the real one (`functions`), or another (a test's) shaped the same. */
+export type Topology = Record<string, FunctionSpec>
+
 export type FunctionKey = keyof typeof functions
 
 /** Every HTTP route with the function that serves it. */
-export function routes(): { route: Route; fn: FunctionSpec }[] {
-  return Object.values(functions).flatMap((spec: FunctionSpec) =>
+export function routes(topology: Topology = functions): { route: Route; fn: FunctionSpec }[] {
+  return Object.values(topology).flatMap((spec: FunctionSpec) =>
     spec.routes.map((route) => ({ route, fn: spec })),
   )
 }
@@ -197,6 +504,26 @@ const routeIndex = () => {
 }
 
 /** The functions a target deploys: all of them on LocalStack; on AWS, none of the stand-ins. */
-export function functionsFor(target: Target): FunctionSpec[] {
-  return (Object.values(functions) as FunctionSpec[]).filter((spec) => target === 'local' || !spec.standIn)
+export function functionsFor(target: Target, topology: Topology = functions): FunctionSpec[] {
+  return (Object.values(topology) as FunctionSpec[]).filter((spec) => target === 'local' || !spec.standIn)
 }
+
+/** What a function binds: its own `binds`, and `callers` when a route of it needs a key. */
+export function bindingsOf(spec: FunctionSpec): Set<Binding> {
+  const bindings = new Set(spec.binds)
+  if (spec.routes.some((route) => route.auth !== undefined)) bindings.add('callers')
+  return bindings
+}
+
+const UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const
+
+/** The period of an EventBridge `rate(n unit)` expression, in milliseconds. */
+export function rateMs(schedule: string): number {
+  const match = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(schedule.trim())
+  if (!match || Number(match[1]) < 1)
+    throw new Error(`Unsupported schedule "${schedule}": use rate(n minute|minutes|hour|hours|day|days)`)
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]
+}
+
+/** The EventBridge rule of a scheduled function (and the rule its events name locally). */
+export const scheduleRuleName = (spec: FunctionSpec) => `order-aggregator-${spec.name}`

@@ -11,12 +11,17 @@ import { accessWarnings } from '../core/http/callers.js'
 import { MalformedRequestError, PayloadTooLargeError } from '../core/http/errors.js'
 import { errorResponse, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
-import { DeliveryBatcher, MAX_CONSUMER_BATCH } from '../core/messaging/delivery-batcher.js'
-import { toRabbitMqEvent } from '../core/messaging/mq-event.js'
 import { flushMetrics, PROMETHEUS_CONTENT_TYPE, prometheusMetrics } from '../core/metrics.js'
 import { sweepStuckOrders } from '../core/orders/sweep.js'
 import { mockVendorMigrations, serviceMigrations } from '../db/migrate.js'
-import { type FunctionSpec, functions, queues, routes } from '../infra/topology.js'
+import {
+  type FunctionSpec,
+  functions,
+  rateMs,
+  routes,
+  scheduleRuleName,
+  type Topology,
+} from '../infra/topology.js'
 import {
   type HttpRequestLike,
   lambdaContext,
@@ -25,6 +30,7 @@ import {
   toApiGatewayEvent,
   toScheduledEvent,
 } from './events.js'
+import { startMqTrigger } from './mq-trigger.js'
 
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>
 
@@ -41,6 +47,11 @@ export interface Runtime {
   /** Runs the scheduled sync now, as EventBridge would. */
   syncNow(): Promise<unknown>
   /**
+   * Runs a scheduled function of the topology now, as its EventBridge rule would; while a run is
+   * under way, the same run (one at a time, as a rate longer than the run would give).
+   */
+  fire(name: string): Promise<unknown>
+  /**
    * Stops taking work (a request that arrives, even on a kept-alive connection, is answered 503
    * with `Connection: close`), lets what is in flight finish for up to `SHUTDOWN_GRACE_MS`, and
    * closes every connection. Resolves `false` when the grace ran out with work still running.
@@ -50,16 +61,18 @@ export interface Runtime {
 
 /**
  * The embedded runtime: one process that plays API Gateway (an HTTP server that turns requests
- * into REST proxy events), EventBridge (a timer that fires sync-vendors with scheduled events)
- * and the Amazon MQ trigger (a consumer that hands order-queue messages to process-order), all
- * from infra/topology.ts.
+ * into REST proxy events for each route), EventBridge (a timer per `schedule`, firing scheduled
+ * events) and the Amazon MQ trigger (a consumer per `queue`, handing its messages to the
+ * function in batches), all from infra/topology.ts.
  */
 export interface RuntimeOptions {
   /**
-   * Run the scheduler, the order consumer and the outbox relay (default). Integration tests turn
-   * them off to drive each function themselves over the same HTTP gateway.
+   * Run the schedules and the queue consumers (default). Integration tests turn them off to drive
+   * each function themselves over the same HTTP gateway.
    */
   background?: boolean
+  /** The functions to run: infra/topology.ts unless a test brings its own. */
+  topology?: Topology
 }
 
 export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -74,9 +87,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   })
   provideDeps(deps)
 
-  const table = routes()
+  const specs = Object.values(options.topology ?? functions) as FunctionSpec[]
+  const table = routes(options.topology)
   const handlers = new Map<string, LambdaHandler>()
-  for (const fn of Object.values(functions) as FunctionSpec[]) handlers.set(fn.name, await loadHandler(fn))
+  for (const fn of specs) handlers.set(fn.name, await loadHandler(fn))
   const invoke = (fn: FunctionSpec, event: unknown) => handlers.get(fn.name)!(event, lambdaContext(fn))
 
   const inFlight = new Set<Promise<unknown>>()
@@ -111,7 +125,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       const url = requestUrl(req.url)
       const match = matchRoute(table, req.method ?? 'GET', url.pathname)
       // The mock vendors stand for outside services: work in flight still calls them while draining.
-      if (draining && !(match.kind === 'match' && match.fn === functions.mockVendor)) {
+      if (draining && !(match.kind === 'match' && match.fn.standIn)) {
         result = errorResponse(new ShuttingDownError())
       } else if (url.pathname === '/metrics' && req.method === 'GET') {
         // The embedded runtime's own route: Prometheus text (in AWS, CloudWatch has the EMF lines).
@@ -174,53 +188,52 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   // An in-process queue forgets its messages on exit: send every unfinished order round again now.
   if (background && deps.bus.kind === 'memory') await sweepStuckOrders(deps.database.db, { stuckAfterMs: 0 })
 
-  // Like Lambda's event source mapping, deliveries that arrive together go to process-order as one
-  // event; each is acknowledged (or handed back) with its batch.
-  // A batch that fails (the database is gone) goes back to the queue and is delivered again.
-  const batches = new DeliveryBatcher(MAX_CONSUMER_BATCH, (deliveries) =>
-    track(invoke(functions.processOrder, toRabbitMqEvent(queues.orders.name, deliveries))).catch(
-      (error: Error) => {
-        log.warn('process-order failed; its deliveries go back to the queue', { error: error.message })
-        throw error
-      },
-    ),
-  )
-  const subscription = background
-    ? await deps.bus.subscribe(
-        queues.orders.name,
-        (delivery) => batches.add(delivery),
-        config.consumerPrefetch,
+  // Each queue trigger: like Lambda's event source mapping, deliveries that arrive together go to
+  // the function as one event; a batch that fails (the database is gone) goes back to the queue.
+  const subscriptions = background
+    ? await Promise.all(
+        specs
+          .filter((spec) => spec.queue)
+          .map((spec) =>
+            startMqTrigger({
+              bus: deps.bus,
+              spec,
+              prefetch: config.consumerPrefetch,
+              invoke: (event) =>
+                track(invoke(spec, event)).catch((error: Error) => {
+                  log.warn(`${spec.name} failed; its deliveries go back to the queue`, {
+                    error: error.message,
+                  })
+                  throw error
+                }),
+            }),
+          ),
       )
-    : undefined
+    : []
 
-  let syncing: Promise<unknown> | undefined
-  const syncNow = () => {
-    // One sync at a time, as EventBridge with a rate longer than the sync would give.
-    syncing ??= track(invoke(functions.syncVendors, toScheduledEvent('sync-vendors-schedule'))).finally(
-      () => {
-        syncing = undefined
-      },
-    )
-    return syncing
+  // Each schedule: a timer at its rate, or at the setting that overrides it locally.
+  const running = new Map<string, Promise<unknown>>()
+  const fire = (name: string) => {
+    const spec = specs.find((s) => s.name === name && s.schedule)
+    if (!spec) return Promise.reject(new Error(`No scheduled function ${name} in the topology`))
+    let run = running.get(name)
+    if (!run) {
+      run = track(invoke(spec, toScheduledEvent(scheduleRuleName(spec)))).finally(() => running.delete(name))
+      running.set(name, run)
+    }
+    return run
   }
-  const runScheduledSync = () => {
-    syncNow().catch((error: Error) => log.error('scheduled sync failed', { error }))
+  const timers: NodeJS.Timeout[] = []
+  for (const spec of background ? specs.filter((s) => s.schedule) : []) {
+    const fireLogged = () => {
+      fire(spec.name).catch((error: Error) =>
+        log.warn(`scheduled ${spec.name} failed`, { error: error.message }),
+      )
+    }
+    const every = spec.localSchedule?.every ? config[spec.localSchedule.every] : rateMs(spec.schedule!)
+    if (spec.localSchedule?.atStart) fireLogged()
+    if (every > 0) timers.push(setInterval(fireLogged, every))
   }
-  if (background) runScheduledSync()
-  const syncTimer =
-    background && config.syncIntervalMs > 0 ? setInterval(runScheduledSync, config.syncIntervalMs) : undefined
-
-  let relaying = false
-  const relayOnce = () => {
-    if (relaying) return
-    relaying = true
-    track(invoke(functions.relayOutbox, toScheduledEvent('relay-outbox-schedule')))
-      .catch((error: Error) => log.warn('outbox relay failed', { error: error.message }))
-      .finally(() => {
-        relaying = false
-      })
-  }
-  const relayTimer = background ? setInterval(relayOnce, config.outboxRelayIntervalMs) : undefined
   // One EMF line a minute, not one per request; in Lambda, Powertools' logMetrics flushes per invocation.
   const metricsTimer = setInterval(() => flushMetrics(), 60_000)
 
@@ -233,14 +246,13 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const close = () => {
     closing ??= (async () => {
       draining = true
-      clearInterval(syncTimer)
-      clearInterval(relayTimer)
+      for (const timer of timers) clearInterval(timer)
       clearInterval(metricsTimer)
       flushMetrics()
       // Idle kept-alive connections go now; busy ones close after their answer (Connection: close).
       // The server keeps listening while draining, so that work in flight can still reach the mock vendors.
       server.closeIdleConnections()
-      await subscription?.stop()
+      await Promise.all(subscriptions.map((subscription) => subscription.stop()))
       let grace: NodeJS.Timeout | undefined
       let graceOver = false
       const graceEnded = new Promise<void>((resolve) => {
@@ -265,7 +277,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     })()
     return closing
   }
-  return { url, deps, syncNow, close }
+  return { url, deps, syncNow: () => fire(functions.syncVendors.name), fire, close }
 }
 
 /** The problem for a request Node's HTTP parser refused, with the part of the request it names. */

@@ -1,9 +1,9 @@
 import type { Delivery } from './bus.js'
 
-/** Most messages in one process-order event, as the MQ event source mapping's batch size. */
-export const MAX_CONSUMER_BATCH = 32
-
-/** Groups the deliveries that arrive in one turn of the event loop into one invocation. */
+/**
+ * Groups the deliveries that arrive in one turn of the event loop into invocations of at most
+ * `max` (the trigger's batch size in infra/topology.ts).
+ */
 export class DeliveryBatcher {
   private waiting: { delivery: Delivery; done: (error?: unknown) => void }[] = []
   private scheduled = false

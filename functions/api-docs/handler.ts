@@ -1,5 +1,6 @@
 import { apiHandler } from '../../core/http/api-handler.js'
 import { openApiDocument } from '../../core/http/openapi.js'
+import { routeHandler } from '../../core/http/router.js'
 import { functions } from '../../infra/topology.js'
 
 let document: ReturnType<typeof openApiDocument> | undefined
@@ -16,11 +17,18 @@ const page = `<!doctype html>
 </body>
 </html>`
 
-/** `GET /openapi.json` and `GET /docs`. */
-export const handler = apiHandler({ name: functions.apiDocs.name }, async ({ event }) => {
-  if (event.resource === '/docs') {
-    return { statusCode: 200, body: page, headers: { 'content-type': 'text/html; charset=utf-8' }, raw: true }
-  }
-  document ??= openApiDocument()
-  return { statusCode: 200, body: document }
+const name = functions.apiDocs.name
+
+/** The OpenAPI document and a page for people that renders it. */
+export const handler = routeHandler(functions.apiDocs, {
+  document: apiHandler({ name }, async () => {
+    document ??= openApiDocument()
+    return { statusCode: 200, body: document }
+  }),
+  page: apiHandler({ name }, async () => ({
+    statusCode: 200,
+    body: page,
+    headers: { 'content-type': 'text/html; charset=utf-8' },
+    raw: true,
+  })),
 })

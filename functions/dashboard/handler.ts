@@ -1,7 +1,8 @@
-import { getDeps } from '../../core/deps.js'
+import { currentConfig } from '../../core/deps.js'
 import { NotFoundError } from '../../core/errors.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { accessWarnings } from '../../core/http/callers.js'
+import { routeHandler } from '../../core/http/router.js'
 import { functions } from '../../infra/topology.js'
 import { assets, isAsset, readAsset } from './assets.js'
 
@@ -241,16 +242,24 @@ const escapeHtml = (s: string) =>
 
 const cached = { 'cache-control': 'public, max-age=86400' }
 
-export const handler = apiHandler({ name: functions.dashboard.name }, async ({ event, params }) => {
-  if (event.resource === '/favicon.ico') {
-    return {
-      statusCode: 200,
-      body: favicon,
-      raw: true,
-      headers: { 'content-type': 'image/svg+xml', ...cached },
-    }
-  }
-  if (event.resource === '/assets/{file}') {
+const name = functions.dashboard.name
+
+/** The page, its icon and its static files, each on its route of infra/topology.ts. */
+export const handler = routeHandler(functions.dashboard, {
+  page: apiHandler({ name }, async () => ({
+    statusCode: 200,
+    // Says so on the page when anyone may read every order or use the admin routes.
+    body: page(accessWarnings(await currentConfig())),
+    raw: true,
+    headers: { 'content-type': 'text/html; charset=utf-8' },
+  })),
+  favicon: apiHandler({ name }, async () => ({
+    statusCode: 200,
+    body: favicon,
+    raw: true,
+    headers: { 'content-type': 'image/svg+xml', ...cached },
+  })),
+  asset: apiHandler({ name }, async ({ params }) => {
     const file = params.file ?? ''
     if (!isAsset(file)) throw new NotFoundError(`Asset ${file}`)
     return {
@@ -259,12 +268,5 @@ export const handler = apiHandler({ name: functions.dashboard.name }, async ({ e
       raw: true,
       headers: { 'content-type': assets[file].type, ...cached },
     }
-  }
-  return {
-    statusCode: 200,
-    // Says so on the page when anyone may read every order or use the admin routes.
-    body: page(accessWarnings((await getDeps()).config)),
-    raw: true,
-    headers: { 'content-type': 'text/html; charset=utf-8' },
-  }
+  }),
 })

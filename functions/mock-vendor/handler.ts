@@ -1,6 +1,6 @@
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda'
 import { type Deps, getDeps, perDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
+import { routeHandler } from '../../core/http/router.js'
 import { parseOrThrow } from '../../core/http/validation.js'
 import { mergeLines } from '../../core/inventory/plan.js'
 import {
@@ -110,17 +110,13 @@ const getStats = apiHandler({ name }, async ({ params }) => {
   return { statusCode: 200, body: trafficStats(params.vendorId!) }
 })
 
-const routes: Record<string, typeof getStock> = {
-  'GET /mock-vendors/{vendorId}/stats': getStats,
-  'GET /mock-vendors/{vendorId}/stock': getStock,
-  'POST /mock-vendors/{vendorId}/orders': postOrder,
-  'GET /mock-vendors/{vendorId}/orders/{idempotencyKey}': getOrder,
-  'POST /mock-vendors/{vendorId}/orders/{idempotencyKey}/cancel': cancelOrder,
-  'PUT /mock-vendors/{vendorId}/behaviour': putBehaviour,
-  'PUT /mock-vendors/{vendorId}/stock/{sku}': putStock,
-}
-
 /** A stand-in third-party vendor: its stock, orders against it, and controls to make it misbehave. */
-export async function handler(event: APIGatewayProxyEvent, context: Context) {
-  return routes[`${event.httpMethod} ${event.resource}`]!(event, context)
-}
+export const handler = routeHandler(functions.mockVendor, {
+  getStock,
+  postOrder,
+  getOrder,
+  cancelOrder,
+  putBehaviour,
+  putStock,
+  getStats,
+})

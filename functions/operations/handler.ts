@@ -1,10 +1,10 @@
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda'
 import { z } from 'zod'
 import { getDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
+import { routeHandler } from '../../core/http/router.js'
 import { parseOrThrow } from '../../core/http/validation.js'
 import { planningFor } from '../../core/inventory/plan.js'
-import { listDeadLetters, redrive } from '../../core/orders/dead-letters.js'
+import { listDeadLetters, redrive as redriveDeadLetter } from '../../core/orders/dead-letters.js'
 import { readSeries } from '../../core/orders/series.js'
 import { readStats } from '../../core/orders/stats.js'
 import { functions } from '../../infra/topology.js'
@@ -27,20 +27,11 @@ const deadLetters = apiHandler({ name }, async () => {
   return { statusCode: 200, body: await listDeadLetters(database.db) }
 })
 
-const redriveOne = apiHandler({ name }, async ({ params }) => {
+const redrive = apiHandler({ name }, async ({ params }) => {
   const { id } = parseOrThrow(DeadLetterId, params, 'path')
   const { database, config } = await getDeps()
-  return { statusCode: 200, body: await redrive(database.db, id, planningFor(config)) }
+  return { statusCode: 200, body: await redriveDeadLetter(database.db, id, planningFor(config)) }
 })
 
-const routes: Record<string, typeof stats> = {
-  'GET /stats': stats,
-  'GET /stats/series': series,
-  'GET /dead-letters': deadLetters,
-  'POST /dead-letters/{id}/redrive': redriveOne,
-}
-
 /** What operators need beside the shop's API: counts, their last 15 minutes, the dead letters, and a redrive. */
-export async function handler(event: APIGatewayProxyEvent, context: Context) {
-  return routes[`${event.httpMethod} ${event.resource}`]!(event, context)
-}
+export const handler = routeHandler(functions.operations, { stats, series, deadLetters, redrive })

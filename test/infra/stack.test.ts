@@ -8,14 +8,9 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chainsFor, migrateSpec, migrationEvent } from '../../infra/migrations.js'
 import { functionName } from '../../infra/service-function.js'
+import { LOCAL_API_ID, ORDERS_DELIVERY_LIMIT, OrderAggregatorStack, type Target } from '../../infra/stack.js'
 import {
-  LOCAL_API_ID,
-  MQ_BATCH_SIZE,
-  ORDERS_DELIVERY_LIMIT,
-  OrderAggregatorStack,
-  type Target,
-} from '../../infra/stack.js'
-import {
+  bindingsOf,
   clientThrottle,
   deadLetterQueues,
   type FunctionSpec,
@@ -91,6 +86,7 @@ for (const target of ['local', 'aws'] as const) {
     it('has one function per topology entry, with its runtime, timeout, memory and environment', () => {
       expect(Object.keys(serviceFunctions(template, target))).toHaveLength(specs.length)
       for (const spec of specs) {
+        const binds = bindingsOf(spec)
         template.hasResourceProperties('AWS::Lambda::Function', {
           FunctionName: functionName(spec),
           Runtime: 'nodejs22.x',
@@ -99,13 +95,63 @@ for (const target of ['local', 'aws'] as const) {
           Environment: {
             Variables: Match.objectLike({
               NODE_OPTIONS: '--enable-source-maps',
-              DATABASE_URL: Match.anyValue(),
-              AMQP_URL: Match.anyValue(),
-              ...(target === 'local' ? { MOCK_VENDOR_BASE_URL: Match.anyValue() } : { VENDORS }),
+              ...(binds.has('database') ? { DATABASE_URL: Match.anyValue() } : {}),
+              ...(binds.has('broker') ? { AMQP_URL: Match.anyValue() } : {}),
+              ...(binds.has('vendors')
+                ? target === 'local'
+                  ? { MOCK_VENDOR_BASE_URL: Match.anyValue() }
+                  : { VENDORS }
+                : {}),
             }),
           },
         })
       }
+    })
+
+    it('gives each function only the settings and grants of what it binds: no secret it does not use', () => {
+      const byBinding: Record<string, string[]> = {
+        database: ['DATABASE_URL'],
+        broker: ['AMQP_URL', ...(target === 'aws' ? ['ORDERS_DELIVERY_LIMIT'] : [])],
+        deadLetters: ['DEAD_LETTER_QUEUE_URL'],
+        vendors: [target === 'aws' ? 'VENDORS' : 'MOCK_VENDOR_BASE_URL'],
+        mockVendorKey: target === 'local' ? ['MOCK_VENDOR_API_KEY'] : [],
+        callers: ['API_KEY_IDS', 'ADMIN_API_KEY_ID'],
+      }
+      const deployed = Object.values(serviceFunctions(template, target)).map((f) => f.Properties)
+      for (const spec of specs) {
+        const env = deployed.find((p) => p.FunctionName === functionName(spec))!.Environment.Variables
+        const expected = [...bindingsOf(spec)].flatMap((binding) => byBinding[binding]!)
+        expect(Object.keys(env).sort(), spec.name).toEqual(['MIGRATIONS', 'NODE_OPTIONS', ...expected].sort())
+      }
+      const holding = (variable: string) =>
+        deployed
+          .filter((p) => variable in p.Environment.Variables)
+          .map((p) => p.FunctionName)
+          .sort()
+      const named = (...keys: (keyof typeof functions)[]) =>
+        keys.map((k) => functionName(functions[k])).sort()
+      // The secrets, each with the functions that use it.
+      expect(holding('MOCK_VENDOR_API_KEY')).toEqual(target === 'local' ? named('processOrder') : [])
+      expect(holding('AMQP_URL')).toEqual(named('placeOrder', 'health', 'processOrder', 'relayOutbox'))
+      expect(holding('DATABASE_URL')).not.toContain(functionName(functions.dashboard))
+      expect(holding('DATABASE_URL')).not.toContain(functionName(functions.apiDocs))
+      expect(holding('VENDORS')).toEqual(target === 'aws' ? named('syncVendors', 'processOrder') : [])
+      // Only the functions that record order dead letters may send to their queue.
+      const dlqId = Object.entries(template.findResources('AWS::SQS::Queue')).find(
+        ([, q]) => q.Properties.QueueName === deadLetterQueues.processOrder,
+      )![0]
+      const senders = Object.values(template.findResources('AWS::IAM::Policy'))
+        .filter(
+          (p) =>
+            JSON.stringify(p.Properties.PolicyDocument).includes(`"Fn::GetAtt":["${dlqId}","Arn"]`) &&
+            JSON.stringify(p.Properties.PolicyDocument).includes('sqs:SendMessage'),
+        )
+        .flatMap((p) => p.Properties.Roles.map((r: { Ref: string }) => r.Ref))
+      const roleOf = (spec: FunctionSpec) =>
+        Object.values(template.findResources('AWS::Lambda::Function')).find(
+          (f) => f.Properties.FunctionName === functionName(spec),
+        )!.Properties.Role['Fn::GetAtt'][0]
+      expect(senders.sort()).toEqual([functions.processOrder, functions.relayOutbox].map(roleOf).sort())
     })
 
     it('has a REST API method for every topology route, and no other', () => {
@@ -156,8 +202,13 @@ for (const target of ['local', 'aws'] as const) {
         UsagePlanName: 'order-aggregator-clients',
         Throttle: { RateLimit: clientThrottle.rateLimit, BurstLimit: clientThrottle.burstLimit },
       })
+      const callers = new Set(specs.filter((s) => bindingsOf(s).has('callers')).map(functionName))
       for (const fn of Object.values(serviceFunctions(template, target))) {
         const env = fn.Properties.Environment.Variables
+        if (!callers.has(fn.Properties.FunctionName)) {
+          expect(env.API_KEY_IDS).toBeUndefined()
+          continue
+        }
         expect(env.ADMIN_API_KEY_ID).toEqual({ Ref: idOf('order-aggregator-admin') })
         expect(JSON.stringify(env.API_KEY_IDS)).toContain(
           `"alpha:",{"Ref":"${idOf('order-aggregator-client-alpha')}"}`,
@@ -330,6 +381,7 @@ describe('the local target', () => {
       Tags: Match.arrayWith([{ Key: '_custom_id_', Value: LOCAL_API_ID }]),
     })
     template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: functionName(functions.processOrder),
       Environment: {
         Variables: Match.objectLike({
           DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/orders',
@@ -428,6 +480,42 @@ describe('the local target', () => {
       type: 'text/javascript; charset=utf-8',
       uPlot: true,
     })
+  })
+
+  it('serves the dashboard and the API document from bundles given only their own settings (no database)', () => {
+    const { out, template } = bundles()
+    for (const [spec, path] of [
+      [functions.dashboard, '/'],
+      [functions.apiDocs, '/openapi.json'],
+    ] as const) {
+      const [fn] = Object.values(
+        template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: functionName(spec) } }),
+      )
+      const asset = `asset.${String(fn!.Properties.Code.S3Key).replace(/\.zip$/, '')}`
+      const event = {
+        httpMethod: 'GET',
+        path,
+        resource: path,
+        headers: {},
+        requestContext: { requestId: 'b' },
+      }
+      const run = runBundle(
+        join(out, asset),
+        `const { handler } = await import('./index.mjs')
+         const r = await handler(${JSON.stringify(event)}, { awsRequestId: 'b', getRemainingTimeInMillis: () => 10000 })
+         console.log(JSON.stringify(r.statusCode))
+         process.exit(0)`,
+        {
+          // Its own settings that are plain strings (not deploy-time references), and no DATABASE_URL.
+          ...Object.fromEntries(
+            Object.entries(fn!.Properties.Environment.Variables).filter(([, v]) => typeof v === 'string'),
+          ),
+          LOG_LEVEL: 'ERROR',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+        },
+      )
+      expect(run.stdout.trim().split('\n').at(-1), `${spec.name}: ${run.stderr}`).toBe('200')
+    }
   })
 
   describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
@@ -538,7 +626,11 @@ describe('the aws target', () => {
 
     expect(deployed.map((p) => p.FunctionName)).not.toContain(functionName(functions.mockVendor))
     expect(deployed.filter((p) => 'MOCK_VENDOR_BASE_URL' in (p.Environment?.Variables ?? {}))).toEqual([])
-    expect(service.every((p) => p.Environment.Variables.VENDORS === VENDORS)).toBe(true)
+    expect(
+      service
+        .filter((p) => 'VENDORS' in p.Environment.Variables)
+        .every((p) => p.Environment.Variables.VENDORS === VENDORS),
+    ).toBe(true)
     // Its deploy step applies the service's migrations only, never the mock vendor's chain.
     template.hasResourceProperties('Custom::Migrations', { Chains: ['service'] })
     expect([...resourcePaths(template).values()].filter((path) => path.startsWith('/mock-vendors'))).toEqual(
@@ -562,7 +654,7 @@ describe('the aws target', () => {
   it('triggers process-order from the broker queue with an event source mapping', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       Queues: [queues.orders.name],
-      BatchSize: MQ_BATCH_SIZE,
+      BatchSize: functions.processOrder.queue!.batchSize,
       EventSourceArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] },
       SourceAccessConfigurations: Match.arrayWith([{ Type: 'VIRTUAL_HOST', URI: '/' }]),
     })

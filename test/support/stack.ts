@@ -1,6 +1,7 @@
 import { type Config, loadConfig, MOCK_VENDOR_IDS, type VendorEntry } from '../../core/config.js'
 import { queueDeclarations } from '../../core/deps.js'
 import type { Db } from '../../db/client.js'
+import type { Topology } from '../../infra/topology.js'
 import { type Runtime, startRuntime } from '../../local/runtime.js'
 import {
   amqpUrl,
@@ -41,6 +42,8 @@ export interface StackOptions {
   env?: Record<string, string>
   /** Reaches the fresh database at another address (a test's TCP proxy, say). */
   routeDatabase?: (url: string) => string
+  /** The functions to run, when not infra/topology.ts's. */
+  topology?: Topology
 }
 
 /**
@@ -78,7 +81,10 @@ export async function startStack(kind: BackendKind, options: StackOptions = {}):
       : {}),
     ...options.env,
   })
-  const runtime = await startRuntime(config, { background: options.background ?? false })
+  const runtime = await startRuntime(config, {
+    background: options.background ?? false,
+    topology: options.topology,
+  })
   if (options.rabbit) {
     const connected = () =>
       runtime.deps.bus.check().then(

@@ -120,7 +120,7 @@ describe('RabbitMQ Lambda events', () => {
       redelivered: true,
     }
 
-    const event = toRabbitMqEvent(functions.processOrder.queue!, [delivery])
+    const event = toRabbitMqEvent(functions.processOrder.queue!.name, [delivery])
 
     expect(RabbitMqEvent.parse(event)).toEqual(event)
     expect(Object.keys(event.rmqMessagesByQueue)).toEqual(['orders::/'])

@@ -2,7 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import type { APIGatewayProxyResult } from 'aws-lambda'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { openApiDocument, operations } from '../../core/http/openapi.js'
+import { openApiDocument } from '../../core/http/openapi.js'
 import { PlaceOrderInput } from '../../core/orders/schemas.js'
 import { handler } from '../../functions/api-docs/handler.js'
 import { functions, routes } from '../../infra/topology.js'
@@ -21,15 +21,15 @@ describe('the OpenAPI document', () => {
     expect(doc.openapi).toBe('3.1.0')
   })
 
-  it('has every route of infra/topology.ts, each described by its own entry', () => {
+  it('has every route of infra/topology.ts, described by its own entry there, and no other', () => {
     for (const { route } of routes()) {
-      expect(
-        doc.paths[route.path]?.[route.method.toLowerCase()],
-        `${route.method} ${route.path}`,
-      ).toBeDefined()
-      expect(operations[`${route.method} ${route.path}`], `${route.method} ${route.path}`).toBeDefined()
+      const operation = doc.paths[route.path]?.[route.method.toLowerCase()] as { summary: string } | undefined
+      expect(operation?.summary, `${route.method} ${route.path}`).toBe(route.summary)
     }
-    expect(Object.keys(operations).sort()).toEqual(
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    expect(documented.sort()).toEqual(
       routes()
         .map(({ route }) => `${route.method} ${route.path}`)
         .sort(),
