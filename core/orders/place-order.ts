@@ -199,7 +199,12 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
     if (isLostRace(error)) return planned.map((p) => p.pending)
     throw error
   }
-  // Answered at commit: the order and its message are durable in the outbox from here on. The
+  // The reservation committed without waiting for its WAL flush (so the hot rows' locks were not
+  // held through it); nothing is answered or published before this returns, once the flush covers
+  // it. If it fails (the connection is lost), the orders are committed all the same: their keys are
+  // done (a retry replays them) and the relay publishes their messages; the callers hear of a 5xx.
+  await deps.db.execute(awaitDurable)
+  // Answered once durable: the order and its message are in the outbox from here on. The
   // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor
   // does the next batch wait for it; what the broker never confirms, the relay publishes again.
   metrics.placed(planned.length, performance.now() - started)
@@ -302,6 +307,10 @@ export interface Reservation {
  * it touched fewer rows than planned, `reservation_complete` raises (SQLSTATE OA409) and the whole
  * statement, orders included, is undone: the caller plans again. Several rows are locked in
  * (vendor, sku) order first, so two reservations never deadlock.
+ *
+ * The commit does not wait for its WAL flush (`synchronous_commit` off for this transaction
+ * only), so the row locks are released as soon as the commit record is written, not after a disk
+ * sync; the caller must run `awaitDurable` before it answers anyone or publishes anything.
  * Returns the outbox messages written.
  */
 export function reservation(r: Reservation) {
@@ -356,8 +365,17 @@ export function reservation(r: Reservation) {
       returning 1
     )
     select m.* from m
-    where reservation_complete((select count(*) from u), ${stock.length})`
+    where reservation_complete((select count(*) from u), ${stock.length})
+      and set_config('synchronous_commit', 'off', true) = 'off'`
 }
+
+/**
+ * Returns once every commit before it is flushed to disk (and to a synchronous standby, as the
+ * session's own `synchronous_commit` asks): the commit of a transaction that holds a transaction
+ * id waits for its WAL flush, and WAL is flushed in order. A round trip of its own, outside any
+ * lock, and shared by concurrent commits (PostgreSQL's group commit).
+ */
+export const awaitDurable = sql`select pg_current_xact_id()`
 
 /** The reservation statement lost a race: the stock it planned on is gone. */
 const isLostRace = (error: unknown): boolean => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type OrderRows, reservation } from '../../core/orders/place-order.js'
+import { awaitDurable, type OrderRows, reservation } from '../../core/orders/place-order.js'
 import { query, sql } from '../../db/client.js'
 import { count, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
@@ -59,6 +59,7 @@ for (const backend of backends) {
       ])
 
       const messages = await reserve([placed])
+      await stack.db.execute(awaitDurable)
 
       expect(messages).toHaveLength(1)
       expect(await stockRow(stack.db, 'acme', a)).toEqual({ quantity: 5, reserved: 2 })
