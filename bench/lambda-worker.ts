@@ -13,7 +13,10 @@ import { lambdaContext } from '../local/events.js'
 export type WorkerRequest = { kind: 'warm' } | { kind: 'invoke'; event: APIGatewayProxyEvent }
 export type WorkerReply = { kind: 'ready' } | { kind: 'result'; result: APIGatewayProxyResult }
 
-const send = (reply: WorkerReply) => process.send?.(reply)
+// A reply the dispatcher is no longer there for (it is shutting down) is dropped, not an error.
+const send = (reply: WorkerReply) => {
+  if (process.connected) process.send?.(reply, undefined, {}, () => {})
+}
 
 process.on('message', (request: WorkerRequest) => {
   if (request.kind === 'warm') {
