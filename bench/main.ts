@@ -1,3 +1,4 @@
+import { benchLambda } from './lambda.js'
 import { benchPipeline } from './pipeline.js'
 import { benchPlaceOrder } from './place-order.js'
 import { benchSync } from './sync.js'
@@ -16,6 +17,16 @@ const scenarios: Record<string, () => Promise<void>> = {
       databaseUrl: requireDatabase(),
       durationSeconds: Number(process.env.BENCH_SECONDS ?? 5),
       concurrency: [1, 16, 64],
+    }),
+  lambda: () =>
+    benchLambda({
+      databaseUrl: requireDatabase(),
+      amqpUrl: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      durationSeconds: Number(process.env.BENCH_SECONDS ?? 5),
+      workers: (process.env.BENCH_LAMBDA_WORKERS ?? '8,32,64').split(',').map(Number),
+      catalogues: (process.env.BENCH_LAMBDA_CATALOGUES ?? 'spread,hot')
+        .split(',')
+        .filter((c): c is 'spread' | 'hot' => c === 'spread' || c === 'hot'),
     }),
   pipeline: () =>
     benchPipeline({

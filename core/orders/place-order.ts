@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Db, sql } from '../../db/client.js'
+import { type Db, query, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
 import { InsufficientStockError, type Shortfall } from '../errors.js'
 import { groupCommit } from '../group-commit.js'
@@ -12,12 +12,19 @@ import {
   type Planning,
   planOrder,
 } from '../inventory/plan.js'
-import { loadOffers, reserveStock } from '../inventory/stock.js'
+import { loadOffers } from '../inventory/stock.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
-import { enqueue, publishCommitted } from '../messaging/outbox.js'
+import { type OutboxMessage, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
 import { metrics } from '../metrics.js'
-import { claimKey, completeKeys, fingerprint, releaseKey, validateIdempotencyKey } from './idempotency.js'
+import {
+  type ClientKey,
+  claimKey,
+  completeKeys,
+  fingerprint,
+  releaseKey,
+  validateIdempotencyKey,
+} from './idempotency.js'
 import { DEFAULT_CLIENT, type PlaceOrderInput } from './schemas.js'
 
 export interface PlaceOrderDeps extends Planning {
@@ -63,8 +70,6 @@ interface Planned {
   pending: Pending
   allocations: PlannedAllocation[]
 }
-
-class LostRaceError extends Error {}
 
 export interface PlaceOptions {
   /** The API client placing it: the order is its own, and so is the Idempotency-Key. */
@@ -167,13 +172,13 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   if (planned.length === 0) return []
 
   const orders = planned.map(({ pending, allocations }) => view(pending, allocations))
-  let messages: Awaited<ReturnType<typeof enqueue>>
+  let messages: PendingMessage[]
   try {
-    messages = await deps.db.transaction(async (tx) => {
-      await tx.execute(insertOrders(planned.map(({ pending, allocations }) => ({ ...pending, allocations }))))
-      const written = await enqueue(
-        tx,
-        planned.map(({ pending }) => {
+    messages = await query<PendingMessage>(
+      deps.db,
+      reservation({
+        orders: planned.map(({ pending, allocations }) => ({ ...pending, allocations })),
+        messages: planned.map(({ pending }) => {
           const payload: ForwardOrderMessage = {
             type: 'forward-order',
             orderId: pending.id,
@@ -182,23 +187,24 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
           }
           return { destination: queues.orders.name, payload, correlationId: pending.correlationId }
         }),
-      )
-      if (!(await reserveStock(tx, totals(planned)))) throw new LostRaceError()
-      await completeKeys(
-        tx,
-        planned.flatMap(({ pending }, i) => {
+        keys: planned.flatMap(({ pending }, i) => {
           if (!pending.idempotencyKey) return []
           const outcome: KeyOutcome = { kind: 'placed', order: orders[i]! }
           return [{ clientId: pending.clientId, key: pending.idempotencyKey, outcome }]
         }),
-      )
-      return written
-    })
+        stock: totals(planned),
+      }),
+    )
   } catch (error) {
-    if (error instanceof LostRaceError) return planned.map((p) => p.pending)
+    if (isLostRace(error)) return planned.map((p) => p.pending)
     throw error
   }
-  // Answered at commit: the order and its message are durable in the outbox from here on. The
+  // The reservation committed without waiting for its WAL flush (so the hot rows' locks were not
+  // held through it); nothing is answered or published before this returns, once the flush covers
+  // it. If it fails (the connection is lost), the orders are committed all the same: their keys are
+  // done (a retry replays them) and the relay publishes their messages; the callers hear of a 5xx.
+  await deps.db.execute(awaitDurable)
+  // Answered once durable: the order and its message are in the outbox from here on. The
   // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor
   // does the next batch wait for it; what the broker never confirms, the relay publishes again.
   metrics.placed(planned.length, performance.now() - started)
@@ -278,4 +284,103 @@ export function insertAllocations(allocations: (PlannedAllocation & { orderId: s
   return sql`insert into allocations (order_id, sku, vendor_id, quantity, round)
     select *, ${round}::int from unnest(${column(allocations, (a) => a.orderId)}::uuid[], ${column(allocations, (a) => a.sku)}::text[],
                          ${column(allocations, (a) => a.vendorId)}::text[], ${column(allocations, (a) => a.quantity)}::int[])`
+}
+
+export interface Reservation {
+  orders: OrderRows[]
+  /** The orders' outbox messages, returned as the statement wrote them. */
+  messages: OutboxMessage[]
+  /** The answers of the orders placed under an Idempotency-Key, recorded with them. */
+  keys: (ClientKey & { outcome: unknown })[]
+  /** The units to take per (vendor, sku) row: the orders' allocations summed per row. */
+  stock: PlannedAllocation[]
+}
+
+/**
+ * The reservation as ONE statement, in its own (implicit) transaction: one round trip, and the
+ * stock rows locked only from the guarded update, which runs last, to the commit.
+ *
+ * The orders, lines, allocations, outbox messages and idempotency answers are written first
+ * (`written` makes the update wait for them); a lock on a hot row costs no insert, no trigger and
+ * no round trip to the client. The guarded update re-checks `quantity - reserved >= n` on the
+ * row's latest version once it holds the lock (READ COMMITTED), so no unit is promised twice; if
+ * it touched fewer rows than planned, `reservation_complete` raises (SQLSTATE OA409) and the whole
+ * statement, orders included, is undone: the caller plans again. Several rows are locked in
+ * (vendor, sku) order first, so two reservations never deadlock.
+ *
+ * The commit does not wait for its WAL flush (`synchronous_commit` off for this transaction
+ * only), so the row locks are released as soon as the commit record is written, not after a disk
+ * sync; the caller must run `awaitDurable` before it answers anyone or publishes anything.
+ * Returns the outbox messages written.
+ */
+export function reservation(r: Reservation) {
+  const stock = [...r.stock].sort(
+    (a, b) => a.vendorId.localeCompare(b.vendorId) || a.sku.localeCompare(b.sku),
+  )
+  const lines = r.orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })))
+  const allocations = r.orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, ...a })))
+  const wanted = sql`select * from unnest(${column(stock, (a) => a.vendorId)}::text[], ${column(stock, (a) => a.sku)}::text[],
+                                         ${column(stock, (a) => a.quantity)}::int[]) as w(vendor_id, sku, n)`
+  return sql`with o as (
+      insert into orders (id, client_id, customer_id, correlation_id, status)
+      select *, 'reserved' from unnest(${column(r.orders, (o) => o.id)}::uuid[], ${column(r.orders, (o) => o.clientId)}::text[],
+                                       ${column(r.orders, (o) => o.customerId)}::text[], ${column(r.orders, (o) => o.correlationId)}::text[])
+      returning 1
+    ), l as (
+      insert into order_lines (order_id, sku, quantity)
+      select * from unnest(${column(lines, (l) => l.orderId)}::uuid[], ${column(lines, (l) => l.sku)}::text[],
+                           ${column(lines, (l) => l.quantity)}::int[])
+      returning 1
+    ), a as (
+      insert into allocations (order_id, sku, vendor_id, quantity, round)
+      select *, 0 from unnest(${column(allocations, (a) => a.orderId)}::uuid[], ${column(allocations, (a) => a.sku)}::text[],
+                              ${column(allocations, (a) => a.vendorId)}::text[], ${column(allocations, (a) => a.quantity)}::int[])
+      returning 1
+    ), m as (
+      insert into outbox (destination, payload, correlation_id, delay_ms)
+      select d, p::jsonb, c, 0 from unnest(${column(r.messages, (m) => m.destination)}::text[],
+                                           ${column(r.messages, (m) => JSON.stringify(m.payload))}::text[],
+                                           ${column(r.messages, (m) => m.correlationId ?? null)}::text[]) as m(d, p, c)
+      returning id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"
+    ), k as (
+      update idempotency_keys k set status = 'done', response_status = null, response_body = d.outcome::jsonb
+      from unnest(${column(r.keys, (d) => d.clientId)}::text[], ${column(r.keys, (d) => d.key)}::text[],
+                  ${column(r.keys, (d) => JSON.stringify(d.outcome))}::text[]) as d(client_id, key, outcome)
+      where k.client_id = d.client_id and k.key = d.key
+      returning 1
+    ), written as (
+      select (select count(*) from o) + (select count(*) from l) + (select count(*) from a)
+           + (select count(*) from m) + (select count(*) from k) as n
+    ), w as (${wanted}), locked as (
+      ${
+        stock.length > 1
+          ? sql`select 1 from vendor_stock s join w on s.vendor_id = w.vendor_id and s.sku = w.sku, written
+                where written.n > 0 order by s.vendor_id, s.sku for update of s`
+          : sql`select 1 from written where written.n > 0`
+      }
+    ), u as (
+      update vendor_stock s set reserved = s.reserved + w.n from w
+      where s.vendor_id = w.vendor_id and s.sku = w.sku and s.quantity - s.reserved >= w.n
+        and exists (select from locked)
+      returning 1
+    )
+    select m.* from m
+    where reservation_complete((select count(*) from u), ${stock.length})
+      and set_config('synchronous_commit', 'off', true) = 'off'`
+}
+
+/**
+ * Returns once every commit before it is flushed to disk (and to a synchronous standby, as the
+ * session's own `synchronous_commit` asks): the commit of a transaction that holds a transaction
+ * id waits for its WAL flush, and WAL is flushed in order. A round trip of its own, outside any
+ * lock, and shared by concurrent commits (PostgreSQL's group commit).
+ */
+export const awaitDurable = sql`select pg_current_xact_id()`
+
+/** The reservation statement lost a race: the stock it planned on is gone. */
+const isLostRace = (error: unknown): boolean => {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === 'OA409') return true
+  }
+  return false
 }

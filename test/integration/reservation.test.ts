@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { awaitDurable, type OrderRows, reservation } from '../../core/orders/place-order.js'
+import { query, sql } from '../../db/client.js'
+import { count, setMockStock, stockRow } from '../support/fixtures.js'
+import { api } from '../support/http.js'
+import { uniqueId } from '../support/services.js'
+import { backends, startStack, type TestStack } from '../support/stack.js'
+
+/** The reservation statement on its own: all of it, or none of it. */
+for (const backend of backends) {
+  describe.runIf(backend.enabled)(`the reservation statement on ${backend.name}`, () => {
+    let stack: TestStack
+
+    beforeAll(async () => {
+      stack = await startStack(backend.kind)
+    })
+    afterAll(() => stack?.close())
+
+    const newSku = async (units: Record<string, number>) => {
+      const sku = `R-${uniqueId()}`
+      for (const [vendorId, quantity] of Object.entries(units))
+        await setMockStock(stack.db, vendorId, sku, quantity)
+      expect((await api(stack.url).post('/sync')).status).toBe(200)
+      return sku
+    }
+
+    const order = (allocations: { sku: string; vendorId: string; quantity: number }[]): OrderRows => {
+      const id = randomUUID()
+      const lines = [...new Set(allocations.map((a) => a.sku))].map((sku) => ({
+        sku,
+        quantity: allocations.filter((a) => a.sku === sku).reduce((n, a) => n + a.quantity, 0),
+      }))
+      return { id, clientId: 'default', customerId: null, correlationId: id, lines, allocations }
+    }
+
+    const reserve = (orders: OrderRows[]) =>
+      query<{ id: number }>(
+        stack.db,
+        reservation({
+          orders,
+          messages: orders.map((o) => ({
+            destination: 'orders',
+            payload: { orderId: o.id },
+            correlationId: o.id,
+          })),
+          keys: [],
+          stock: orders.flatMap((o) => o.allocations),
+        }),
+      )
+
+    it('writes the orders, their messages and the stock of every row together', async () => {
+      const a = await newSku({ acme: 5, initech: 5 })
+      const b = await newSku({ globex: 5 })
+      const placed = order([
+        { sku: a, vendorId: 'acme', quantity: 2 },
+        { sku: a, vendorId: 'initech', quantity: 1 },
+        { sku: b, vendorId: 'globex', quantity: 5 },
+      ])
+
+      const messages = await reserve([placed])
+      await stack.db.execute(awaitDurable)
+
+      expect(messages).toHaveLength(1)
+      expect(await stockRow(stack.db, 'acme', a)).toEqual({ quantity: 5, reserved: 2 })
+      expect(await stockRow(stack.db, 'initech', a)).toEqual({ quantity: 5, reserved: 1 })
+      expect(await stockRow(stack.db, 'globex', b)).toEqual({ quantity: 5, reserved: 5 })
+      const [rows] = await query<{ lines: number; allocations: number; outbox: number }>(
+        stack.db,
+        sql`select (select count(*)::int from order_lines where order_id = ${placed.id}) as lines,
+                   (select count(*)::int from allocations where order_id = ${placed.id}) as allocations,
+                   (select count(*)::int from outbox where payload->>'orderId' = ${placed.id}) as outbox`,
+      )
+      expect(rows).toEqual({ lines: 2, allocations: 3, outbox: 1 })
+    })
+
+    it('writes nothing, and reserves nothing, when one row no longer has the units', async () => {
+      const a = await newSku({ acme: 5, initech: 1 })
+      const ordersBefore = await count(stack.db, 'orders')
+      const outboxBefore = await count(stack.db, 'outbox')
+
+      const attempt = reserve([
+        order([{ sku: a, vendorId: 'acme', quantity: 1 }]),
+        order([
+          { sku: a, vendorId: 'acme', quantity: 2 },
+          { sku: a, vendorId: 'initech', quantity: 2 },
+        ]),
+      ])
+
+      await expect(attempt).rejects.toSatisfy((error: unknown) => sqlState(error) === 'OA409')
+      expect(await count(stack.db, 'orders')).toBe(ordersBefore)
+      expect(await count(stack.db, 'outbox')).toBe(outboxBefore)
+      expect(await stockRow(stack.db, 'acme', a)).toEqual({ quantity: 5, reserved: 0 })
+      expect(await stockRow(stack.db, 'initech', a)).toEqual({ quantity: 1, reserved: 0 })
+    })
+  })
+}
+
+function sqlState(error: unknown): unknown {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (code !== undefined) return code
+  }
+  return undefined
+}
