@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import autocannon from 'autocannon'
 import type { APIGatewayProxyResult } from 'aws-lambda'
 import { build } from 'esbuild'
 import pg from 'pg'
@@ -21,7 +20,7 @@ import { matchRoute, responseParts, toApiGatewayEvent } from '../local/events.js
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
 import type { WorkerReply, WorkerRequest } from './lambda-worker.js'
-import { orderRequests, randomSku, stockMockVendors } from './load.js'
+import { closedLoad, randomSku, stockMockVendors } from './load.js'
 import { printTable } from './stats.js'
 
 const run = promisify(execFile)
@@ -227,16 +226,8 @@ async function measure(
   }
 }
 
-async function httpRun(url: string, catalogue: Catalogue, connections: number, seconds: number) {
-  const requests = orderRequests(() => skuFor(catalogue))
-  const result = await autocannon({ url, connections, duration: seconds, requests, workers: 1 })
-  return {
-    ordersPerSecond: result['2xx'] / seconds,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx + result.errors,
-  }
-}
+const httpRun = (url: string, catalogue: Catalogue, connections: number, seconds: number) =>
+  closedLoad(url, () => skuFor(catalogue), connections, seconds)
 
 /** The worker as one ESM file, bundled as the CDK bundles a function (infra/service-function.ts). */
 async function bundleWorker(dir: string): Promise<string> {

@@ -1,3 +1,4 @@
+import autocannon from 'autocannon'
 import { MOCK_VENDOR_IDS } from '../core/config.js'
 import { ensureMockVendor } from '../core/mock-vendor/books.js'
 import { skuOf } from '../core/mock-vendor/catalogue.js'
@@ -23,4 +24,19 @@ export function orderRequests(pick: () => number, count = 500) {
 export async function stockMockVendors(db: Db, size: number, quantity: number): Promise<void> {
   for (const v of MOCK_VENDOR_IDS) await ensureMockVendor(db, v, size)
   await db.execute(sql`update mock_vendor.stock set quantity = ${quantity}`)
+}
+
+/**
+ * `connections` clients placing orders back to back for `seconds` (a closed loop: each waits for
+ * its answer), each cycling distinct bodies over the SKUs `pick` gives.
+ */
+export async function closedLoad(url: string, pick: () => number, connections: number, seconds: number) {
+  const requests = orderRequests(pick)
+  const result = await autocannon({ url, connections, duration: seconds, requests, workers: 1 })
+  return {
+    ordersPerSecond: result['2xx'] / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx + result.errors,
+  }
 }

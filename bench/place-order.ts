@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import autocannon from 'autocannon'
 import { loadConfig } from '../core/config.js'
 import { findDrift } from '../core/inventory/reconcile.js'
 import { reserveStock } from '../core/inventory/stock.js'
@@ -11,7 +10,7 @@ import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
-import { orderRequests, randomSku, stockMockVendors } from './load.js'
+import { closedLoad, randomSku, stockMockVendors } from './load.js'
 import { percentile, printTable } from './stats.js'
 
 const CATALOGUE = 2_000
@@ -95,17 +94,8 @@ export async function benchPlaceOrder(options: PlaceOrderBenchOptions): Promise<
   }
 }
 
-async function httpRun(url: string, catalogue: Catalogue, connections: number, seconds: number) {
-  // Distinct bodies, cycled by each connection, so the spread run touches the whole catalogue.
-  const requests = orderRequests(() => skuFor(catalogue))
-  const result = await autocannon({ url, connections, duration: seconds, requests, workers: 1 })
-  return {
-    ordersPerSecond: result['2xx'] / seconds,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx + result.errors,
-  }
-}
+const httpRun = (url: string, catalogue: Catalogue, connections: number, seconds: number) =>
+  closedLoad(url, () => skuFor(catalogue), connections, seconds)
 
 /** The reservation transaction of place-order (order rows, outbox, guarded update), no HTTP. */
 async function directRun(databaseUrl: string, catalogue: Catalogue, clients: number, seconds: number) {
