@@ -29,6 +29,12 @@ function chainBeforeSplit(): { chain: MigrationChain; remove(): void } {
   const folder = join(root, 'migrations')
   mkdirSync(join(folder, 'meta'), { recursive: true })
   const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', maxBuffer: 1 << 24 })
+  // A shallow clone lacks the commit: deepen it (the whole history is small).
+  try {
+    git('cat-file', '-e', `${BEFORE_SPLIT}^{commit}`)
+  } catch {
+    git('fetch', '--quiet', '--unshallow')
+  }
   const files = git('ls-tree', '--name-only', `${BEFORE_SPLIT}:db/migrations`)
     .split('\n')
     .filter((f) => f.endsWith('.sql'))
