@@ -6,6 +6,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs'
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type * as sqs from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
+import { bundleFiles as docsBundleFiles } from '../core/http/docs-assets.js'
 import { ASSETS_DIR, assets } from '../functions/dashboard/assets.js'
 import { type FunctionSpec, functions } from './topology.js'
 
@@ -95,6 +96,13 @@ export class ServiceFunction extends NodejsFunction {
               ? Object.entries(assets).map(
                   ([name, { module }]) =>
                     `mkdir -p "${outputDir}/${ASSETS_DIR}" && cp "${inputDir}/node_modules/${module}" "${outputDir}/${ASSETS_DIR}/${name}"`,
+                )
+              : []),
+            // The docs page's script and stylesheet, where core/http/docs-assets.ts reads them.
+            ...(spec.name === functions.apiDocs.name
+              ? docsBundleFiles.map(
+                  ({ from, to }) =>
+                    `mkdir -p "$(dirname "${outputDir}/${to}")" && cp "${inputDir}/${from}" "${outputDir}/${to}"`,
                 )
               : []),
           ],

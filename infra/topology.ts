@@ -384,6 +384,14 @@ export const functions = {
         summary: 'Interactive API documentation',
         success: { status: 200, description: 'HTML page', body: 'html' },
       },
+      {
+        method: 'GET',
+        path: '/docs/assets/{file}',
+        handler: 'asset',
+        summary:
+          'The docs page’s files (Swagger UI’s script and stylesheet), from the project’s own dependencies',
+        success: { status: 200, description: 'JavaScript or CSS (404 for any other name)', body: 'asset' },
+      },
     ],
   }),
   mockVendor: fn({

@@ -441,6 +441,23 @@ describe('the local target', () => {
     }
     expect(sql(join(out, assetOf(migrate!), 'migrations'))).toBe(true)
     expect(sql(join(out, assetOf(migrate!), 'mock-vendor', 'migrations'))).toBe(true)
+    // The docs page's script and stylesheet travel with the api-docs bundle, and only with it.
+    const [docs] = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { FunctionName: functionName(functions.apiDocs) },
+      }),
+    )
+    for (const a of assets)
+      expect(existsSync(join(out, a, 'docs-assets', 'swagger-ui-bundle.js')), a).toBe(a === assetOf(docs!))
+    const served = runBundle(
+      join(out, assetOf(docs!)),
+      `const { handler } = await import('./index.mjs')
+       const r = await handler({ httpMethod: 'GET', path: '/docs/assets/swagger-ui.css', resource: '/docs/assets/{file}', pathParameters: { file: 'swagger-ui.css' }, headers: {}, requestContext: { requestId: 'bundle-test' } }, { awsRequestId: 'bundle-test', getRemainingTimeInMillis: () => 10000 })
+       console.log(r.statusCode, r.headers['content-type'], r.body.length > 1000)
+       process.exit(0)`,
+      { LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
+    )
+    expect(served.stdout.trim().split('\n').at(-1), served.stderr).toBe('200 text/css; charset=utf-8 true')
     assets.push(assetOf(migrate!))
     // The output is outside the project, so a dependency left out of a bundle fails here, not at
     // a deployed function's cold start.

@@ -60,7 +60,7 @@ describe('the OpenAPI document', () => {
     expect(sync.responses['401']).toBeDefined()
   })
 
-  it('is served at GET /openapi.json, with a page for people at GET /docs', async () => {
+  it('is served at GET /openapi.json, with a page for people at GET /docs and its files beside it', async () => {
     const get = async (path: string) => {
       const match = matchRoute(routes(), 'GET', path)
       if (match.kind !== 'match') throw new Error(`no route ${path}`)
@@ -82,6 +82,12 @@ describe('the OpenAPI document', () => {
 
     expect(JSON.parse(json.body)).toEqual(doc)
     expect(page.headers?.['content-type']).toMatch(/^text\/html/)
-    expect(page.body).toContain('data-url="openapi.json"')
+    expect(page.body).toContain("url: 'openapi.json'")
+    const script = await get('/docs/assets/swagger-ui-bundle.js')
+    expect(script.statusCode).toBe(200)
+    expect(script.headers?.['content-type']).toMatch(/^text\/javascript/)
+    expect(script.body).not.toMatch(/sourceMappingURL/)
+    expect((await get('/docs/assets/swagger-ui.css')).headers?.['content-type']).toMatch(/^text\/css/)
+    expect((await get('/docs/assets/index.html')).statusCode).toBe(404)
   })
 })
