@@ -110,12 +110,15 @@ export async function claimKey<Outcome>(
  */
 export async function completeKeys(tx: Executor, done: (ClientKey & { outcome: unknown })[]) {
   if (done.length === 0) return
-  await tx.execute(
-    sql`update idempotency_keys k set status = 'done', response_status = null, response_body = d.outcome::jsonb
+  await tx.execute(keysDone(done))
+}
+
+/** The statement that records finished requests' outcomes (also part of placement's reservation). */
+export function keysDone(done: (ClientKey & { outcome: unknown })[]) {
+  return sql`update idempotency_keys k set status = 'done', response_status = null, response_body = d.outcome::jsonb
         from unnest(${sql.param(done.map((d) => d.clientId))}::text[], ${sql.param(done.map((d) => d.key))}::text[],
                     ${sql.param(done.map((d) => JSON.stringify(d.outcome)))}::text[]) as d(client_id, key, outcome)
-        where k.client_id = d.client_id and k.key = d.key`,
-  )
+        where k.client_id = d.client_id and k.key = d.key`
 }
 
 /** Forgets a claim whose request failed in a way the client may retry (the database was lost, say). */

@@ -22,6 +22,7 @@ import {
   claimKey,
   completeKeys,
   fingerprint,
+  keysDone,
   releaseKey,
   validateIdempotencyKey,
 } from './idempotency.js'
@@ -261,17 +262,24 @@ export interface OrderRows {
 
 /** One statement that writes orders with their lines and allocations (no stock is touched). */
 export function insertOrders(orders: OrderRows[]) {
+  const rows = orderRowInserts(orders)
+  return sql`with o as (${rows.orders}), l as (${rows.lines}) ${rows.allocations}`
+}
+
+/** The inserts of orders, their lines and their round-0 allocations: placement's rows. */
+function orderRowInserts(orders: OrderRows[]) {
   const lines = orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })))
-  return sql`with o as (
-      insert into orders (id, client_id, customer_id, correlation_id, status)
+  return {
+    orders: sql`insert into orders (id, client_id, customer_id, correlation_id, status)
       select *, 'reserved' from unnest(${column(orders, (o) => o.id)}::uuid[], ${column(orders, (o) => o.clientId)}::text[],
-                                       ${column(orders, (o) => o.customerId)}::text[], ${column(orders, (o) => o.correlationId)}::text[])
-    ), l as (
-      insert into order_lines (order_id, sku, quantity)
+                                       ${column(orders, (o) => o.customerId)}::text[], ${column(orders, (o) => o.correlationId)}::text[])`,
+    lines: sql`insert into order_lines (order_id, sku, quantity)
       select * from unnest(${column(lines, (l) => l.orderId)}::uuid[], ${column(lines, (l) => l.sku)}::text[],
-                           ${column(lines, (l) => l.quantity)}::int[])
-    )
-    ${insertAllocations(orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, ...a }))))}`
+                           ${column(lines, (l) => l.quantity)}::int[])`,
+    allocations: insertAllocations(
+      orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, ...a }))),
+    ),
+  }
 }
 
 const column = <T>(rows: T[], pick: (row: T) => unknown) => sql.param(rows.map(pick))
@@ -317,38 +325,17 @@ export function reservation(r: Reservation) {
   const stock = [...r.stock].sort(
     (a, b) => a.vendorId.localeCompare(b.vendorId) || a.sku.localeCompare(b.sku),
   )
-  const lines = r.orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })))
-  const allocations = r.orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, ...a })))
+  const rows = orderRowInserts(r.orders)
   const wanted = sql`select * from unnest(${column(stock, (a) => a.vendorId)}::text[], ${column(stock, (a) => a.sku)}::text[],
                                          ${column(stock, (a) => a.quantity)}::int[]) as w(vendor_id, sku, n)`
-  return sql`with o as (
-      insert into orders (id, client_id, customer_id, correlation_id, status)
-      select *, 'reserved' from unnest(${column(r.orders, (o) => o.id)}::uuid[], ${column(r.orders, (o) => o.clientId)}::text[],
-                                       ${column(r.orders, (o) => o.customerId)}::text[], ${column(r.orders, (o) => o.correlationId)}::text[])
-      returning 1
-    ), l as (
-      insert into order_lines (order_id, sku, quantity)
-      select * from unnest(${column(lines, (l) => l.orderId)}::uuid[], ${column(lines, (l) => l.sku)}::text[],
-                           ${column(lines, (l) => l.quantity)}::int[])
-      returning 1
-    ), a as (
-      insert into allocations (order_id, sku, vendor_id, quantity, round)
-      select *, 0 from unnest(${column(allocations, (a) => a.orderId)}::uuid[], ${column(allocations, (a) => a.sku)}::text[],
-                              ${column(allocations, (a) => a.vendorId)}::text[], ${column(allocations, (a) => a.quantity)}::int[])
-      returning 1
+  return sql`with o as (${rows.orders} returning 1), l as (${rows.lines} returning 1), a as (${rows.allocations} returning 1
     ), m as (
       insert into outbox (destination, payload, correlation_id, delay_ms)
       select d, p::jsonb, c, 0 from unnest(${column(r.messages, (m) => m.destination)}::text[],
                                            ${column(r.messages, (m) => JSON.stringify(m.payload))}::text[],
                                            ${column(r.messages, (m) => m.correlationId ?? null)}::text[]) as m(d, p, c)
       returning id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"
-    ), k as (
-      update idempotency_keys k set status = 'done', response_status = null, response_body = d.outcome::jsonb
-      from unnest(${column(r.keys, (d) => d.clientId)}::text[], ${column(r.keys, (d) => d.key)}::text[],
-                  ${column(r.keys, (d) => JSON.stringify(d.outcome))}::text[]) as d(client_id, key, outcome)
-      where k.client_id = d.client_id and k.key = d.key
-      returning 1
-    ), written as (
+    ), k as (${keysDone(r.keys)} returning 1), written as (
       select (select count(*) from o) + (select count(*) from l) + (select count(*) from a)
            + (select count(*) from m) + (select count(*) from k) as n
     ), w as (${wanted}), locked as (
