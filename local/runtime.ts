@@ -104,6 +104,13 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const server = createServer((req, res) => {
     void track(serve(req, res))
   })
+  // A client reuses an idle connection until shortly before the keep-alive timeout the server
+  // advertises. With Node's 5 s, a client or server stalled for a second (a busy machine) sends a
+  // request on a socket the server has just closed, and reads ECONNRESET. 65 s, as servers behind
+  // AWS's load balancers (60 s idle) use, leaves that race to connections idle for a minute. Draining
+  // closes idle connections at once, so shutdown does not wait for it.
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
   // Node answers requests its parser refuses (headers too large, bad syntax) itself, with no body.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage

@@ -1,5 +1,5 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
-import { describe, expect, it } from 'vitest'
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { AppError } from '../../core/errors.js'
 import { apiHandler, MAX_BODY_BYTES } from '../../core/http/api-handler.js'
@@ -115,7 +115,11 @@ describe('apiHandler errors', () => {
     queryStringParameters: null,
     pathParameters: null,
   } as APIGatewayProxyEvent
-  const context = lambdaContext(functions.health)
+  // A context per test: its deadline counts from now, as a Lambda invocation's does.
+  let context: Context
+  beforeEach(() => {
+    context = lambdaContext(functions.health)
+  })
 
   it('renders a domain error with its status, code and extensions', async () => {
     const h = apiHandler({ name: 'test' }, async () => {

@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger'
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { flushMetrics, metrics } from '../../core/metrics.js'
@@ -13,7 +13,11 @@ const event = {
   queryStringParameters: null,
   pathParameters: null,
 } as APIGatewayProxyEvent
-const context = lambdaContext(functions.health)
+// A context per test: its deadline counts from now, as a Lambda invocation's does.
+let context: Context
+beforeEach(() => {
+  context = lambdaContext(functions.health)
+})
 
 /** The JSON lines written to stdout while `run` runs. */
 async function stdoutLines(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
