@@ -1,17 +1,30 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { loadConfig } from '../core/config.js'
 import { queueDeclarations } from '../core/deps.js'
 import { AmqpBus } from '../core/messaging/amqp-bus.js'
 import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
-import { startRuntime } from '../local/runtime.js'
+import { CpuMeter, rabbitPid } from './cpu.js'
 import { orderRequests, randomSku, stockMockVendors } from './load.js'
 import { printTable } from './stats.js'
 
 const CATALOGUE = 1_500
+const OBSERVER = 'bench-observer'
+const SHARED_BACKENDS = new Set(['walwriter', 'checkpointer', 'background writer', 'autovacuum launcher'])
+const COMPONENTS = ['node', 'PostgreSQL', 'RabbitMQ', 'vendors'] as const
+/** Issue #15: CPU per 1,000 confirmed orders, all processes but the load generator. */
+const CPU_GOAL = 0.6
+
+function cpuPerThousand(cpu: Record<string, number>, confirmed: number): Record<string, string> {
+  const per = (seconds: number) => (confirmed > 0 ? ((seconds * 1000) / confirmed).toFixed(2) : 'n/a')
+  const total = COMPONENTS.reduce((sum, c) => sum + (cpu[c] ?? 0), 0)
+  return {
+    ...Object.fromEntries(COMPONENTS.map((c) => [c, per(cpu[c] ?? 0)])),
+    [`total (goal <= ${CPU_GOAL})`]: per(total),
+  }
+}
 /**
  * A fixed-rate (open) load must not be capped by its own client: each connection has one request
  * in flight, so 32 connections at ~35 ms each could not offer more than ~900 orders/s.
@@ -30,73 +43,99 @@ export async function benchPipeline(options: {
   rates: number[]
 }) {
   const rows: Record<string, string | number>[] = []
-  for (const rate of options.rates) rows.push(await runAt(options, rate))
+  const costs: Record<string, string | number>[] = []
+  for (const rate of options.rates) {
+    const { row, cpu } = await runAt(options, rate)
+    rows.push(row)
+    costs.push({ 'target/s': rate, ...cpuPerThousand(cpu, Number(row.confirmed)) })
+  }
   printTable(
     `pipeline: orders placed at a fixed rate for ${options.seconds} s, RabbitMQ + PostgreSQL, forwarded to 3 mock vendors (their own process and database); the system under test on its default settings (no scheduled sync, error logs only)`,
     rows,
   )
+  printTable(
+    "pipeline cost: CPU seconds per 1,000 confirmed orders from placement to drained (/proc): node = the system under test, PostgreSQL = its backends and the server's shared processes, vendors = the mock vendors' process and backends; the load generator left out",
+    costs,
+  )
 }
 
 /**
- * The mock vendors as what real vendors are: a system of their own, here the embedded runtime in a
- * second process with its own database, so their work does not share the event loop under test.
+ * `npm start` in a process of its own, so that its CPU can be read from /proc apart from the load
+ * generator's: the system under test, and the mock vendors as what real vendors are (a system of
+ * their own with their own database), so their work does not share the event loop under test.
  */
-async function startVendors(databaseUrl: string) {
+async function spawnRuntime(what: string, settings: Record<string, string>) {
   const port = await freePort()
   const { DATABASE_URL: _d, AMQP_URL: _a, ...env } = process.env
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
-    env: {
-      ...env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      SYNC_INTERVAL_MS: '0',
-      LOG_LEVEL: 'ERROR',
-      MOCK_CATALOGUE_SIZE: String(CATALOGUE),
-    },
-    stdio: 'ignore',
+    env: { ...env, ...settings, PORT: String(port), SYNC_INTERVAL_MS: '0', LOG_LEVEL: 'ERROR' },
+    stdio: ['ignore', 'ignore', 'inherit'],
   })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = async () => {
+    child.kill('SIGTERM')
+    await exited
+  }
   const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) break
     if (
       await fetch(`${url}/health`).then(
         (r) => r.ok,
         () => false,
       )
     )
-      return { url, stop: () => child.kill('SIGTERM') }
+      return { url, pid: child.pid!, stop }
     await new Promise((r) => setTimeout(r, 100))
   }
   child.kill('SIGKILL')
-  throw new Error('the mock vendors did not start')
+  throw new Error(`${what} did not start`)
 }
 
 async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: number }, rate: number) {
   const database = await createScratchDatabase(options.databaseUrl, 'oa_bench')
   const vendorDatabase = await createScratchDatabase(options.databaseUrl, 'oa_bench_vendors')
-  const vendors = await startVendors(vendorDatabase.url)
+  const vendors = await spawnRuntime('the mock vendors', {
+    DATABASE_URL: vendorDatabase.url,
+    MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+  })
   const vendorDb = await openDatabase({ url: vendorDatabase.url, pgliteDataDir: '', poolMax: 2 })
   const prefix = `bench.${Date.now()}.`
-  const runtime = await startRuntime(
-    loadConfig({
-      PORT: String(await freePort()),
-      // The system's own defaults otherwise (pool, consumer prefetch, vendor limits): what a user
-      // gets with no settings is what is measured.
-      DATABASE_URL: database.url,
-      AMQP_URL: options.amqpUrl,
-      QUEUE_PREFIX: prefix,
-      SYNC_INTERVAL_MS: '0',
-      MOCK_CATALOGUE_SIZE: String(CATALOGUE),
-      MOCK_VENDOR_BASE_URL: `${vendors.url}/mock-vendors`,
-      LOG_LEVEL: 'ERROR',
-    }),
-  )
-  const db = runtime.deps.database.db
+  // The system's own defaults otherwise (pool, consumer prefetch, vendor limits): what a user gets
+  // with no settings is what is measured.
+  const runtime = await spawnRuntime('the system under test', {
+    DATABASE_URL: database.url,
+    AMQP_URL: options.amqpUrl,
+    QUEUE_PREFIX: prefix,
+    MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+    MOCK_VENDOR_BASE_URL: `${vendors.url}/mock-vendors`,
+  })
+  // The bench's own queries are named so that the CPU meter leaves their backend out.
+  const observerUrl = new URL(database.url)
+  observerUrl.searchParams.set('application_name', OBSERVER)
+  const observer = await openDatabase({ url: observerUrl.href, pgliteDataDir: '', poolMax: 1 })
+  const db = observer.db
   try {
     await stockMockVendors(vendorDb.db, CATALOGUE, 10_000_000)
     await fetch(`${runtime.url}/sync`, { method: 'POST' })
 
     const requests = orderRequests(() => randomSku(CATALOGUE))
+    const databaseName = (url: string) => new URL(url).pathname.slice(1)
+    const service = databaseName(database.url)
+    const vendorData = databaseName(vendorDatabase.url)
+    const meter = await CpuMeter.start(options.databaseUrl, ({ datname, backendType, applicationName }) => {
+      if (applicationName === OBSERVER) return undefined
+      if (datname === service) return 'PostgreSQL'
+      if (datname === vendorData) return 'vendors'
+      // The server's own processes (WAL writer, checkpointer, background writer) work for every
+      // database on it: counted here, so a busy neighbour can only make the figure worse.
+      return datname === null && SHARED_BACKENDS.has(backendType) ? 'PostgreSQL' : undefined
+    })
+    meter.track('node', runtime.pid)
+    meter.track('vendors', vendors.pid)
+    const rabbit = rabbitPid()
+    if (rabbit) meter.track('RabbitMQ', rabbit)
     const started = Date.now()
     const load = await autocannon({
       url: runtime.url,
@@ -120,6 +159,7 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
       if (unfinished === 0) break
       await new Promise((r) => setTimeout(r, 250))
     }
+    const cpu = await meter.stop()
     const [stats] = await query<{
       confirmed: number
       failed: number
@@ -142,7 +182,7 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
     )
     const acceptedPerSecond = placed / placingSeconds
     const confirmedPerSecond = stats!.confirmed / (stats!.lastMs / 1000)
-    return {
+    const row = {
       'target/s': rate,
       placed,
       'placement non-2xx': load.non2xx + load.errors,
@@ -156,10 +196,12 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
       'to confirmed p50 ms': Math.round(stats!.p50),
       'to confirmed p99 ms': Math.round(stats!.p99),
     }
+    return { row, cpu }
   } finally {
-    await runtime.close()
+    await observer.close()
+    await runtime.stop()
     await AmqpBus.deleteQueues(options.amqpUrl, prefix, queueDeclarations())
-    vendors.stop()
+    await vendors.stop()
     await vendorDb.close()
     await database.drop()
     await vendorDatabase.drop()
