@@ -121,3 +121,44 @@ export function rabbitPid(): number | undefined {
     return undefined
   }
 }
+
+/** What PostgreSQL counted for a database: commits and rows written (pg_stat_database). */
+export interface DatabaseActivity {
+  commits: number
+  inserted: number
+  updated: number
+  deleted: number
+}
+
+/**
+ * pg_stat_database's counters of `database`, read over `serverUrl`. A backend reports its counts when
+ * it goes idle (at most once a second) or exits: read after its work has settled.
+ */
+export async function databaseActivity(serverUrl: string, database: string): Promise<DatabaseActivity> {
+  const client = new pg.Client({ connectionString: serverUrl })
+  client.on('error', () => {})
+  await client.connect()
+  try {
+    const { rows } = await client.query<DatabaseActivity>(
+      `select xact_commit::float8 as commits, tup_inserted::float8 as inserted, tup_updated::float8 as updated,
+              tup_deleted::float8 as deleted
+       from pg_stat_database where datname = $1`,
+      [database],
+    )
+    return rows[0] ?? { commits: 0, inserted: 0, updated: 0, deleted: 0 }
+  } finally {
+    await client.end()
+  }
+}
+
+/** Per-order figures between two readings. */
+export function activityPerOrder(before: DatabaseActivity, after: DatabaseActivity, orders: number) {
+  const per = (k: keyof DatabaseActivity) =>
+    orders > 0 ? ((after[k] - before[k]) / orders).toFixed(2) : 'n/a'
+  return {
+    commits: per('commits'),
+    'rows inserted': per('inserted'),
+    updated: per('updated'),
+    deleted: per('deleted'),
+  }
+}

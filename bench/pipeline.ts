@@ -6,7 +6,7 @@ import { AmqpBus } from '../core/messaging/amqp-bus.js'
 import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
-import { CpuMeter, rabbitPid } from './cpu.js'
+import { activityPerOrder, CpuMeter, databaseActivity, rabbitPid } from './cpu.js'
 import { orderRequests, randomSku, stockMockVendors } from './load.js'
 import { printTable } from './stats.js'
 
@@ -44,10 +44,12 @@ export async function benchPipeline(options: {
 }) {
   const rows: Record<string, string | number>[] = []
   const costs: Record<string, string | number>[] = []
+  const writes: Record<string, string | number>[] = []
   for (const rate of options.rates) {
-    const { row, cpu } = await runAt(options, rate)
-    rows.push(row)
-    costs.push({ 'target/s': rate, ...cpuPerThousand(cpu, Number(row.confirmed)) })
+    const run = await runAt(options, rate)
+    rows.push(run.row)
+    costs.push({ 'target/s': rate, ...cpuPerThousand(run.cpu, Number(run.row.confirmed)) })
+    writes.push(...run.writes)
   }
   printTable(
     `pipeline: orders placed at a fixed rate for ${options.seconds} s, RabbitMQ + PostgreSQL, forwarded to 3 mock vendors (their own process and database); the system under test on its default settings (no scheduled sync, error logs only)`,
@@ -56,6 +58,10 @@ export async function benchPipeline(options: {
   printTable(
     "pipeline cost: CPU seconds per 1,000 confirmed orders from placement to drained (/proc): node = the system under test, PostgreSQL = its backends and the server's shared processes, vendors = the mock vendors' process and backends; the load generator left out",
     costs,
+  )
+  printTable(
+    "pipeline database work per confirmed order (pg_stat_database, from placement to drained; the service's figure includes the bench's own polling)",
+    writes,
   )
 }
 
@@ -116,6 +122,14 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
   observerUrl.searchParams.set('application_name', OBSERVER)
   const observer = await openDatabase({ url: observerUrl.href, pgliteDataDir: '', poolMax: 1 })
   const db = observer.db
+  let stopped = false
+  const stopSystems = async () => {
+    if (stopped) return
+    stopped = true
+    await observer.close()
+    await runtime.stop()
+    await vendors.stop()
+  }
   try {
     await stockMockVendors(vendorDb.db, CATALOGUE, 10_000_000)
     await fetch(`${runtime.url}/sync`, { method: 'POST' })
@@ -132,6 +146,11 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
       // database on it: counted here, so a busy neighbour can only make the figure worse.
       return datname === null && SHARED_BACKENDS.has(backendType) ? 'PostgreSQL' : undefined
     })
+    // The sync's own counts reach pg_stat_database once its backends have been idle a second.
+    await new Promise((r) => setTimeout(r, 2_000))
+    const activityBefore = await Promise.all(
+      [service, vendorData].map((d) => databaseActivity(options.databaseUrl, d)),
+    )
     meter.track('node', runtime.pid)
     meter.track('vendors', vendors.pid)
     const rabbit = rabbitPid()
@@ -196,12 +215,28 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
       'to confirmed p50 ms': Math.round(stats!.p50),
       'to confirmed p99 ms': Math.round(stats!.p99),
     }
-    return { row, cpu }
+    // The backends report what they counted as they exit.
+    await stopSystems()
+    await new Promise((r) => setTimeout(r, 1_000))
+    const activityAfter = await Promise.all(
+      [service, vendorData].map((d) => databaseActivity(options.databaseUrl, d)),
+    )
+    const writes = [
+      {
+        'target/s': rate,
+        database: 'service',
+        ...activityPerOrder(activityBefore[0]!, activityAfter[0]!, stats!.confirmed),
+      },
+      {
+        'target/s': rate,
+        database: 'mock vendors',
+        ...activityPerOrder(activityBefore[1]!, activityAfter[1]!, stats!.confirmed),
+      },
+    ]
+    return { row, cpu, writes }
   } finally {
-    await observer.close()
-    await runtime.stop()
+    await stopSystems()
     await AmqpBus.deleteQueues(options.amqpUrl, prefix, queueDeclarations())
-    await vendors.stop()
     await vendorDb.close()
     await database.drop()
     await vendorDatabase.drop()
