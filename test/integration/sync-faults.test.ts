@@ -149,36 +149,6 @@ for (const backend of backends) {
       expect(await stockRow(stack.db, 'acme', 'ELSEWHERE-1')).toEqual({ quantity: 12, reserved: 5 })
     })
 
-    it('keeps invariants 1 and 2 while 200 orders are placed during syncs', async () => {
-      await setMockStock(stack.db, 'acme', 'BUSY-1', 60)
-      await setMockStock(stack.db, 'initech', 'BUSY-1', 60)
-      await http.post('/sync')
-
-      let syncing = true
-      const syncs = (async () => {
-        let n = 0
-        while (syncing) {
-          expect((await http.post('/sync')).status).toBe(200)
-          n++
-        }
-        return n
-      })()
-      const answers = await Promise.all(
-        Array.from({ length: 200 }, () => http.post('/orders', { lines: [{ sku: 'BUSY-1', quantity: 1 }] })),
-      )
-      syncing = false
-
-      expect(await syncs).toBeGreaterThan(0)
-      expect(answers.filter((a) => a.status === 202)).toHaveLength(120)
-      expect(answers.filter((a) => a.status === 409)).toHaveLength(80)
-      const over = await query(
-        stack.db,
-        sql`select * from vendor_stock where reserved > quantity or reserved < 0`,
-      )
-      expect(over).toEqual([])
-      expect(await findDrift(stack.db)).toEqual([])
-    })
-
     it('counts an order confirmed just before a snapshot, and one confirmed just after, exactly once', async () => {
       await setMockStock(stack.db, 'initech', 'EDGE-1', 0)
       await setMockStock(stack.db, 'acme', 'EDGE-1', 10)
@@ -210,6 +180,51 @@ for (const backend of backends) {
       expect((await http.get('/products/EDGE-1')).body.available).toBe(5)
       await http.post('/sync')
       expect(await stockRow(stack.db, 'acme', 'EDGE-1')).toEqual({ quantity: 5, reserved: 0 })
+      expect(await findDrift(stack.db)).toEqual([])
+    })
+  })
+
+  // A stack of its own, on the default timeouts and staleness: the one above gives a vendor 600 ms
+  // and calls it stale after 1.5 s, which a sync running back to back on a loaded machine can
+  // exceed, and a stale vendor rightly refuses orders this test expects to be taken.
+  describe.runIf(backend.enabled)(`placing orders while syncs run back to back on ${backend.name}`, () => {
+    let stack: TestStack
+    let http: ReturnType<typeof api>
+
+    beforeAll(async () => {
+      stack = await startStack(backend.kind, { env: { SYNC_PAGE_SIZE: '7' } })
+      http = api(stack.url)
+      await http.post('/sync')
+    })
+    afterAll(() => stack?.close())
+
+    it('keeps invariants 1 and 2 while 200 orders are placed during syncs', async () => {
+      await setMockStock(stack.db, 'acme', 'BUSY-1', 60)
+      await setMockStock(stack.db, 'initech', 'BUSY-1', 60)
+      await http.post('/sync')
+
+      let syncing = true
+      const syncs = (async () => {
+        let n = 0
+        while (syncing) {
+          expect((await http.post('/sync')).status).toBe(200)
+          n++
+        }
+        return n
+      })()
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, () => http.post('/orders', { lines: [{ sku: 'BUSY-1', quantity: 1 }] })),
+      )
+      syncing = false
+
+      expect(await syncs).toBeGreaterThan(0)
+      expect(answers.filter((a) => a.status === 202)).toHaveLength(120)
+      expect(answers.filter((a) => a.status === 409)).toHaveLength(80)
+      const over = await query(
+        stack.db,
+        sql`select * from vendor_stock where reserved > quantity or reserved < 0`,
+      )
+      expect(over).toEqual([])
       expect(await findDrift(stack.db)).toEqual([])
     })
   })
