@@ -25,7 +25,7 @@ const settings = {
 
 const modes = [
   { name: 'embedded', enabled: true },
-  { name: 'services', enabled: hasService('DATABASE_URL') && hasService('AMQP_URL') },
+  { name: 'services', enabled: hasService('DATABASE_URL', 'AMQP_URL') },
 ]
 
 describe.runIf(hasChromium(CHROMIUM)).each(modes)('the dashboard in headless Chromium ($name)', (mode) => {
