@@ -13,8 +13,8 @@ const inCi = Boolean(process.env.CI)
 
 /** What turns on each thing a suite may need; `npm test` prints it for each suite that skipped for want of it. */
 export const HOW_TO_ENABLE = {
-  DATABASE_URL:
-    'set DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (a server where tests may create databases)',
+  // A server where the tests may create (and drop) databases of their own.
+  DATABASE_URL: 'set DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres',
   AMQP_URL: 'set AMQP_URL=amqp://guest:guest@127.0.0.1:5672',
   moto: 'install moto\'s server (pip install "moto[server]")',
   chromium: (path: string) => `install Chromium at ${path} (apt-get install chromium)`,

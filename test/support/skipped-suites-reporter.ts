@@ -14,13 +14,20 @@ export function skippedSuiteLines(suites: SkippedSuite[]): string[] {
   if (suites.length === 0) return []
   const lines = suites.map(
     (s) =>
-      `skipped ${s.skipped === s.total ? `${s.file} (all ${s.total} tests)` : `${s.skipped} of ${s.total} tests of ${s.file}`}: ${s.skippedFor.join(', and ')} to run ${s.skipped === 1 ? 'it' : 'them'}`,
+      `skipped ${whichTests(s)}: ${s.skippedFor.join(' and ')} to run ${s.skipped === 1 ? 'it' : 'them'}`,
   )
   const tests = suites.reduce((n, s) => n + s.skipped, 0)
   return [
     ...lines,
-    `${tests} tests in ${suites.length} suites skipped for want of a service or tool (with CI set, a missing one fails the run instead)`,
+    `${plural(tests, 'test')} in ${plural(suites.length, 'suite')} skipped for want of a service or tool (with CI set, a missing one fails the run instead)`,
   ]
+}
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`
+
+function whichTests({ file, skipped, total }: SkippedSuite): string {
+  if (skipped < total) return `${skipped} of ${total} tests of ${file}`
+  return `${file} (${total === 1 ? 'its one test' : `all ${total} tests`})`
 }
 
 /**
@@ -39,7 +46,8 @@ export default class SkippedSuitesReporter implements Reporter {
     for (const module of modules) {
       const skippedFor = module.meta().skippedFor
       if (!skippedFor?.length) continue
-      const skipped = [...module.children.allTests('skipped')].length
+      // Skipped by the suite's own condition (runIf), not for a failed beforeAll.
+      const skipped = [...module.children.allTests()].filter((t) => t.options.mode === 'skip').length
       if (skipped === 0) continue
       suites.push({
         file: module.relativeModuleId,
