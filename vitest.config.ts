@@ -2,6 +2,9 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
+    // After the usual report, one line per suite skipped for want of a service, naming the setting
+    // that turns it on (the suites mark themselves: test/support/services.ts).
+    reporters: ['default', './test/support/skipped-suites-reporter.ts'],
     // Quiet by default: LOG_LEVEL=DEBUG npm test shows every line, and POWERTOOLS_METRICS_DISABLED=false
     // the CloudWatch EMF lines (test/unit/metrics.test.ts turns those on to check them).
     env: {

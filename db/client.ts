@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { type SQL, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
@@ -54,7 +55,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     db: drizzlePglite({ client, schema }) as unknown as Db,
     kind: 'pglite',
-    description: `embedded PGlite (${dir})`,
+    description: `embedded PGlite (${dir.startsWith('memory://') ? 'in memory: nothing is kept' : `data in ${resolve(dir)}`})`,
     close: () => client.close(),
   }
 }

@@ -1,5 +1,6 @@
 import { ConfigError, getConfig } from '../core/config.js'
 import { logger } from '../core/logging.js'
+import { startupBanner } from './banner.js'
 import { startRuntime } from './runtime.js'
 
 /** `npm start`: the whole system in one process, on embedded defaults. */
@@ -15,6 +16,8 @@ async function main() {
     throw error
   }
   const runtime = await startRuntime(config)
+  // On stderr, so that stdout stays one JSON log line per line (npm start | jq works).
+  process.stderr.write(`${startupBanner(runtime)}\n`)
   const stop = async (signal: string) => {
     logger().info(`${signal} received: taking no new work, draining in-flight work`)
     // Closing the connections can itself hang (a pool whose server stopped answering): the grace is a bound.

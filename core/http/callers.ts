@@ -78,23 +78,55 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /**
- * What is open to anyone under these settings, as warnings for the start-up log and the
- * dashboard. Deployed behind API Gateway every client and admin route needs a key.
+ * Who may call a kind of route: protected, and by what; or open to anyone, for want of which
+ * setting, with what consequence and how to close it.
  */
+export type RouteAccess =
+  | { open: false; protectedBy: string }
+  | { open: true; setting: 'API_KEYS' | 'ADMIN_TOKEN'; consequence: string; remedy: string }
+
+/**
+ * Who may call the order routes and the admin routes under these settings. Deployed behind API
+ * Gateway every client and admin route needs a key. The start-up banner (local/banner.ts) shows
+ * both; the start-up log and the dashboard show the warnings of the open ones (`accessWarnings`).
+ */
+export function routeAccess(credentials: Credentials): { orders: RouteAccess; admin: RouteAccess } {
+  if (credentials.apiKeyIds.size > 0 || credentials.adminApiKeyId !== undefined)
+    return {
+      orders: { open: false, protectedBy: "each client's API Gateway key" },
+      admin: { open: false, protectedBy: "the admin's API Gateway key" },
+    }
+  const clients = [...new Set(credentials.apiKeys.values())]
+  return {
+    orders:
+      clients.length === 0
+        ? {
+            open: true,
+            setting: 'API_KEYS',
+            consequence:
+              'order routes are open; every caller is the one client "default" and sees and cancels every order',
+            remedy: 'Set API_KEYS=client:key,... to give each client its own.',
+          }
+        : { open: false, protectedBy: `API_KEYS (clients ${clients.join(', ')})` },
+    admin:
+      credentials.adminToken === undefined
+        ? {
+            open: true,
+            setting: 'ADMIN_TOKEN',
+            consequence:
+              "admin routes (sync, redrive, the mock vendors' orders and controls) are open to anyone",
+            remedy: 'Set ADMIN_TOKEN to protect them.',
+          }
+        : { open: false, protectedBy: 'ADMIN_TOKEN' },
+  }
+}
+
+/** What is open to anyone under these settings, as warnings for the start-up log and the dashboard. */
 export function accessWarnings(credentials: Credentials): string[] {
-  if (credentials.apiKeyIds.size > 0 || credentials.adminApiKeyId !== undefined) return []
-  return [
-    ...(credentials.apiKeys.size === 0
-      ? [
-          'No API_KEYS: order routes are open; every caller is the one client "default" and sees and cancels every order. Set API_KEYS=client:key,... to give each client its own.',
-        ]
-      : []),
-    ...(credentials.adminToken === undefined
-      ? [
-          "No ADMIN_TOKEN: admin routes (sync, redrive, the mock vendors' orders and controls) are open to anyone. Set ADMIN_TOKEN to protect them.",
-        ]
-      : []),
-  ]
+  const { orders, admin } = routeAccess(credentials)
+  return [orders, admin].flatMap((access) =>
+    access.open ? [`No ${access.setting}: ${access.consequence}. ${access.remedy}`] : [],
+  )
 }
 
 /** The client whose orders a caller may see: undefined for the admin (every client's). */

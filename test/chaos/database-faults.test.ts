@@ -72,140 +72,137 @@ const restartPostgres = () =>
     timeout: 120_000,
   })
 
-describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
-  'the service under database faults',
-  () => {
-    let stack: SpawnedStack | undefined
-    let observer: Database | undefined
+describe.runIf(hasService('DATABASE_URL', 'AMQP_URL'))('the service under database faults', () => {
+  let stack: SpawnedStack | undefined
+  let observer: Database | undefined
 
-    afterAll(async () => {
-      await observer?.close()
-      await stack?.close()
+  afterAll(async () => {
+    await observer?.close()
+    await stack?.close()
+  })
+
+  it('survives 20 terminations of its backends and a PostgreSQL restart under load: every answer 202 or a 503 to retry, every accepted order finished, nothing oversold or shipped twice', async () => {
+    stack = await spawnedStack({ rabbit: true })
+    const runtime = await stack.start(await freePort(), {
+      SYNC_INTERVAL_MS: '2000',
+      OUTBOX_RELAY_INTERVAL_MS: '300',
+      STUCK_AFTER_MS: '5000',
+      VENDOR_TIMEOUT_MS: '2000',
+      VENDOR_RETRIES: '1',
     })
+    const database = new URL(stack.databaseUrl).pathname.slice(1)
+    const http = api(runtime.url)
+    const setup = await openDatabase({ url: stack.databaseUrl, pgliteDataDir: '', poolMax: 2 })
+    try {
+      for (const v of VENDORS)
+        for (const sku of SKUS) await setMockStock(setup.db, v, sku, STOCK_PER_VENDOR_AND_SKU)
+    } finally {
+      await setup.close()
+    }
+    expect((await http.post('/sync')).status).toBe(200)
 
-    it('survives 20 terminations of its backends and a PostgreSQL restart under load: every answer 202 or a 503 to retry, every accepted order finished, nothing oversold or shipped twice', async () => {
-      stack = await spawnedStack({ rabbit: true })
-      const runtime = await stack.start(await freePort(), {
-        SYNC_INTERVAL_MS: '2000',
-        OUTBOX_RELAY_INTERVAL_MS: '300',
-        STUCK_AFTER_MS: '5000',
-        VENDOR_TIMEOUT_MS: '2000',
-        VENDOR_RETRIES: '1',
-      })
-      const database = new URL(stack.databaseUrl).pathname.slice(1)
-      const http = api(runtime.url)
-      const setup = await openDatabase({ url: stack.databaseUrl, pgliteDataDir: '', poolMax: 2 })
-      try {
-        for (const v of VENDORS)
-          for (const sku of SKUS) await setMockStock(setup.db, v, sku, STOCK_PER_VENDOR_AND_SKU)
-      } finally {
-        await setup.close()
+    // Steady load: a few clients, each placing one order after another, until told to stop or the cap.
+    const answers: Answer[] = []
+    let stopped = false
+    const client = async () => {
+      while (!stopped && answers.length < MAX_REQUESTS) {
+        answers.push(await placeOrder(runtime.url, answers.length))
+        await new Promise((r) => setTimeout(r, 20))
       }
-      expect((await http.post('/sync')).status).toBe(200)
-
-      // Steady load: a few clients, each placing one order after another, until told to stop or the cap.
-      const answers: Answer[] = []
-      let stopped = false
-      const client = async () => {
-        while (!stopped && answers.length < MAX_REQUESTS) {
-          answers.push(await placeOrder(runtime.url, answers.length))
-          await new Promise((r) => setTimeout(r, 20))
-        }
+    }
+    const clients = Array.from({ length: 4 }, client)
+    const accepted = () => answers.filter((a) => a.status === 202).length
+    const tally = () => {
+      const counts: Record<string, number> = {}
+      for (const a of answers) {
+        const key = 'error' in a ? a.error : String(a.status)
+        counts[key] = (counts[key] ?? 0) + 1
       }
-      const clients = Array.from({ length: 4 }, client)
-      const accepted = () => answers.filter((a) => a.status === 202).length
-      const tally = () => {
-        const counts: Record<string, number> = {}
-        for (const a of answers) {
-          const key = 'error' in a ? a.error : String(a.status)
-          counts[key] = (counts[key] ?? 0) + 1
-        }
-        return JSON.stringify(counts)
-      }
-      const acceptedMore = async (what: string) => {
-        const before = accepted()
-        await eventually(
-          async () => (accepted() >= before + ACCEPTED_BETWEEN_FAULTS ? true : undefined),
-          90_000,
-          what,
-        ).catch((error: Error) => {
-          const exited = runtime.child.exitCode ?? runtime.child.signalCode
-          throw new Error(
-            `${error.message}; answers so far: ${tally()}${exited === null ? '' : `; the runtime exited (${exited}):\n${runtime.output().slice(-4_000)}`}`,
-          )
-        })
-      }
-
-      const terminated: number[] = []
-      try {
-        for (let fault = 1; fault <= TERMINATIONS + 1; fault++) {
-          await acceptedMore(`orders accepted before fault ${fault}`)
-          if (fault === Math.ceil(TERMINATIONS / 2)) await restartPostgres()
-          else terminated.push(await terminateBackends(database))
-        }
-        await acceptedMore('orders accepted after the last fault')
-      } finally {
-        stopped = true
-        await Promise.all(clients)
-      }
-      const exitCode = runtime.child.exitCode
-      const signal = runtime.child.signalCode
-
-      observer = await openDatabase({ url: stack.databaseUrl, pgliteDataDir: '', poolMax: 2 })
-      const db = observer.db
-      const ids = answers.flatMap((a) => ('id' in a && a.id ? [a.id] : []))
+      return JSON.stringify(counts)
+    }
+    const acceptedMore = async (what: string) => {
+      const before = accepted()
       await eventually(
-        async () => {
-          const [row] = await query<{ n: number }>(
-            db,
-            sql`select count(*)::int as n from orders
-              where id = any(${sql.param(ids)}::uuid[]) and status in ('confirmed', 'failed')`,
-          )
-          return row!.n === ids.length ? true : undefined
-        },
-        240_000,
-        `all ${ids.length} accepted orders confirmed or failed`,
-      )
-      const health = await healthAgain(http)
+        async () => (accepted() >= before + ACCEPTED_BETWEEN_FAULTS ? true : undefined),
+        90_000,
+        what,
+      ).catch((error: Error) => {
+        const exited = runtime.child.exitCode ?? runtime.child.signalCode
+        throw new Error(
+          `${error.message}; answers so far: ${tally()}${exited === null ? '' : `; the runtime exited (${exited}):\n${runtime.output().slice(-4_000)}`}`,
+        )
+      })
+    }
 
-      const [oversold] = await query<{ n: number }>(
-        db,
-        sql`select count(*)::int as n from vendor_stock where reserved > quantity`,
-      )
-      const shippedTwice = await query<{ vendorId: string; key: string; n: number }>(
-        db,
-        sql`select vendor_id as "vendorId", idempotency_key as key, count(*)::int as n
+    const terminated: number[] = []
+    try {
+      for (let fault = 1; fault <= TERMINATIONS + 1; fault++) {
+        await acceptedMore(`orders accepted before fault ${fault}`)
+        if (fault === Math.ceil(TERMINATIONS / 2)) await restartPostgres()
+        else terminated.push(await terminateBackends(database))
+      }
+      await acceptedMore('orders accepted after the last fault')
+    } finally {
+      stopped = true
+      await Promise.all(clients)
+    }
+    const exitCode = runtime.child.exitCode
+    const signal = runtime.child.signalCode
+
+    observer = await openDatabase({ url: stack.databaseUrl, pgliteDataDir: '', poolMax: 2 })
+    const db = observer.db
+    const ids = answers.flatMap((a) => ('id' in a && a.id ? [a.id] : []))
+    await eventually(
+      async () => {
+        const [row] = await query<{ n: number }>(
+          db,
+          sql`select count(*)::int as n from orders
+              where id = any(${sql.param(ids)}::uuid[]) and status in ('confirmed', 'failed')`,
+        )
+        return row!.n === ids.length ? true : undefined
+      },
+      240_000,
+      `all ${ids.length} accepted orders confirmed or failed`,
+    )
+    const health = await healthAgain(http)
+
+    const [oversold] = await query<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from vendor_stock where reserved > quantity`,
+    )
+    const shippedTwice = await query<{ vendorId: string; key: string; n: number }>(
+      db,
+      sql`select vendor_id as "vendorId", idempotency_key as key, count(*)::int as n
           from mock_vendor.orders group by vendor_id, idempotency_key having count(*) > 1`,
-      )
-      // Each confirmed allocation names the one vendor order of its (order, vendor) key.
-      const [unmatched] = await query<{ n: number }>(
-        db,
-        sql`select count(*)::int as n from allocations a
+    )
+    // Each confirmed allocation names the one vendor order of its (order, vendor) key.
+    const [unmatched] = await query<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from allocations a
           left join mock_vendor.orders m on m.idempotency_key = a.order_id || ':' || a.vendor_id
                                           and m.id::text = a.vendor_order_id
           where a.status = 'confirmed' and m.id is null`,
-      )
-      const [strays] = await query<{ n: number }>(
-        db,
-        sql`select count(*)::int as n from mock_vendor.orders m
+    )
+    const [strays] = await query<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from mock_vendor.orders m
           where not exists (select 1 from allocations a where m.idempotency_key = a.order_id || ':' || a.vendor_id)`,
-      )
-      const unexpected = answers.filter(
-        (a) => a.status !== 202 && !(a.status === 503 && 'problem' in a && a.problem && a.retryAfter),
-      )
+    )
+    const unexpected = answers.filter(
+      (a) => a.status !== 202 && !(a.status === 503 && 'problem' in a && a.problem && a.retryAfter),
+    )
 
-      expect({ exitCode, signal }).toEqual({ exitCode: null, signal: null })
-      expect(terminated.every((n) => n > 0)).toBe(true)
-      expect(unexpected).toEqual([])
-      expect(ids.length).toBeGreaterThanOrEqual((TERMINATIONS + 2) * ACCEPTED_BETWEEN_FAULTS)
-      expect(oversold!.n).toBe(0)
-      expect(await findDrift(db)).toEqual([])
-      expect(shippedTwice).toEqual([])
-      expect(unmatched!.n).toBe(0)
-      expect(strays!.n).toBe(0)
-      expect(health.body.database.status).toBe('ok')
-      expect(runtime.output()).toContain('database connection lost')
-      expect(runtime.output()).toContain('database connection regained')
-    }, 600_000)
-  },
-)
+    expect({ exitCode, signal }).toEqual({ exitCode: null, signal: null })
+    expect(terminated.every((n) => n > 0)).toBe(true)
+    expect(unexpected).toEqual([])
+    expect(ids.length).toBeGreaterThanOrEqual((TERMINATIONS + 2) * ACCEPTED_BETWEEN_FAULTS)
+    expect(oversold!.n).toBe(0)
+    expect(await findDrift(db)).toEqual([])
+    expect(shippedTwice).toEqual([])
+    expect(unmatched!.n).toBe(0)
+    expect(strays!.n).toBe(0)
+    expect(health.body.database.status).toBe('ok')
+    expect(runtime.output()).toContain('database connection lost')
+    expect(runtime.output()).toContain('database connection regained')
+  }, 600_000)
+})

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CHROMIUM, launchChromium } from '../support/browser.js'
 import { api } from '../support/http.js'
 import {
   type RunningProcess,
@@ -11,7 +12,6 @@ import {
 } from '../support/process.js'
 import { eventually, freePort, hasChromium, hasService } from '../support/services.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = 'test-artifacts'
 /** How long the page's own requests are counted for. */
 const WINDOW_MS = 30_000
@@ -25,7 +25,7 @@ const settings = {
 
 const modes = [
   { name: 'embedded', enabled: true },
-  { name: 'services', enabled: hasService('DATABASE_URL') && hasService('AMQP_URL') },
+  { name: 'services', enabled: hasService('DATABASE_URL', 'AMQP_URL') },
 ]
 
 describe.runIf(hasChromium(CHROMIUM)).each(modes)('the dashboard in headless Chromium ($name)', (mode) => {
@@ -88,17 +88,7 @@ describe.runIf(hasChromium(CHROMIUM)).each(modes)('the dashboard in headless Chr
     // Up again, though its row keeps the last sync's error until the next one (no scheduled sync here).
     await http.put('/mock-vendors/initech/behaviour', {})
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    })
+    browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
   })
   afterAll(async () => {

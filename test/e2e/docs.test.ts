@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CHROMIUM, launchChromium } from '../support/browser.js'
 import { type RunningProcess, startLocalRuntime } from '../support/process.js'
 import { freePort, hasChromium } from '../support/services.js'
-
-const CHROMIUM = '/usr/bin/chromium'
 
 /** `GET /docs` needs nothing but the runtime: its renderer is served from the project's own npm package. */
 describe('the API docs page, offline', () => {
@@ -54,10 +52,7 @@ describe('the API docs page, offline', () => {
   it.runIf(hasChromium(CHROMIUM))(
     'renders every operation in headless Chromium with every request outside the runtime refused',
     async () => {
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-      })
+      const browser = await launchChromium()
       try {
         const context = await browser.newContext({ viewport: { width: 1400, height: 900 } })
         const outside: string[] = []

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { bannerRows } from '../support/banner.js'
 import { api } from '../support/http.js'
 import {
   type RunningProcess,
@@ -52,32 +53,29 @@ async function orderToConfirmation(url: string) {
   return order.id as string
 }
 
-describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
-  'npm start with PostgreSQL and RabbitMQ',
-  () => {
-    let stack: SpawnedStack | undefined
+describe.runIf(hasService('DATABASE_URL', 'AMQP_URL'))('npm start with PostgreSQL and RabbitMQ', () => {
+  let stack: SpawnedStack | undefined
 
-    afterAll(() => stack?.close())
+  afterAll(() => stack?.close())
 
-    it('takes an order over HTTP through RabbitMQ to confirmed at the vendor, then drains and exits on SIGTERM', async () => {
-      stack = await spawnedStack({ rabbit: true })
-      const runtime = await stack.start(await freePort())
-      expect(runtime.output()).toMatch(/database: PostgreSQL 127\.0\.0\.1:5432/)
-      expect(runtime.output()).toMatch(/queue: RabbitMQ 127\.0\.0\.1:5672/)
-      const health = await api(runtime.url).get('/health')
-      expect(health.body).toMatchObject({
-        status: 'ok',
-        database: { kind: 'postgres' },
-        queue: { kind: 'rabbitmq' },
-      })
-
-      await orderToConfirmation(runtime.url)
-
-      expect(await runtime.stop('SIGTERM')).toBe(0)
-      expect(runtime.output()).toMatch(/stopped/)
+  it('takes an order over HTTP through RabbitMQ to confirmed at the vendor, then drains and exits on SIGTERM', async () => {
+    stack = await spawnedStack({ rabbit: true })
+    const runtime = await stack.start(await freePort())
+    expect(runtime.output()).toMatch(/database: PostgreSQL 127\.0\.0\.1:5432/)
+    expect(runtime.output()).toMatch(/queue: RabbitMQ 127\.0\.0\.1:5672/)
+    const health = await api(runtime.url).get('/health')
+    expect(health.body).toMatchObject({
+      status: 'ok',
+      database: { kind: 'postgres' },
+      queue: { kind: 'rabbitmq' },
     })
-  },
-)
+
+    await orderToConfirmation(runtime.url)
+
+    expect(await runtime.stop('SIGTERM')).toBe(0)
+    expect(runtime.output()).toMatch(/stopped/)
+  })
+})
 
 describe('npm start on a bare machine (no DATABASE_URL, no AMQP_URL)', () => {
   let runtime: RunningProcess | undefined
@@ -94,6 +92,16 @@ describe('npm start on a bare machine (no DATABASE_URL, no AMQP_URL)', () => {
     runtime = await startLocalRuntime(port, { PGLITE_DATA_DIR: dataDir })
     expect(runtime.output()).toMatch(/database: embedded PGlite/)
     expect(runtime.output()).toMatch(/queue: in-process queue/)
+    // The start-up banner: where to go, what it runs on, and that both kinds of route are open.
+    expect(bannerRows(runtime.output())).toEqual({
+      dashboard: `${runtime.url}/`,
+      'API docs': `${runtime.url}/docs`,
+      API: `${runtime.url} (contract: ${runtime.url}/openapi.json)`,
+      database: `embedded PGlite (data in ${dataDir})`,
+      queue: 'in-process queue (set AMQP_URL to use RabbitMQ)',
+      'order routes': expect.stringMatching(/^OPEN to anyone \(no API_KEYS\)\. Set API_KEYS=/),
+      'admin routes': expect.stringMatching(/^OPEN to anyone \(no ADMIN_TOKEN\)\. Set ADMIN_TOKEN/),
+    })
 
     const orderId = await orderToConfirmation(runtime.url)
     expect(await runtime.stop('SIGTERM')).toBe(0)

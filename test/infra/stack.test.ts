@@ -535,87 +535,84 @@ describe('the local target', () => {
     }
   })
 
-  describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
-    'a bundle run as Lambda runs it',
-    () => {
-      let database: Awaited<ReturnType<typeof freshDatabase>>
-      const prefix = `test.${uniqueId()}.`
-      beforeAll(async () => {
-        database = await freshDatabase()
-      })
-      afterAll(async () => {
-        await database?.drop()
-        await deleteQueues(prefix)
-      })
+  describe.runIf(hasService('DATABASE_URL', 'AMQP_URL'))('a bundle run as Lambda runs it', () => {
+    let database: Awaited<ReturnType<typeof freshDatabase>>
+    const prefix = `test.${uniqueId()}.`
+    beforeAll(async () => {
+      database = await freshDatabase()
+    })
+    afterAll(async () => {
+      await database?.drop()
+      await deleteQueues(prefix)
+    })
 
-      it('migrates the database in the migration step, as the custom resource calls it, and a function then reports PostgreSQL and RabbitMQ healthy', async () => {
-        const { out, template } = bundles()
-        const [migrate] = Object.values(
-          template.findResources('AWS::Lambda::Function', {
-            Properties: { FunctionName: functionName(migrateSpec) },
-          }),
-        )
-        const migrateAsset = `asset.${String(migrate!.Properties.Code.S3Key).replace(/\.zip$/, '')}`
-        const create = {
-          RequestType: 'Create',
-          ResourceType: 'Custom::Migrations',
-          ResourceProperties: { ServiceToken: 'arn', Chains: ['service', 'mock-vendor'] },
-        }
-        const migrated = runBundle(
-          join(out, migrateAsset),
-          `const { handler } = await import('./index.mjs')
+    it('migrates the database in the migration step, as the custom resource calls it, and a function then reports PostgreSQL and RabbitMQ healthy', async () => {
+      const { out, template } = bundles()
+      const [migrate] = Object.values(
+        template.findResources('AWS::Lambda::Function', {
+          Properties: { FunctionName: functionName(migrateSpec) },
+        }),
+      )
+      const migrateAsset = `asset.${String(migrate!.Properties.Code.S3Key).replace(/\.zip$/, '')}`
+      const create = {
+        RequestType: 'Create',
+        ResourceType: 'Custom::Migrations',
+        ResourceProperties: { ServiceToken: 'arn', Chains: ['service', 'mock-vendor'] },
+      }
+      const migrated = runBundle(
+        join(out, migrateAsset),
+        `const { handler } = await import('./index.mjs')
          console.log(JSON.stringify(await handler(${JSON.stringify(create)})))
          process.exit(0)`,
-          { DATABASE_URL: database.url, LOG_LEVEL: 'ERROR' },
-        )
-        expect(JSON.parse(migrated.stdout.trim().split('\n').at(-1) ?? '{}'), migrated.stderr).toMatchObject({
-          PhysicalResourceId: 'order-aggregator-migrations',
-          Data: { Chains: 'service,mock-vendor' },
-        })
-        const [health] = Object.values(
-          template.findResources('AWS::Lambda::Function', {
-            Properties: { FunctionName: functionName(functions.health) },
-          }),
-        )
-        const asset = `asset.${String(health!.Properties.Code.S3Key).replace(/\.zip$/, '')}`
-        const event = {
-          httpMethod: 'GET',
-          path: '/health',
-          resource: '/health',
-          headers: {},
-          requestContext: { requestId: 'bundle-test' },
-        }
-        const run = runBundle(
-          join(out, asset),
-          `const { handler } = await import('./index.mjs')
+        { DATABASE_URL: database.url, LOG_LEVEL: 'ERROR' },
+      )
+      expect(JSON.parse(migrated.stdout.trim().split('\n').at(-1) ?? '{}'), migrated.stderr).toMatchObject({
+        PhysicalResourceId: 'order-aggregator-migrations',
+        Data: { Chains: 'service,mock-vendor' },
+      })
+      const [health] = Object.values(
+        template.findResources('AWS::Lambda::Function', {
+          Properties: { FunctionName: functionName(functions.health) },
+        }),
+      )
+      const asset = `asset.${String(health!.Properties.Code.S3Key).replace(/\.zip$/, '')}`
+      const event = {
+        httpMethod: 'GET',
+        path: '/health',
+        resource: '/health',
+        headers: {},
+        requestContext: { requestId: 'bundle-test' },
+      }
+      const run = runBundle(
+        join(out, asset),
+        `const { handler } = await import('./index.mjs')
          const r = await handler(${JSON.stringify(event)}, { awsRequestId: 'bundle-test', getRemainingTimeInMillis: () => 10000 })
          console.log(JSON.stringify(r))
          process.exit(0)`,
-          {
-            DATABASE_URL: database.url,
-            AMQP_URL: amqpUrl!,
-            QUEUE_PREFIX: prefix,
-            LOG_LEVEL: 'ERROR',
-            POWERTOOLS_METRICS_DISABLED: 'true',
-            MIGRATIONS: 'deploy',
-          },
-        )
+        {
+          DATABASE_URL: database.url,
+          AMQP_URL: amqpUrl!,
+          QUEUE_PREFIX: prefix,
+          LOG_LEVEL: 'ERROR',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+          MIGRATIONS: 'deploy',
+        },
+      )
 
-        const answer = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}')
-        expect(answer.statusCode, run.stderr).toBe(200)
-        expect(JSON.parse(answer.body)).toMatchObject({
-          database: { status: 'ok', kind: 'postgres' },
-          queue: { status: 'ok', kind: 'rabbitmq' },
-        })
-        const count = (dir: string) =>
-          readdirSync(join(out, migrateAsset, dir)).filter((f) => f.endsWith('.sql')).length
-        expect(await countMigrations(database.url, 'drizzle.__drizzle_migrations')).toBe(count('migrations'))
-        expect(await countMigrations(database.url, 'mock_vendor.__drizzle_migrations')).toBe(
-          count('mock-vendor/migrations'),
-        )
+      const answer = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}')
+      expect(answer.statusCode, run.stderr).toBe(200)
+      expect(JSON.parse(answer.body)).toMatchObject({
+        database: { status: 'ok', kind: 'postgres' },
+        queue: { status: 'ok', kind: 'rabbitmq' },
       })
-    },
-  )
+      const count = (dir: string) =>
+        readdirSync(join(out, migrateAsset, dir)).filter((f) => f.endsWith('.sql')).length
+      expect(await countMigrations(database.url, 'drizzle.__drizzle_migrations')).toBe(count('migrations'))
+      expect(await countMigrations(database.url, 'mock_vendor.__drizzle_migrations')).toBe(
+        count('mock-vendor/migrations'),
+      )
+    })
+  })
 })
 
 async function countMigrations(url: string, table: string): Promise<number> {

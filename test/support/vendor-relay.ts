@@ -18,13 +18,21 @@ export interface VendorRelay {
   close(): Promise<void>
 }
 
+/** A request the relay passed on. */
+export interface RelayedRequest {
+  method: string
+  path: string
+  body: string | undefined
+}
+
 /**
- * A vendor's API relayed over real HTTP on a free port, so that a test can stand between us and
- * the vendor: `onStock` runs each stock page request (the relay's own call included) and sees the
- * page the vendor answered.
+ * A vendor's API (or any HTTP API) relayed over real HTTP on a free port, so that a test can stand
+ * between a client and the API: `onStock` runs each stock page request (the relay's own call
+ * included) and sees the page the vendor answered; `onRequest` sees every request as it arrives.
  */
 export async function startVendorRelay(
-  onStock: (forward: () => Promise<StockAnswer>) => Promise<StockAnswer>,
+  onStock: (forward: () => Promise<StockAnswer>) => Promise<StockAnswer> = (forward) => forward(),
+  onRequest: (request: RelayedRequest) => void = () => {},
 ): Promise<VendorRelay> {
   const relay = { target: '' } as VendorRelay
   const forward = async (method: string, path: string, headers: Record<string, string>, body?: Buffer) => {
@@ -40,6 +48,7 @@ export async function startVendorRelay(
       if (typeof value === 'string') headers[name] = value
     }
     const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined
+    onRequest({ method: req.method!, path: req.url!, body: body?.toString() })
     try {
       const answer =
         req.method === 'GET' && req.url?.startsWith('/stock')

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../core/config.js'
 import { AppError } from '../../core/errors.js'
-import { accessWarnings, identifyCaller } from '../../core/http/callers.js'
+import { accessWarnings, identifyCaller, routeAccess } from '../../core/http/callers.js'
 import { httpStatusOf } from '../../core/http/problem.js'
 
 /** The event of a request API Gateway let through with the key of this id (or with none). */
@@ -78,5 +78,18 @@ describe('callers of the embedded runtime', () => {
       'No ADMIN_TOKEN',
     ])
     expect(accessWarnings(keyed)).toEqual([])
+  })
+
+  it('says what protects each kind of route, naming clients and never a secret', () => {
+    const access = routeAccess(keyed)
+    expect(access).toEqual({
+      orders: { open: false, protectedBy: 'API_KEYS (clients alpha)' },
+      admin: { open: false, protectedBy: 'ADMIN_TOKEN' },
+    })
+    expect(JSON.stringify(access)).not.toMatch(/secret/)
+    expect(routeAccess(loadConfig({ ADMIN_TOKEN: 'admin-secret' })).orders).toMatchObject({
+      open: true,
+      setting: 'API_KEYS',
+    })
   })
 })
