@@ -135,6 +135,7 @@ const EnvSchema = z
     ADMIN_API_KEY_ID: optionalString,
     MOCK_VENDOR_API_KEY: optionalString,
     DEAD_LETTER_QUEUE_URL: optionalString.pipe(z.url().optional()),
+    OUTBOX_RELAY_FUNCTION: optionalString,
     /**
      * On SIGTERM or SIGINT, how long the embedded runtime lets work in flight (requests, order
      * batches, a sync) finish after it stopped taking new work; then it cuts what is left and exits.
@@ -201,6 +202,7 @@ const EnvSchema = z
       apiKeyIds: env.API_KEY_IDS,
       adminApiKeyId: env.ADMIN_API_KEY_ID,
       deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,
+      outboxRelayFunction: env.OUTBOX_RELAY_FUNCTION,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     }
   })
@@ -260,6 +262,8 @@ const meanings = {
     'the `X-API-Key` sent to the mock vendors, whose order routes are admin routes; unset: `ADMIN_TOKEN`',
   DEAD_LETTER_QUEUE_URL:
     'an SQS queue that receives the order dead-letter records (the stack sets `process-order-dlq`)',
+  OUTBOX_RELAY_FUNCTION:
+    'set by the CDK stack for the functions that bind `relay`: the relay function they invoke asynchronously after a commit, instead of publishing to the broker themselves',
   SHUTDOWN_GRACE_MS:
     'on SIGTERM/SIGINT no new work is taken (503 problem+json with `Connection: close`, idle connections closed); work in flight gets this long, then exit 0',
 } satisfies Record<SettingName, string>

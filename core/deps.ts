@@ -7,6 +7,7 @@ import { connectionLog } from './logging.js'
 import { AmqpBus, type QueueDeclaration } from './messaging/amqp-bus.js'
 import type { Bus } from './messaging/bus.js'
 import { MemoryBus } from './messaging/memory-bus.js'
+import { lambdaRelayTrigger, type RelayTrigger } from './messaging/relay.js'
 import { withSqsDeadLetters } from './messaging/sqs-dead-letters.js'
 
 /** What the handlers need from the outside world, built once per process (a warm Lambda reuses it). */
@@ -14,6 +15,13 @@ export interface Deps {
   config: Config
   database: Database
   bus: Bus
+  /**
+   * How to start the outbox relay right after a commit, for the functions that bind `relay`
+   * (infra/topology.ts): the relay function through the Lambda API when the stack names it
+   * (OUTBOX_RELAY_FUNCTION), the runtime's own invocation in the embedded runtime. Those
+   * functions publish nothing themselves when it is set.
+   */
+  relay?: RelayTrigger | undefined
 }
 
 /** The RabbitMQ queues this service declares, derived from infra/topology.ts and the settings. */
@@ -59,7 +67,8 @@ export async function createDeps(
   if (config.deadLetterQueueUrl) {
     bus = withSqsDeadLetters(bus, deadLetterClient(), queues.orders.deadLetter, config.deadLetterQueueUrl)
   }
-  return { config, database, bus }
+  const relay = config.outboxRelayFunction ? lambdaRelayTrigger(config.outboxRelayFunction) : undefined
+  return { config, database, bus, relay }
 }
 
 let current: Promise<Deps> | undefined

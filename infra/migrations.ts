@@ -19,7 +19,12 @@ export const migrateSpec: FunctionSpec = {
   routes: [],
   // Given DATABASE_URL by the construct below, which is not a topology function.
   binds: ['database'],
+  // One deployment at a time runs it (CloudFormation's custom resource).
+  concurrency: 1,
 }
+
+/** Database connections the migration step holds while it runs: its pool of one, and its lock's client. */
+export const MIGRATION_CONNECTIONS = 2
 
 /** The chains a target's deploy step applies: never the mock vendor's on `aws`. */
 export const chainsFor = (target: Target): MigrationChain[] =>
@@ -30,6 +35,8 @@ export interface MigrationsProps {
   databaseUrl: string
   vpc?: ec2.IVpc
   securityGroups?: ec2.ISecurityGroup[]
+  /** Reserved concurrency (the `aws` target): one deployment migrates at a time. */
+  reservedConcurrency?: number
 }
 
 /** The event the deploy step hands to functions/migrate: a custom resource's Create. */
@@ -67,6 +74,7 @@ export class Migrations extends Construct {
       spec: migrateSpec,
       environment: { DATABASE_URL: props.databaseUrl },
       migrations: this.chains.map((c) => c.path),
+      reservedConcurrency: props.reservedConcurrency,
       vpc: props.vpc,
       securityGroups: props.securityGroups,
     })

@@ -22,6 +22,8 @@ export interface ServiceFunctionProps {
   deadLetterQueue?: sqs.IQueue
   vpc?: ec2.IVpc
   securityGroups?: ec2.ISecurityGroup[]
+  /** Lambda reserved concurrency: at most this many containers (the spec's `concurrency`, on AWS). */
+  reservedConcurrency?: number | undefined
   /**
    * The migration chains to copy beside the bundle, by their path under db/ (MigrationChain.path),
    * where db/migrate.ts finds them: only the function that migrates needs any.
@@ -50,6 +52,7 @@ export class ServiceFunction extends NodejsFunction {
       architecture: Architecture.X86_64,
       timeout: Duration.seconds(Math.max(spec.timeoutSeconds, 10)),
       memorySize: spec.memoryMb,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       ...(spec.asyncFailure && props.deadLetterQueue
         ? {

@@ -12,15 +12,19 @@ import * as sqs from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
 import { ConfigError, loadConfig } from '../core/config.js'
 import { DEFAULT_CLIENT } from '../core/orders/schemas.js'
-import { Migrations } from './migrations.js'
+import { MIGRATION_CONNECTIONS, Migrations } from './migrations.js'
 import { functionName, ServiceFunction } from './service-function.js'
 import {
   type Binding,
   bindingsOf,
   clientThrottle,
+  databaseConnectionBudget,
+  databaseConnections,
   deadLetterQueues,
+  deployment,
   type FunctionSpec,
   functionsFor,
+  outboxRelayOf,
   queues,
   type Route,
   retryPolicy,
@@ -87,13 +91,20 @@ export class OrderAggregatorStack extends Stack {
     })
     if (target === 'local') Tags.of(api).add('_custom_id_', LOCAL_API_ID)
 
+    const deployed = functionsFor(target, props.topology)
+    if (target === 'aws') checkConnections(deployed)
     const keys = this.apiKeys(api, props.clients ?? [DEFAULT_CLIENT])
     const network = target === 'aws' ? this.awsNetwork() : undefined
     const orderDeadLetters = dlqs.get(deadLetterQueues.processOrder)!
+    const relay = deployed.some((spec) => bindingsOf(spec).has('relay'))
+      ? outboxRelayOf(props.topology)
+      : undefined
     // What each binding puts in a function's environment; a function gets only what it binds.
     const services = target === 'aws' ? this.awsSettings(network!, vendors!) : localSettings()
     const settings: Record<Binding, Record<string, string>> = {
       ...services,
+      // The relay function, invoked asynchronously after a commit (the grant is given below).
+      relay: relay ? { OUTBOX_RELAY_FUNCTION: functionName(relay) } : {},
       // Final order failures are recorded here too, where `awslocal sqs receive-message` reads them.
       deadLetters: { DEAD_LETTER_QUEUE_URL: orderDeadLetters.queueUrl },
       // API Gateway checks the keys; the functions tell the clients and the admin apart by key id.
@@ -107,9 +118,10 @@ export class OrderAggregatorStack extends Stack {
       databaseUrl: services.database.DATABASE_URL,
       vpc: network?.vpc,
       securityGroups: network ? [network.functions] : undefined,
+      reservedConcurrency: target === 'aws' ? 1 : undefined,
     })
 
-    for (const spec of functionsFor(target, props.topology)) {
+    for (const spec of deployed) {
       const bindings = bindingsOf(spec)
       const fn = new ServiceFunction(this, {
         spec,
@@ -119,6 +131,8 @@ export class OrderAggregatorStack extends Stack {
           ...[...bindings].map((binding) => settings[binding]),
         ),
         deadLetterQueue: spec.asyncFailure ? dlqs.get(spec.asyncFailure.deadLetterQueue) : undefined,
+        // The topology's number, on AWS (see `deployment` for the arithmetic); LocalStack reserves none.
+        reservedConcurrency: target === 'aws' ? spec.concurrency : undefined,
         vpc: network?.vpc,
         securityGroups: network ? [network.functions] : undefined,
       })
@@ -146,6 +160,10 @@ export class OrderAggregatorStack extends Stack {
         else this.bridgeIdentity(fn)
       }
     }
+
+    // Each function that binds `relay` may start the relay, and nothing else.
+    for (const spec of deployed.filter((s) => bindingsOf(s).has('relay')))
+      this.functions.get(relay!.name)!.grantInvoke(this.functions.get(spec.name)!)
 
     new CfnOutput(this, 'AdminApiKeyId', {
       value: keys.admin.keyId,
@@ -211,14 +229,15 @@ export class OrderAggregatorStack extends Stack {
       description: 'Order Aggregator functions',
     })
     const data = new ec2.SecurityGroup(this, 'data-sg', { vpc, description: 'PostgreSQL and RabbitMQ' })
-    data.addIngressRule(functions, ec2.Port.tcp(5432), 'functions to PostgreSQL')
+    data.addIngressRule(functions, ec2.Port.tcp(5432), 'functions to the RDS Proxy')
+    data.addIngressRule(data, ec2.Port.tcp(5432), 'RDS Proxy to PostgreSQL')
     data.addIngressRule(functions, ec2.Port.tcp(5671), 'functions to RabbitMQ (AMQPS)')
     // The MQ event source mapping polls the broker from the broker's own subnets.
     data.addIngressRule(data, ec2.Port.tcp(5671), 'event source mapping to RabbitMQ')
     data.addIngressRule(data, ec2.Port.tcp(443), 'event source mapping to the broker API')
     const database = new rds.DatabaseInstance(this, 'postgres', {
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
-      instanceType: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO),
+      instanceType: new ec2.InstanceType(deployment.database.instanceType),
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [data],
@@ -227,6 +246,19 @@ export class OrderAggregatorStack extends Stack {
       allocatedStorage: 20,
       backupRetention: Duration.days(7),
       removalPolicy: RemovalPolicy.SNAPSHOT,
+    })
+    // The functions reach PostgreSQL through RDS Proxy only: it holds the database connections
+    // (at most its share of max_connections, `deployment`) and lends one to a container per
+    // transaction. It authenticates clients itself against the database's Secrets Manager
+    // secret (the credentials it also connects with), and refuses any connection without TLS.
+    const proxy = database.addProxy('proxy', {
+      dbProxyName: 'order-aggregator',
+      secrets: [database.secret!],
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [data],
+      requireTLS: true,
+      maxConnectionsPercent: deployment.proxyMaxConnectionsPercent,
     })
     const brokerSecret = new secrets.Secret(this, 'broker-credentials', {
       generateSecretString: {
@@ -255,13 +287,16 @@ export class OrderAggregatorStack extends Stack {
       ],
       logs: { general: true },
     })
-    return { vpc, functions, data, database, broker, brokerSecret }
+    return { vpc, functions, data, database, proxy, broker, brokerSecret }
   }
 
-  /** Settings of the `aws` target: URLs assembled from the generated secrets at deploy time. */
+  /**
+   * Settings of the `aws` target: URLs assembled from the generated secrets at deploy time. The
+   * database is the RDS Proxy's endpoint, over TLS verified against the host name (the proxy's
+   * certificate is issued by Amazon's public CA, which Node trusts as it is).
+   */
   private awsSettings(network: ReturnType<OrderAggregatorStack['awsNetwork']>, vendors: string) {
-    const db = network.database
-    const dbSecret = db.secret!
+    const dbSecret = network.database.secret!
     const amqpEndpoint = Fn.select(0, network.broker.attrAmqpEndpoints)
     return {
       database: {
@@ -269,11 +304,10 @@ export class OrderAggregatorStack extends Stack {
           'postgres://orders:',
           dbSecret.secretValueFromJson('password').unsafeUnwrap(),
           '@',
-          db.dbInstanceEndpointAddress,
-          ':',
-          db.dbInstanceEndpointPort,
-          '/orders?sslmode=no-verify',
+          network.proxy.endpoint,
+          ':5432/orders?sslmode=verify-full',
         ]),
+        DB_POOL_MAX: String(deployment.dbConnectionsPerContainer),
       },
       broker: {
         AMQP_URL: Fn.join('', [
@@ -342,12 +376,35 @@ export class OrderAggregatorStack extends Stack {
 /** Settings of the `local` target: the docker-compose services, by name, on the compose network. */
 function localSettings() {
   return {
-    database: { DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/orders' },
+    database: {
+      DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/orders',
+      DB_POOL_MAX: String(deployment.dbConnectionsPerContainer),
+    },
     broker: { AMQP_URL: 'amqp://guest:guest@rabbitmq:5672' },
     vendors: {
       MOCK_VENDOR_BASE_URL: `http://localstack:4566/_aws/execute-api/${LOCAL_API_ID}/${STAGE.local}/mock-vendors`,
     },
   }
+}
+
+/**
+ * The `aws` target's database connections, checked against the proxy's budget before anything is
+ * synthesized (the arithmetic: `deployment` in infra/topology.ts).
+ */
+function checkConnections(specs: FunctionSpec[]): void {
+  const wanted = databaseConnections(specs) + MIGRATION_CONNECTIONS
+  const budget = databaseConnectionBudget()
+  if (wanted > budget)
+    throw new Error(
+      `The functions' concurrency asks for ${wanted} database connections, over the proxy's ${budget} ` +
+        `(${deployment.proxyMaxConnectionsPercent} % of ${deployment.database.instanceType}'s ${deployment.database.maxConnections}): ` +
+        'lower a concurrency in infra/topology.ts or size the database up',
+    )
+  const reserved = specs.reduce((sum, spec) => sum + spec.concurrency, 1)
+  if (reserved > deployment.accountReservableConcurrency)
+    throw new Error(
+      `The functions reserve ${reserved} concurrent executions, over the ${deployment.accountReservableConcurrency} an account may reserve`,
+    )
 }
 
 function addRoute(api: apigw.RestApi, route: Route, fn: ServiceFunction) {

@@ -67,8 +67,13 @@ export type Target = 'local' | 'aws'
  * What a function is given, and nothing else: the settings (and grants) of each binding. A
  * function with a client or admin route also binds `callers` (the API key ids), derived from its
  * routes.
- * - `database`: DATABASE_URL (the password with it).
+ * - `database`: DATABASE_URL (the password with it; on AWS the RDS Proxy's endpoint) and
+ *   DB_POOL_MAX, one connection per container (`deployment.dbConnectionsPerContainer`).
  * - `broker`: AMQP_URL (with its password) and the order queue's delivery limit.
+ * - `relay`: OUTBOX_RELAY_FUNCTION and the right to invoke the outbox relay (the spec marked
+ *   `outboxRelay`) asynchronously: the function publishes nothing itself, and so holds no broker
+ *   connection; after a commit it starts a relay run unless one is asked for already
+ *   (core/messaging/relay.ts). The embedded runtime starts the run in process.
  * - `deadLetters`: DEAD_LETTER_QUEUE_URL and the right to send to the order dead-letter queue.
  * - `vendors`: the vendors to sync and forward to (VENDORS on AWS, the mock vendors' URL locally).
  * - `mockVendorKey`: the key the mock vendors' admin routes take (LocalStack only).
@@ -77,7 +82,14 @@ export type Target = 'local' | 'aws'
 /** A setting (core/config.ts) that is a period in milliseconds. */
 export type IntervalSetting = 'syncIntervalMs' | 'outboxRelayIntervalMs'
 
-export type Binding = 'database' | 'broker' | 'deadLetters' | 'vendors' | 'mockVendorKey' | 'callers'
+export type Binding =
+  | 'database'
+  | 'broker'
+  | 'relay'
+  | 'deadLetters'
+  | 'vendors'
+  | 'mockVendorKey'
+  | 'callers'
 
 export interface FunctionSpec {
   /** Kebab-case function name; also its folder under functions/. */
@@ -101,6 +113,15 @@ export interface FunctionSpec {
   queue?: { name: QueueName; batchSize: number; maxBatchingWindowSeconds: number }
   /** A stand-in for an outside system (the mock vendor): deployed to LocalStack, never to AWS. */
   standIn?: boolean
+  /** The outbox relay: the function that functions binding `relay` start after their commits. */
+  outboxRelay?: boolean
+  /**
+   * Containers of this function at most on AWS (Lambda reserved concurrency, applied by the
+   * stack): each holds `deployment.dbConnectionsPerContainer` database connections if it binds
+   * `database`, so these numbers, summed, are the database connections the service can ever ask
+   * for (`deployment`). Say beside each why it is what it is.
+   */
+  concurrency: number
   /** Lambda asynchronous-invocation policy and the SQS dead-letter queue it feeds. */
   asyncFailure?: { retryAttempts: number; maxEventAgeSeconds: number; deadLetterQueue: string }
 }
@@ -118,6 +139,42 @@ export const queues = {
 
 export type QueueName = keyof typeof queues
 
+/**
+ * What the `aws` target deploys its data on, and the database connections the functions may ask
+ * for. Every deployed container opens ONE database connection (`dbConnectionsPerContainer`: the
+ * `database` binding's DB_POOL_MAX; the embedded runtime keeps DB_POOL_MAX's default): a Lambda
+ * container serves one request at a time, so a second connection would only sit idle.
+ *
+ * The arithmetic, for db.t4g.medium: RDS's default max_connections is
+ * LEAST(DBInstanceClassMemory / 9531392, 5000), about 410 for its 4 GiB. RDS Proxy may open
+ * `proxyMaxConnectionsPercent` (90 %) of them, 369, leaving the rest to RDS's reserved slots and an
+ * operator. Counted as if every client connection were pinned to a database connection of its
+ * own (the worst case of RDS Proxy), the functions that bind `database` hold at most
+ * Σ concurrency × 1 = 315 (place-order 200, get-order 40, list-orders 20, list-products 20,
+ * cancel-order 10, list-vendors 5, health 5, operations 5, process-order 5, relay-outbox 3,
+ * sync-vendors 2), and the migration step 2 while a deployment runs: 317 < 369. The stack
+ * refuses to synthesize a topology whose sum passes the budget (`databaseConnections`), so a new
+ * function or a raised number is checked against it.
+ * Lambda's side: every reserved number together (326 with the dashboard's and api-docs' 5 each)
+ * stays under the 900 a default account may reserve (1,000, less the 100 Lambda keeps unreserved).
+ */
+export const deployment = {
+  dbConnectionsPerContainer: 1,
+  database: { instanceType: 't4g.medium', maxConnections: 410 },
+  proxyMaxConnectionsPercent: 90,
+  accountReservableConcurrency: 900,
+} as const
+
+/** The database connections the proxy may open: its share of the instance's max_connections. */
+export const databaseConnectionBudget = () =>
+  Math.floor((deployment.database.maxConnections * deployment.proxyMaxConnectionsPercent) / 100)
+
+/** The database connections deployed functions can hold at most: their concurrency, one each. */
+export const databaseConnections = (specs: FunctionSpec[]) =>
+  specs
+    .filter((spec) => spec.binds.includes('database'))
+    .reduce((sum, spec) => sum + spec.concurrency * deployment.dbConnectionsPerContainer, 0)
+
 /** API Gateway's throttle of each client's key (requests per second, and the burst above it). */
 export const clientThrottle = { rateLimit: 1_000, burstLimit: 2_000 } as const
 
@@ -131,7 +188,7 @@ const MOCK_VENDOR_PROBLEMS = [409, 429]
 
 const fn = (
   spec: Omit<FunctionSpec, 'entry' | 'timeoutSeconds' | 'memoryMb' | 'routes' | 'binds'> &
-    Partial<FunctionSpec>,
+    Partial<Omit<FunctionSpec, 'concurrency'>>,
 ) =>
   ({
     entry: `functions/${spec.name}/handler.ts`,
@@ -146,7 +203,12 @@ export const functions = {
   placeOrder: fn({
     name: 'place-order',
     description: 'Validates an order, reserves stock across vendors and queues it for forwarding',
-    binds: ['database', 'broker'],
+    // No broker connection: the relay publishes its messages, started right after its commit.
+    binds: ['database', 'relay'],
+    // The hot path. At ~20 ms a placement in a container (measured: bench/lambda.ts), 200
+    // containers carry ~10,000 orders/s of a spread catalogue, beyond what one instance commits
+    // (README, Capacity): more would only queue at the proxy. Most of the database budget.
+    concurrency: 200,
     routes: [
       {
         method: 'POST',
@@ -174,6 +236,8 @@ export const functions = {
     name: 'list-orders',
     description: 'Lists orders newest first, by status and customer, a page at a time',
     binds: ['database'],
+    // A client paging its orders: a few ms a page; 20 serve thousands of pages a second.
+    concurrency: 20,
     routes: [
       {
         method: 'GET',
@@ -189,6 +253,8 @@ export const functions = {
     name: 'get-order',
     description: 'Reads one order with its lines and allocations',
     binds: ['database'],
+    // Clients poll an order they placed until it is confirmed: the busiest read, a fifth of placement.
+    concurrency: 40,
     routes: [
       {
         method: 'GET',
@@ -204,6 +270,8 @@ export const functions = {
     name: 'cancel-order',
     description: 'Cancels an order that has not been forwarded yet and releases its stock',
     binds: ['database'],
+    // Rare (an order is forwarded within a second), one short transaction each.
+    concurrency: 10,
     routes: [
       {
         method: 'POST',
@@ -219,6 +287,8 @@ export const functions = {
     name: 'list-products',
     description: 'Lists products with their availability per vendor',
     binds: ['database'],
+    // Browsing before an order: reads only, a few ms each.
+    concurrency: 20,
     routes: [
       {
         method: 'GET',
@@ -239,6 +309,8 @@ export const functions = {
     name: 'list-vendors',
     description: 'Lists vendors with their sync state',
     binds: ['database'],
+    // Operators and the dashboard (every 15 s a tab).
+    concurrency: 5,
     routes: [
       {
         method: 'GET',
@@ -252,6 +324,8 @@ export const functions = {
     name: 'health',
     description: 'Reports the state of the database and the queue',
     binds: ['database', 'broker'],
+    // Probes: one at a time from each checker; also caps its broker connections.
+    concurrency: 5,
     routes: [
       {
         method: 'GET',
@@ -266,6 +340,8 @@ export const functions = {
     description: 'Copies every enabled vendor stock snapshot into the local database',
     timeoutSeconds: 60,
     binds: ['database', 'vendors'],
+    // One scheduled run a minute, and an admin's POST /sync overlapping it at most.
+    concurrency: 2,
     routes: [
       {
         method: 'POST',
@@ -286,6 +362,10 @@ export const functions = {
     timeoutSeconds: 30,
     binds: ['database', 'broker', 'deadLetters', 'vendors', 'mockVendorKey'],
     queue: { name: 'orders', batchSize: 32, maxBatchingWindowSeconds: 1 },
+    // Only its MQ trigger invokes it, and Lambda runs ONE environment per Amazon MQ (RabbitMQ)
+    // event source mapping unless AWS Support raises it; the mapping has no maximum-concurrency
+    // setting of its own (that is SQS's). 5 leaves room for a raised quota, never more.
+    concurrency: 5,
   }),
   relayOutbox: fn({
     name: 'relay-outbox',
@@ -294,11 +374,19 @@ export const functions = {
     schedule: 'rate(1 minute)',
     // Locally every OUTBOX_RELAY_INTERVAL_MS (a second by default), not once a minute.
     localSchedule: { every: 'outboxRelayIntervalMs' },
+    // Also started on request, right after a commit, by the functions that bind `relay`.
+    outboxRelay: true,
+    // Requests are folded into one run at a time (core/messaging/relay.ts), and a run drains 500
+    // rows a batch; 3 lets the scheduled run and two requested drains overlap.
+    concurrency: 3,
   }),
   operations: fn({
     name: 'operations',
     description: 'Counts of orders by status, the dead letters, and their redrive',
-    binds: ['database'],
+    // A redrive's message goes through the relay, started at once.
+    binds: ['database', 'relay'],
+    // Operators and the dashboard (every 5 s a tab).
+    concurrency: 5,
     routes: [
       {
         method: 'GET',
@@ -341,6 +429,8 @@ export const functions = {
     description: 'The operators’ dashboard: stock per vendor, orders, vendors, dead letters',
     // Only to say on the page whether the routes are open.
     binds: ['callers'],
+    // Static pages for operators; no database.
+    concurrency: 5,
     routes: [
       {
         method: 'GET',
@@ -369,6 +459,8 @@ export const functions = {
   apiDocs: fn({
     name: 'api-docs',
     description: 'The OpenAPI 3.1 document and an interactive page for it',
+    // Static documents; no database.
+    concurrency: 5,
     routes: [
       {
         method: 'GET',
@@ -399,6 +491,8 @@ export const functions = {
     description: 'A stand-in third-party vendor API with its own stock',
     standIn: true,
     binds: ['database'],
+    // LocalStack only, where no concurrency is reserved.
+    concurrency: 10,
     routes: [
       {
         method: 'GET',
@@ -514,6 +608,17 @@ const routeIndex = () => {
 /** The functions a target deploys: all of them on LocalStack; on AWS, none of the stand-ins. */
 export function functionsFor(target: Target, topology: Topology = functions): FunctionSpec[] {
   return (Object.values(topology) as FunctionSpec[]).filter((spec) => target === 'local' || !spec.standIn)
+}
+
+/**
+ * The outbox relay of a topology: the one function marked `outboxRelay`, which the functions
+ * binding `relay` start.
+ */
+export function outboxRelayOf(topology: Topology = functions): FunctionSpec {
+  const relays = Object.values(topology).filter((spec) => spec.outboxRelay)
+  if (relays.length !== 1)
+    throw new Error(`The topology needs exactly one function marked outboxRelay, not ${relays.length}`)
+  return relays[0]!
 }
 
 /** What a function binds: its own `binds`, and `callers` when a route of it needs a key. */

@@ -16,6 +16,8 @@ export interface PendingMessage {
   delayMs: number
 }
 
+const pendingColumns = sql`id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"`
+
 /** Writes messages in the caller's transaction; they are published after it commits. */
 export async function enqueue(tx: Executor, messages: OutboxMessage[]): Promise<PendingMessage[]> {
   if (messages.length === 0) return []
@@ -26,7 +28,7 @@ export async function enqueue(tx: Executor, messages: OutboxMessage[]): Promise<
   return query<PendingMessage>(
     tx,
     sql`insert into outbox (destination, payload, correlation_id, delay_ms) values ${sql.join(values, sql`, `)}
-        returning id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"`,
+        returning ${pendingColumns}`,
   )
 }
 
@@ -50,46 +52,58 @@ async function publishAll(
   return { sent, failed }
 }
 
-const markSent = (ids: number[]) =>
-  sql`update outbox set published_at = now() where id = any(${sql.param(ids)}::bigint[])`
-
 /**
- * Publishes messages that were just committed and marks the confirmed ones sent. Never throws:
- * what the broker did not confirm stays pending for the relay.
+ * Publishes rows the caller's transaction holds locked: the confirmed ones are marked sent, the
+ * others counted in `attempts` and left for the relay.
  */
-export async function publishCommitted(db: Db, bus: Bus, messages: PendingMessage[]): Promise<number> {
-  const { sent } = await publishAll(bus, messages)
-  if (sent.length > 0) await db.execute(markSent(sent)).catch(() => {})
-  return sent.length
+async function publishLocked(tx: Executor, bus: Bus, rows: PendingMessage[]) {
+  const { sent, failed } = await publishAll(bus, rows)
+  if (sent.length > 0)
+    await tx.execute(sql`update outbox set published_at = now() where id = any(${sql.param(sent)}::bigint[])`)
+  if (failed.length > 0)
+    await tx.execute(
+      sql`update outbox set attempts = attempts + 1 where id = any(${sql.param(failed)}::bigint[])`,
+    )
+  return { taken: rows.length, sent: sent.length }
 }
 
 /**
- * The relay: publishes what was committed but never confirmed by the broker (a crash or a broker
- * outage after commit). Rows younger than `graceMs` are left to the publisher that wrote them.
- * Rows are claimed with SKIP LOCKED, so several relays never publish the same row at once.
+ * Publishes messages that were just committed, by the function that committed them. Never throws:
+ * what the broker did not confirm stays pending for the relay. Each row is locked (SKIP LOCKED)
+ * and published only if still unpublished, so a relay run draining the outbox at the same moment
+ * never publishes it too: one publish per row, one dead-letter record per failure.
+ */
+export async function publishCommitted(db: Db, bus: Bus, messages: PendingMessage[]): Promise<number> {
+  if (messages.length === 0) return 0
+  const ids = sql.param(messages.map((m) => m.id))
+  return db
+    .transaction(async (tx) => {
+      const rows = await query<PendingMessage>(
+        tx,
+        sql`select ${pendingColumns} from outbox where id = any(${ids}::bigint[]) and published_at is null
+            order by id for update skip locked`,
+      )
+      return (await publishLocked(tx, bus, rows)).sent
+    })
+    .catch(() => 0)
+}
+
+/**
+ * One batch of the relay: the oldest unpublished rows that no other publisher holds (SKIP LOCKED,
+ * so concurrent relay runs and publishers never send a row twice), published with confirms.
+ * `taken` rows were tried, `sent` of them confirmed.
  */
 export async function relayOutbox(
   db: Db,
   bus: Bus,
-  options: { graceMs: number; limit: number },
-): Promise<number> {
+  options: { limit: number },
+): Promise<{ taken: number; sent: number }> {
   return db.transaction(async (tx) => {
     const rows = await query<PendingMessage>(
       tx,
-      sql`select id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"
-          from outbox
-          where published_at is null and created_at < now() - make_interval(secs => ${options.graceMs / 1000})
-          order by id limit ${options.limit}
-          for update skip locked`,
+      sql`select ${pendingColumns} from outbox where published_at is null
+          order by id limit ${options.limit} for update skip locked`,
     )
-    if (rows.length === 0) return 0
-    const { sent, failed } = await publishAll(bus, rows)
-    if (sent.length > 0) await tx.execute(markSent(sent))
-    if (failed.length > 0) {
-      await tx.execute(
-        sql`update outbox set attempts = attempts + 1 where id = any(${sql.param(failed)}::bigint[])`,
-      )
-    }
-    return sent.length
+    return rows.length === 0 ? { taken: 0, sent: 0 } : publishLocked(tx, bus, rows)
   })
 }

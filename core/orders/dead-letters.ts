@@ -4,6 +4,7 @@ import { NotFoundError } from '../errors.js'
 import type { OrderLine, Planning } from '../inventory/plan.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue } from '../messaging/outbox.js'
+import { handToRelay, type RelayTrigger } from '../messaging/relay.js'
 import { reallocate } from './reallocate.js'
 
 export interface DeadLetterView {
@@ -51,10 +52,22 @@ export type RedriveOutcome =
  * update (so only if stock allows); the order goes back to `reserved` with its attempts reset,
  * attempt 1 is queued through the outbox, and the dead letter is marked redriven. The new
  * allocations are a new round with new Idempotency-Keys: a failed order's vendors hold none of it
- * (what they confirmed was cancelled). The outbox relay of the running system publishes the
- * message.
+ * (what they confirmed was cancelled). The outbox relay publishes the message: started at once
+ * when a `relay` trigger is given (core/messaging/relay.ts), else on its schedule.
  */
 export async function redrive(
+  db: Db,
+  id: number,
+  planning: Planning,
+  relay?: RelayTrigger,
+): Promise<{ id: number; orderId: string | null; outcome: RedriveOutcome }> {
+  const result = await redriveOne(db, id, planning)
+  // Committed: a relay that cannot be asked now leaves the message to the schedule.
+  if (relay && result.outcome === 'requeued') await handToRelay(db, relay).catch(() => {})
+  return result
+}
+
+async function redriveOne(
   db: Db,
   id: number,
   planning: Planning,

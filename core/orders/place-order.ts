@@ -16,6 +16,7 @@ import { loadOffers } from '../inventory/stock.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
 import { type OutboxMessage, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
+import { askingRelay, handToRelay, type RelayTrigger } from '../messaging/relay.js'
 import { metrics } from '../metrics.js'
 import {
   type ClientKey,
@@ -31,6 +32,12 @@ import { DEFAULT_CLIENT, type PlaceOrderInput } from './schemas.js'
 export interface PlaceOrderDeps extends Planning {
   db: Db
   bus: Bus
+  /**
+   * When set, placement publishes nothing itself: after the commit it asks for a relay run and
+   * starts one if none is asked for yet (core/messaging/relay.ts). Unset, it publishes the
+   * orders' messages on `bus` after the commit.
+   */
+  relay?: RelayTrigger | undefined
   idempotencyTtlMs: number
   /** Most orders reserved in one transaction. */
   maxBatch?: number
@@ -204,13 +211,20 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   // held through it); nothing is answered or published before this returns, once the flush covers
   // it. If it fails (the connection is lost), the orders are committed all the same: their keys are
   // done (a retry replays them) and the relay publishes their messages; the callers hear of a 5xx.
-  await deps.db.execute(awaitDurable)
+  // With a relay to hand the messages to, the same round trip asks for its run; the run is started
+  // before anyone is answered (a Lambda is frozen once it answers, and its work with it).
+  if (deps.relay) {
+    const [durable] = await query<{ startRelay: boolean }>(deps.db, askingRelay(awaitDurableXid))
+    await handToRelay(deps.db, deps.relay, durable?.startRelay ?? true)
+  } else {
+    await deps.db.execute(awaitDurable)
+  }
   // Answered once durable: the order and its message are in the outbox from here on. The
   // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor
   // does the next batch wait for it; what the broker never confirms, the relay publishes again.
   metrics.placed(planned.length, performance.now() - started)
   for (const [i, { pending }] of planned.entries()) pending.resolve(orders[i]!)
-  void publishCommitted(deps.db, deps.bus, messages)
+  if (!deps.relay) void publishCommitted(deps.db, deps.bus, messages)
   return []
 }
 
@@ -363,6 +377,7 @@ export function reservation(r: Reservation) {
  * lock, and shared by concurrent commits (PostgreSQL's group commit).
  */
 export const awaitDurable = sql`select pg_current_xact_id()`
+const awaitDurableXid = sql`pg_current_xact_id()::text as xid`
 
 /** The reservation statement lost a race: the stock it planned on is gone. */
 const isLostRace = (error: unknown): boolean => {

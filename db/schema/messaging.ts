@@ -1,5 +1,16 @@
 import { sql } from 'drizzle-orm'
-import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import {
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core'
 
 /** Messages written in the same transaction as the state change that causes them; published after commit. */
 export const outbox = pgTable(
@@ -17,6 +28,21 @@ export const outbox = pgTable(
     attempts: integer('attempts').notNull().default(0),
   },
   (t) => [index('outbox_unpublished_idx').on(t.id).where(sql`${t.publishedAt} is null`)],
+)
+
+/**
+ * One row: whether a relay run has been asked for and has not started yet (core/messaging/relay.ts).
+ * A function that hands its committed messages to the relay sets `requested_at` only when it is
+ * null, and invokes the relay only when it set it; each relay run clears it before it drains the
+ * outbox. So concurrent commits ask for one run between them, not one each.
+ */
+export const outboxRelay = pgTable(
+  'outbox_relay',
+  {
+    id: boolean('id').primaryKey().default(true),
+    requestedAt: timestamp('requested_at', { withTimezone: true }),
+  },
+  (t) => [check('outbox_relay_one_row', sql`${t.id}`)],
 )
 
 /** Final failures, kept in the database so that they can be listed and redriven in every mode. */

@@ -29,8 +29,8 @@ const deadLetters = apiHandler({ name }, async () => {
 
 const redrive = apiHandler({ name }, async ({ params }) => {
   const { id } = parseOrThrow(DeadLetterId, params, 'path')
-  const { database, config } = await getDeps()
-  return { statusCode: 200, body: await redriveDeadLetter(database.db, id, planningFor(config)) }
+  const { database, config, relay } = await getDeps()
+  return { statusCode: 200, body: await redriveDeadLetter(database.db, id, planningFor(config), relay) }
 })
 
 /** What operators need beside the shop's API: counts, their last 15 minutes, the dead letters, and a redrive. */

@@ -7,10 +7,12 @@ import { createOrderPlacer, type KeyOutcome, type PlacedOrder } from '../../core
 import { PlaceOrderInput } from '../../core/orders/schemas.js'
 import { functions } from '../../infra/topology.js'
 
-const placer = perDeps(({ database, bus, config }) =>
+const placer = perDeps(({ database, bus, relay, config }) =>
   createOrderPlacer({
     db: database.db,
     bus,
+    // place-order binds `relay` (infra/topology.ts): the relay publishes its messages.
+    relay,
     ...planningFor(config),
     idempotencyTtlMs: config.idempotencyTtlMs,
   }),

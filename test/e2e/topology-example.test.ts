@@ -23,6 +23,7 @@ const example: FunctionSpec = {
   timeoutSeconds: 10,
   memoryMb: 256,
   binds: [],
+  concurrency: 1,
   routes: [
     {
       method: 'GET',

@@ -12,7 +12,10 @@ import { LOCAL_API_ID, ORDERS_DELIVERY_LIMIT, OrderAggregatorStack, type Target 
 import {
   bindingsOf,
   clientThrottle,
+  databaseConnectionBudget,
+  databaseConnections,
   deadLetterQueues,
+  deployment,
   type FunctionSpec,
   functions,
   functionsFor,
@@ -110,7 +113,8 @@ for (const target of ['local', 'aws'] as const) {
 
     it('gives each function only the settings and grants of what it binds: no secret it does not use', () => {
       const byBinding: Record<string, string[]> = {
-        database: ['DATABASE_URL'],
+        database: ['DATABASE_URL', 'DB_POOL_MAX'],
+        relay: ['OUTBOX_RELAY_FUNCTION'],
         broker: ['AMQP_URL', ...(target === 'aws' ? ['ORDERS_DELIVERY_LIMIT'] : [])],
         deadLetters: ['DEAD_LETTER_QUEUE_URL'],
         vendors: [target === 'aws' ? 'VENDORS' : 'MOCK_VENDOR_BASE_URL'],
@@ -132,7 +136,8 @@ for (const target of ['local', 'aws'] as const) {
         keys.map((k) => functionName(functions[k])).sort()
       // The secrets, each with the functions that use it.
       expect(holding('MOCK_VENDOR_API_KEY')).toEqual(target === 'local' ? named('processOrder') : [])
-      expect(holding('AMQP_URL')).toEqual(named('placeOrder', 'health', 'processOrder', 'relayOutbox'))
+      // place-order hands its messages to the relay: no broker connection of its own.
+      expect(holding('AMQP_URL')).toEqual(named('health', 'processOrder', 'relayOutbox'))
       expect(holding('DATABASE_URL')).not.toContain(functionName(functions.dashboard))
       expect(holding('DATABASE_URL')).not.toContain(functionName(functions.apiDocs))
       expect(holding('VENDORS')).toEqual(target === 'aws' ? named('syncVendors', 'processOrder') : [])
@@ -152,6 +157,46 @@ for (const target of ['local', 'aws'] as const) {
           (f) => f.Properties.FunctionName === functionName(spec),
         )!.Properties.Role['Fn::GetAtt'][0]
       expect(senders.sort()).toEqual([functions.processOrder, functions.relayOutbox].map(roleOf).sort())
+    })
+
+    it('opens one database connection per container in every function that binds the database', () => {
+      const deployed = Object.values(serviceFunctions(template, target)).map((f) => f.Properties)
+      const binders = specs.filter((spec) => bindingsOf(spec).has('database')).map(functionName)
+
+      expect(binders).toContain(functionName(functions.placeOrder))
+      for (const p of deployed)
+        expect(p.Environment.Variables.DB_POOL_MAX, p.FunctionName).toBe(
+          binders.includes(p.FunctionName) ? String(deployment.dbConnectionsPerContainer) : undefined,
+        )
+      expect(deployment.dbConnectionsPerContainer).toBe(1)
+    })
+
+    it('lets exactly the functions that bind relay start the outbox relay, and names it to them', () => {
+      const relay = functionName(functions.relayOutbox)
+      const deployed = Object.entries(serviceFunctions(template, target))
+      const [relayId] = deployed.find(([, f]) => f.Properties.FunctionName === relay)!
+      const roleOf = (id: string) => deployed.find(([i]) => i === id)![1].Properties.Role['Fn::GetAtt'][0]
+      const invokers = Object.values(template.findResources('AWS::IAM::Policy'))
+        .filter((p) =>
+          p.Properties.PolicyDocument.Statement.some(
+            (st: { Action: string | string[]; Resource: unknown }) =>
+              [st.Action].flat().includes('lambda:InvokeFunction') &&
+              JSON.stringify(st.Resource).includes(`"${relayId}"`),
+          ),
+        )
+        .flatMap((p) => (p.Properties.Roles ?? []).map((r: { Ref: string }) => r.Ref))
+      const binders = deployed.filter(([, f]) =>
+        specs.some((s) => functionName(s) === f.Properties.FunctionName && bindingsOf(s).has('relay')),
+      )
+
+      expect(binders.map(([, f]) => f.Properties.FunctionName).sort()).toEqual(
+        [functions.placeOrder, functions.operations].map(functionName).sort(),
+      )
+      expect(invokers.sort()).toEqual(binders.map(([id]) => roleOf(id)).sort())
+      for (const [, f] of deployed)
+        expect(f.Properties.Environment.Variables.OUTBOX_RELAY_FUNCTION, f.Properties.FunctionName).toBe(
+          binders.some(([, b]) => b === f) ? relay : undefined,
+        )
     })
 
     it('has a REST API method for every topology route, and no other', () => {
@@ -390,6 +435,11 @@ describe('the local target', () => {
         }),
       },
     })
+  })
+
+  it('reserves no concurrency on LocalStack', () => {
+    for (const f of Object.values(template.findResources('AWS::Lambda::Function')))
+      expect(f.Properties.ReservedConcurrentExecutions, f.Properties.FunctionName).toBeUndefined()
   })
 
   it('lets the bridge invoke process-order, and has no broker, database or VPC of its own', () => {
@@ -663,6 +713,81 @@ describe('the aws target', () => {
       FunctionName: functionName(functions.placeOrder),
       VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }),
     })
+  })
+
+  it('puts RDS Proxy between the functions and PostgreSQL: TLS required, the database secret as its auth', () => {
+    const [instanceId] = Object.keys(template.findResources('AWS::RDS::DBInstance'))
+    const [secretId] = Object.keys(template.findResources('AWS::SecretsManager::SecretTargetAttachment'))
+    const attachment = template.findResources('AWS::SecretsManager::SecretTargetAttachment')[secretId!]!
+
+    template.resourceCountIs('AWS::RDS::DBProxy', 1)
+    template.hasResourceProperties('AWS::RDS::DBProxy', {
+      EngineFamily: 'POSTGRESQL',
+      RequireTLS: true,
+      Auth: [Match.objectLike({ AuthScheme: 'SECRETS', SecretArn: { Ref: secretId } })],
+    })
+    expect(attachment.Properties.TargetId).toEqual({ Ref: instanceId })
+    template.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
+      DBInstanceIdentifiers: [{ Ref: instanceId }],
+      ConnectionPoolConfigurationInfo: Match.objectLike({
+        MaxConnectionsPercent: deployment.proxyMaxConnectionsPercent,
+      }),
+    })
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      DBInstanceClass: `db.${deployment.database.instanceType}`,
+    })
+  })
+
+  it('points every function that binds the database, and the migration step, at the proxy endpoint over verified TLS', () => {
+    const [proxyId] = Object.keys(template.findResources('AWS::RDS::DBProxy'))
+    const [instanceId] = Object.keys(template.findResources('AWS::RDS::DBInstance'))
+    const urls = Object.values(template.findResources('AWS::Lambda::Function'))
+      .map((f) => [f.Properties.FunctionName, f.Properties.Environment?.Variables?.DATABASE_URL] as const)
+      .filter(([, url]) => url !== undefined)
+    const binders = functionsFor('aws')
+      .filter((s) => bindingsOf(s).has('database'))
+      .map(functionName)
+
+    expect(urls.map(([name]) => name).sort()).toEqual([...binders, functionName(migrateSpec)].sort())
+    for (const [name, url] of urls) {
+      const text = JSON.stringify(url)
+      expect(text, name).toContain(`{"Fn::GetAtt":["${proxyId}","Endpoint"]}`)
+      expect(text, name).not.toContain(`"${instanceId}"`)
+      expect(text, name).toContain('sslmode=verify-full')
+    }
+  })
+
+  it("reserves for every function the concurrency of its topology entry, within the proxy's connection budget", () => {
+    const deployed = Object.values(serviceFunctions(template, 'aws')).map((f) => f.Properties)
+
+    expect(deployed).toHaveLength(functionsFor('aws').length)
+    for (const spec of functionsFor('aws'))
+      expect(
+        deployed.find((p) => p.FunctionName === functionName(spec))!.ReservedConcurrentExecutions,
+        spec.name,
+      ).toBe(spec.concurrency)
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: functionName(migrateSpec),
+      ReservedConcurrentExecutions: 1,
+    })
+    expect(databaseConnections(functionsFor('aws'))).toBeLessThanOrEqual(databaseConnectionBudget() - 2)
+  })
+
+  it('refuses to synthesize a topology whose concurrency asks for more database connections than the proxy has', () => {
+    const greedy = { ...functions, placeOrder: { ...functions.placeOrder, concurrency: 400 } }
+    const outdir = mkdtempSync(join(tmpdir(), 'cdk-'))
+    outdirs.push(outdir)
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } })
+
+    expect(
+      () =>
+        new OrderAggregatorStack(app, 'Greedy', {
+          target: 'aws',
+          vendors: VENDORS,
+          topology: greedy,
+          env: { account: '000000000000', region: 'us-east-1' },
+        }),
+    ).toThrow(/asks for 517 database connections, over the proxy's 369/)
   })
 
   it('triggers process-order from the broker queue with an event source mapping', () => {
