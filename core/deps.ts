@@ -16,10 +16,11 @@ export interface Deps {
   database: Database
   bus: Bus
   /**
-   * How to start the outbox relay right after a commit, for the functions that bind `relay`
-   * (infra/topology.ts): the relay function through the Lambda API when the stack names it
-   * (OUTBOX_RELAY_FUNCTION), the runtime's own invocation in the embedded runtime. Those
-   * functions publish nothing themselves when it is set.
+   * How to start the outbox relay right after a commit, for the deployed functions that bind
+   * `relay` (infra/topology.ts): the relay function through the Lambda API, named by the stack
+   * (OUTBOX_RELAY_FUNCTION). Those functions publish nothing themselves when it is set. The
+   * embedded runtime sets none: its functions share one broker connection and publish after
+   * commit themselves.
    */
   relay?: RelayTrigger | undefined
 }

@@ -39,11 +39,12 @@
  *    record of its own to process-order-dlq. `syncVendors`: a scheduled sync that read no vendor,
  *    then its DLQ. `scheduleTarget`: EventBridge's delivery of each schedule to its function.
  * 7. `relay` and `sweep` (relay-outbox, every `relay.intervalMs` embedded, each minute in CDK):
- *    the safety net under everything, from the database alone. The relay publishes every outbox
- *    row not published yet (rows a publisher holds are skipped, never sent twice), `batch` at a
- *    time, for at most `drainMs` a run. It also runs on request, right after a commit, for the
- *    functions that hand their messages to it (core/messaging/relay.ts): those never wait for the
- *    schedule, which remains for what a run could not publish. The sweep resends the current
+ *    the safety net under everything, from the database alone. The relay publishes any outbox row
+ *    its own publisher did not get confirmed within `relay.graceMs`, and at once the rows written
+ *    for it (`for_relay`), `batch` at a time, for at most `drainMs` a run. It also runs on request,
+ *    right after a commit, for the deployed functions that hand their messages to it
+ *    (core/messaging/relay.ts): those never wait for the schedule, which remains for what a run
+ *    could not publish. The sweep resends the current
  *    attempt of every unfinished order that no lease covers and nothing touched for
  *    `sweep.stuckAfterMs` (a lost message, `orders.poison`, a dead in-process queue). Both unbounded,
  *    `batch` rows a run; the per-attempt claim (4) makes a resend harmless.
@@ -73,7 +74,7 @@ export const retryPolicy = {
     syncVendors: { retryAttempts: 2, maxEventAgeSeconds: 300 },
     scheduleTarget: { retryAttempts: 2, maxEventAgeSeconds: 3_600 },
   },
-  relay: { intervalMs: 1_000, batch: 500, drainMs: 5_000 },
+  relay: { intervalMs: 1_000, graceMs: 2_000, batch: 500, drainMs: 5_000 },
   sweep: { stuckAfterMs: 120_000, batch: 500 },
   idempotency: { abandonedAfterMs: 60_000 },
   callers: { databaseDownRetryAfterSeconds: 2, shuttingDownRetryAfterSeconds: 1 },

@@ -73,7 +73,8 @@ export type Target = 'local' | 'aws'
  * - `relay`: OUTBOX_RELAY_FUNCTION and the right to invoke the outbox relay (the spec marked
  *   `outboxRelay`) asynchronously: the function publishes nothing itself, and so holds no broker
  *   connection; after a commit it starts a relay run unless one is asked for already
- *   (core/messaging/relay.ts). The embedded runtime starts the run in process.
+ *   (core/messaging/relay.ts). The embedded runtime, one process with one broker connection,
+ *   gives no relay trigger: there the function publishes after its commit itself.
  * - `deadLetters`: DEAD_LETTER_QUEUE_URL and the right to send to the order dead-letter queue.
  * - `vendors`: the vendors to sync and forward to (VENDORS on AWS, the mock vendors' URL locally).
  * - `mockVendorKey`: the key the mock vendors' admin routes take (LocalStack only).

@@ -11,7 +11,6 @@ import { accessWarnings } from '../core/http/callers.js'
 import { MalformedRequestError, PayloadTooLargeError } from '../core/http/errors.js'
 import { errorResponse, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
-import { relayRequested } from '../core/messaging/relay.js'
 import { flushMetrics, PROMETHEUS_CONTENT_TYPE, prometheusMetrics } from '../core/metrics.js'
 import { sweepStuckOrders } from '../core/orders/sweep.js'
 import { mockVendorMigrations, serviceMigrations } from '../db/migrate.js'
@@ -100,18 +99,6 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     void work.finally(() => inFlight.delete(work)).catch(() => {})
     return work
   }
-
-  // The outbox relay, started on request after a commit (the `relay` binding) without waiting for
-  // it, as Lambda's asynchronous invocation starts it in the deployed targets.
-  const relay = specs.find((spec) => spec.outboxRelay)
-  if (relay)
-    deps.relay = {
-      start: async () => {
-        track(invoke(relay, relayRequested)).catch((error: Error) =>
-          log.warn(`${relay.name} failed; the schedule publishes what it left`, { error: error.message }),
-        )
-      },
-    }
 
   let draining = false
   const server = createServer((req, res) => {

@@ -6,6 +6,8 @@ export interface OutboxMessage {
   payload: unknown
   correlationId?: string | undefined
   delayMs?: number
+  /** No publisher of its own: the relay publishes it at once (the `for_relay` column). */
+  forRelay?: boolean
 }
 
 export interface PendingMessage {
@@ -23,11 +25,11 @@ export async function enqueue(tx: Executor, messages: OutboxMessage[]): Promise<
   if (messages.length === 0) return []
   const values = messages.map(
     (m) =>
-      sql`(${m.destination}, ${JSON.stringify(m.payload)}::jsonb, ${m.correlationId ?? null}, ${m.delayMs ?? 0})`,
+      sql`(${m.destination}, ${JSON.stringify(m.payload)}::jsonb, ${m.correlationId ?? null}, ${m.delayMs ?? 0}, ${m.forRelay ?? false})`,
   )
   return query<PendingMessage>(
     tx,
-    sql`insert into outbox (destination, payload, correlation_id, delay_ms) values ${sql.join(values, sql`, `)}
+    sql`insert into outbox (destination, payload, correlation_id, delay_ms, for_relay) values ${sql.join(values, sql`, `)}
         returning ${pendingColumns}`,
   )
 }
@@ -52,58 +54,48 @@ async function publishAll(
   return { sent, failed }
 }
 
-/**
- * Publishes rows the caller's transaction holds locked: the confirmed ones are marked sent, the
- * others counted in `attempts` and left for the relay.
- */
-async function publishLocked(tx: Executor, bus: Bus, rows: PendingMessage[]) {
-  const { sent, failed } = await publishAll(bus, rows)
-  if (sent.length > 0)
-    await tx.execute(sql`update outbox set published_at = now() where id = any(${sql.param(sent)}::bigint[])`)
-  if (failed.length > 0)
-    await tx.execute(
-      sql`update outbox set attempts = attempts + 1 where id = any(${sql.param(failed)}::bigint[])`,
-    )
-  return { taken: rows.length, sent: sent.length }
-}
+const markSent = (ids: number[]) =>
+  sql`update outbox set published_at = now() where id = any(${sql.param(ids)}::bigint[])`
 
 /**
- * Publishes messages that were just committed, by the function that committed them. Never throws:
- * what the broker did not confirm stays pending for the relay. Each row is locked (SKIP LOCKED)
- * and published only if still unpublished, so a relay run draining the outbox at the same moment
- * never publishes it too: one publish per row, one dead-letter record per failure.
+ * Publishes messages that were just committed, by the function that committed them, and marks the
+ * confirmed ones sent. Never throws: what the broker did not confirm stays pending for the relay,
+ * which leaves such rows alone for `relay.graceMs` (they are not `for_relay`).
  */
 export async function publishCommitted(db: Db, bus: Bus, messages: PendingMessage[]): Promise<number> {
-  if (messages.length === 0) return 0
-  const ids = sql.param(messages.map((m) => m.id))
-  return db
-    .transaction(async (tx) => {
-      const rows = await query<PendingMessage>(
-        tx,
-        sql`select ${pendingColumns} from outbox where id = any(${ids}::bigint[]) and published_at is null
-            order by id for update skip locked`,
-      )
-      return (await publishLocked(tx, bus, rows)).sent
-    })
-    .catch(() => 0)
+  const { sent } = await publishAll(bus, messages)
+  if (sent.length > 0) await db.execute(markSent(sent)).catch(() => {})
+  return sent.length
 }
 
 /**
- * One batch of the relay: the oldest unpublished rows that no other publisher holds (SKIP LOCKED,
- * so concurrent relay runs and publishers never send a row twice), published with confirms.
- * `taken` rows were tried, `sent` of them confirmed.
+ * One batch of the relay: the oldest unpublished rows that are the relay's (`for_relay`) or that
+ * their own publisher has had `graceMs` for, and that no other relay run holds (SKIP LOCKED),
+ * published with confirms; confirmed ones marked, failed ones counted in `attempts`. `taken` rows
+ * were tried, `sent` of them confirmed.
  */
 export async function relayOutbox(
   db: Db,
   bus: Bus,
-  options: { limit: number },
+  options: { graceMs: number; limit: number },
 ): Promise<{ taken: number; sent: number }> {
   return db.transaction(async (tx) => {
     const rows = await query<PendingMessage>(
       tx,
-      sql`select ${pendingColumns} from outbox where published_at is null
-          order by id limit ${options.limit} for update skip locked`,
+      sql`select ${pendingColumns} from outbox
+          where published_at is null
+            and (for_relay or created_at < now() - make_interval(secs => ${options.graceMs / 1000}))
+          order by id limit ${options.limit}
+          for update skip locked`,
     )
-    return rows.length === 0 ? { taken: 0, sent: 0 } : publishLocked(tx, bus, rows)
+    if (rows.length === 0) return { taken: 0, sent: 0 }
+    const { sent, failed } = await publishAll(bus, rows)
+    if (sent.length > 0) await tx.execute(markSent(sent))
+    if (failed.length > 0) {
+      await tx.execute(
+        sql`update outbox set attempts = attempts + 1 where id = any(${sql.param(failed)}::bigint[])`,
+      )
+    }
+    return { taken: rows.length, sent: sent.length }
   })
 }

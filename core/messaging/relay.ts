@@ -5,14 +5,16 @@ import type { Bus } from './bus.js'
 import { relayOutbox } from './outbox.js'
 
 /**
- * Prompt publishing without a broker connection: a function that binds `relay` (infra/topology.ts)
- * publishes nothing itself. Once its transaction has committed it asks for a relay run, and only
- * the commit that finds no run already asked for starts one (an asynchronous invocation of the
- * relay function in Lambda, an in-process invocation in the embedded runtime). Each relay run
- * first clears the request, then drains the outbox until it is empty. So whatever was committed
- * before a run cleared the request is published by that run, and a commit after it asks anew:
- * nothing waits for the schedule, and concurrent commits start one run between them, not one each.
- * The schedule stays the backstop: for a run that could not be started, or a broker that was away.
+ * Prompt publishing without a broker connection: a deployed function that binds `relay`
+ * (infra/topology.ts; the stack names the relay function to it) publishes nothing itself. It
+ * writes its outbox rows `for_relay`, and once its transaction has committed it asks for a relay
+ * run; only the commit that finds no run already asked for starts one (an asynchronous invocation
+ * of the relay function). Each relay run first clears the request, then drains the outbox until
+ * nothing of the relay's is left. So whatever was committed before a run cleared the request is
+ * published by that run, and a commit after it asks anew: nothing waits for the schedule, and
+ * concurrent commits start one run between them, not one each. The schedule stays the backstop:
+ * for a run that could not be started, or a broker that was away. (The embedded runtime, one
+ * process with one broker connection, gives no trigger: functions publish after commit themselves.)
  */
 export interface RelayTrigger {
   /** Starts a relay run without waiting for it; rejects when the run could not be started. */
@@ -61,20 +63,20 @@ export async function handToRelay(
 }
 
 /**
- * A relay run: clears the request, then publishes the oldest unpublished rows a batch at a time
- * until none is left, a publish fails (the broker is away: the schedule tries again) or `forMs`
- * is spent (a commit after the clear has asked for the next run already).
+ * A relay run: clears the request, then publishes the oldest unpublished rows that are its
+ * (`relayOutbox`) a batch at a time until none is left, a publish fails (the broker is away: the
+ * schedule tries again) or `forMs` is spent (a commit after the clear has asked for the next run).
  */
 export async function drainOutbox(
   db: Db,
   bus: Bus,
-  options: { batch: number; forMs: number },
+  options: { batch: number; forMs: number; graceMs: number },
 ): Promise<number> {
   await db.execute(clearRequest)
   const until = performance.now() + options.forMs
   let published = 0
   for (;;) {
-    const { taken, sent } = await relayOutbox(db, bus, { limit: options.batch })
+    const { taken, sent } = await relayOutbox(db, bus, { limit: options.batch, graceMs: options.graceMs })
     published += sent
     if (taken === 0 || sent < taken || performance.now() >= until) return published
   }

@@ -61,7 +61,7 @@ export async function redrive(
   planning: Planning,
   relay?: RelayTrigger,
 ): Promise<{ id: number; orderId: string | null; outcome: RedriveOutcome }> {
-  const result = await redriveOne(db, id, planning)
+  const result = await redriveOne(db, id, planning, relay !== undefined)
   // Committed: a relay that cannot be asked now leaves the message to the schedule.
   if (relay && result.outcome === 'requeued') await handToRelay(db, relay).catch(() => {})
   return result
@@ -71,6 +71,7 @@ async function redriveOne(
   db: Db,
   id: number,
   planning: Planning,
+  forRelay: boolean,
 ): Promise<{ id: number; orderId: string | null; outcome: RedriveOutcome }> {
   class Undo extends Error {
     constructor(readonly outcome: RedriveOutcome) {
@@ -105,7 +106,7 @@ async function redriveOne(
         correlationId: order.correlationId,
       }
       await enqueue(tx, [
-        { destination: queues.orders.name, payload: message, correlationId: order.correlationId },
+        { destination: queues.orders.name, payload: message, correlationId: order.correlationId, forRelay },
       ])
       await tx.execute(sql`update dead_letters set redriven_at = now() where id = ${id}`)
       return { id, orderId: letter.orderId, outcome: 'requeued' as const }

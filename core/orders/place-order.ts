@@ -201,6 +201,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
           return [{ clientId: pending.clientId, key: pending.idempotencyKey, outcome }]
         }),
         stock: totals(planned),
+        forRelay: deps.relay !== undefined,
       }),
     )
   } catch (error) {
@@ -312,6 +313,8 @@ export interface Reservation {
   orders: OrderRows[]
   /** The orders' outbox messages, returned as the statement wrote them. */
   messages: OutboxMessage[]
+  /** The messages are the relay's to publish (`for_relay`): placement hands them to it. */
+  forRelay?: boolean
   /** The answers of the orders placed under an Idempotency-Key, recorded with them. */
   keys: (ClientKey & { outcome: unknown })[]
   /** The units to take per (vendor, sku) row: the orders' allocations summed per row. */
@@ -344,8 +347,8 @@ export function reservation(r: Reservation) {
                                          ${column(stock, (a) => a.quantity)}::int[]) as w(vendor_id, sku, n)`
   return sql`with o as (${rows.orders} returning 1), l as (${rows.lines} returning 1), a as (${rows.allocations} returning 1
     ), m as (
-      insert into outbox (destination, payload, correlation_id, delay_ms)
-      select d, p::jsonb, c, 0 from unnest(${column(r.messages, (m) => m.destination)}::text[],
+      insert into outbox (destination, payload, correlation_id, delay_ms, for_relay)
+      select d, p::jsonb, c, 0, ${r.forRelay ?? false}::boolean from unnest(${column(r.messages, (m) => m.destination)}::text[],
                                            ${column(r.messages, (m) => JSON.stringify(m.payload))}::text[],
                                            ${column(r.messages, (m) => m.correlationId ?? null)}::text[]) as m(d, p, c)
       returning id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"

@@ -37,7 +37,8 @@ export async function sweepStuckOrders(
           attempt: Math.max(o.attempts, 1),
           correlationId: o.correlationId,
         }
-        return { destination: queues.orders.name, payload, correlationId: o.correlationId }
+        // The relay run that swept publishes it, right after this commit.
+        return { destination: queues.orders.name, payload, correlationId: o.correlationId, forRelay: true }
       }),
     )
     return stuck.length

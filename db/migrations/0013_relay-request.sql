@@ -3,3 +3,5 @@ CREATE TABLE "outbox_relay" (
 	"requested_at" timestamp with time zone,
 	CONSTRAINT "outbox_relay_one_row" CHECK ("outbox_relay"."id")
 );
+--> statement-breakpoint
+ALTER TABLE "outbox" ADD COLUMN "for_relay" boolean DEFAULT false NOT NULL;

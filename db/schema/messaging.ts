@@ -26,6 +26,12 @@ export const outbox = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     publishedAt: timestamp('published_at', { withTimezone: true }),
     attempts: integer('attempts').notNull().default(0),
+    /**
+     * Written by a function with no publisher of its own (it binds `relay`, or the relay's own
+     * sweep): the relay publishes it at once. Any other row is left to the function that wrote it
+     * for `retryPolicy.relay.graceMs` first, so the two never publish it both.
+     */
+    forRelay: boolean('for_relay').notNull().default(false),
   },
   (t) => [index('outbox_unpublished_idx').on(t.id).where(sql`${t.publishedAt} is null`)],
 )

@@ -19,6 +19,7 @@ export const handler = lambdaHandler(functionLogger(functions.relayOutbox.name),
   const published = await drainOutbox(database.db, bus, {
     batch: retryPolicy.relay.batch,
     forMs: retryPolicy.relay.drainMs,
+    graceMs: retryPolicy.relay.graceMs,
   })
   if (!requested) metrics.dlqDepth(await countDeadLetters(database.db))
   return { swept, published }

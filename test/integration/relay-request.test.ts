@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { planningFor } from '../../core/inventory/plan.js'
 import type { Bus } from '../../core/messaging/bus.js'
 import { ForwardOrderMessage } from '../../core/messaging/messages.js'
+import { enqueue } from '../../core/messaging/outbox.js'
 import {
   askingRelay,
   drainOutbox,
@@ -49,8 +50,7 @@ describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
 
     const ask = async () =>
       (await query<{ startRelay: boolean }>(stack.db, askingRelay(sql`1`)))[0]!.startRelay
-    const drain = () =>
-      drainOutbox(stack.db, stack.runtime.deps.bus, { batch: retryPolicy.relay.batch, forMs: 5_000 })
+    const drain = () => drainOutbox(stack.db, stack.runtime.deps.bus, { ...retryPolicy.relay, forMs: 5_000 })
 
     it('publishes orders placed by containers without a broker connection through relay runs they start, with no schedule', async () => {
       const { bus, refused } = noBroker()
@@ -118,6 +118,33 @@ describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
       await drain()
       expect(await ask()).toBe(true)
       await drain()
+    })
+
+    it("drains the rows written for the relay at once, and leaves another publisher's rows to it for the grace", async () => {
+      await drain()
+      const [own, handed] = await stack.db.transaction((tx) =>
+        enqueue(tx, [
+          { destination: 'relay-test', payload: { own: true } },
+          { destination: 'relay-test', payload: { own: false }, forRelay: true },
+        ]),
+      )
+      const published = async () =>
+        (
+          await query<{ id: number }>(
+            stack.db,
+            sql`select id::int from outbox where destination = 'relay-test' and published_at is not null`,
+          )
+        ).map((r) => r.id)
+
+      await drainOutbox(stack.db, stack.runtime.deps.bus, {
+        ...retryPolicy.relay,
+        forMs: 5_000,
+        graceMs: 600_000,
+      })
+
+      expect(await published()).toEqual([Number(handed!.id)])
+      await drainOutbox(stack.db, stack.runtime.deps.bus, { ...retryPolicy.relay, forMs: 5_000, graceMs: 0 })
+      expect((await published()).sort()).toEqual([Number(own!.id), Number(handed!.id)].sort())
     })
 
     it('withdraws the request when the run cannot be started, so the next commit asks again', async () => {
