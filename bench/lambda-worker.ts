@@ -1,17 +1,27 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda'
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
 import { getDeps } from '../core/deps.js'
-import { handler } from '../functions/place-order/handler.js'
+import { handler as placeOrder } from '../functions/place-order/handler.js'
+import { handler as relayOutbox } from '../functions/relay-outbox/handler.js'
 import { functions } from '../infra/topology.js'
 import { lambdaContext } from '../local/events.js'
 
 /**
- * One Lambda container of place-order, for the Lambda-model bench (bench/lambda.ts): the deployed
- * handler, its own dependencies (DB_POOL_MAX=1: one database connection, and its own broker
- * connection), one invocation at a time. The dispatcher sends `warm` once (the cold start) and
- * then one `invoke` after each answer; the worker answers `ready` and `result`.
+ * One Lambda container, for the Lambda-model bench (bench/lambda.ts): the deployed handler of
+ * place-order, or of relay-outbox when BENCH_FUNCTION says so, with its own dependencies as the
+ * stack gives them (DB_POOL_MAX=1: one database connection; a broker connection only if AMQP_URL
+ * is set; OUTBOX_RELAY_FUNCTION to start the relay through the Lambda API), one invocation at a
+ * time. The dispatcher sends `warm` once (the cold start) and then one `invoke` after each answer;
+ * the worker answers `ready` and `result`.
  */
-export type WorkerRequest = { kind: 'warm' } | { kind: 'invoke'; event: APIGatewayProxyEvent }
+export type WorkerRequest = { kind: 'warm' } | { kind: 'invoke'; event: APIGatewayProxyEvent | unknown }
 export type WorkerReply = { kind: 'ready' } | { kind: 'result'; result: APIGatewayProxyResult }
+
+const spec =
+  process.env.BENCH_FUNCTION === functions.relayOutbox.name ? functions.relayOutbox : functions.placeOrder
+const handler = (spec === functions.relayOutbox ? relayOutbox : placeOrder) as unknown as (
+  event: unknown,
+  context: Context,
+) => Promise<unknown>
 
 // A reply the dispatcher is no longer there for (it is shutting down) is dropped, not an error.
 const send = (reply: WorkerReply) => {
@@ -29,8 +39,8 @@ process.on('message', (request: WorkerRequest) => {
     )
     return
   }
-  void (handler(request.event, lambdaContext(functions.placeOrder)) as Promise<APIGatewayProxyResult>).then(
-    (result) => send({ kind: 'result', result }),
+  void handler(request.event, lambdaContext(spec)).then(
+    (result) => send({ kind: 'result', result: result as APIGatewayProxyResult }),
     (error: Error) => send({ kind: 'result', result: { statusCode: 500, body: error.message } }),
   )
 })

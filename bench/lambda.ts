@@ -13,9 +13,10 @@ import { loadConfig } from '../core/config.js'
 import { queueDeclarations } from '../core/deps.js'
 import { findDrift } from '../core/inventory/reconcile.js'
 import { AmqpBus } from '../core/messaging/amqp-bus.js'
-import { query, sql } from '../db/client.js'
+import { type Db, openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
-import { routes } from '../infra/topology.js'
+import { functionName } from '../infra/service-function.js'
+import { functions, routes } from '../infra/topology.js'
 import { matchRoute, responseParts, toApiGatewayEvent } from '../local/events.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
@@ -35,6 +36,8 @@ export interface LambdaBenchOptions {
   durationSeconds: number
   /** Worker processes (Lambda containers) per run. */
   workers: number[]
+  /** How placement publishes: `direct` (a broker connection per container) and/or `relay`. */
+  publish: ('direct' | 'relay')[]
   catalogues: Catalogue[]
 }
 
@@ -51,6 +54,9 @@ export async function benchLambda(options: LambdaBenchOptions): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'oa-bench-lambda-'))
   const rows: Record<string, string | number>[] = []
   const watch = new pg.Client({ connectionString: database.url })
+  // The server is shared: another suite terminating backends must not take the bench down.
+  watch.on('error', (error) => console.error(`bench: the sampling connection failed: ${error.message}`))
+  const check = await openDatabase({ url: database.url, pgliteDataDir: '', poolMax: 1 })
   try {
     const embedded = await startRuntime(
       loadConfig({
@@ -89,31 +95,64 @@ export async function benchLambda(options: LambdaBenchOptions): Promise<void> {
     const env = {
       ...process.env,
       DATABASE_URL: database.url,
-      AMQP_URL: options.amqpUrl,
       QUEUE_PREFIX: prefix,
       DB_POOL_MAX: '1',
       MIGRATIONS: 'deploy',
       LOG_LEVEL: 'ERROR',
       POWERTOOLS_METRICS_DISABLED: 'true',
     }
-    for (const n of options.workers) {
-      const fleet = await startFleet(n, worker, env)
-      try {
-        const broker = await brokerConnections(fleet.pids)
-        for (const catalogue of options.catalogues) {
-          // Twice as many clients as containers: the dispatcher always has a queue to hand out.
-          const load = await measure(watch, () =>
-            httpRun(fleet.url, catalogue, 2 * n, options.durationSeconds),
-          )
-          rows.push(
-            row(catalogue, `lambda model, ${n} workers, ${2 * n} clients`, load, {
-              broker,
-              rssMb: await fleetRss(fleet.pids),
-            }),
-          )
+    for (const publish of options.publish) {
+      for (const n of options.workers) {
+        // `direct`: each container publishes its orders itself, on a broker connection of its own
+        // (place-order as it was). `relay`: it binds no broker and starts the relay function
+        // through the Lambda API (the dispatcher's), whose containers alone hold one.
+        const fleet = await startFleet(n, worker, (lambdaApi) =>
+          publish === 'direct'
+            ? { placeOrder: { ...env, AMQP_URL: options.amqpUrl } }
+            : {
+                placeOrder: {
+                  ...env,
+                  // Binds no broker, as the stack deploys it: no AMQP_URL, whatever this shell has.
+                  AMQP_URL: '',
+                  OUTBOX_RELAY_FUNCTION: functionName(functions.relayOutbox),
+                  AWS_ENDPOINT_URL: lambdaApi,
+                  AWS_REGION: 'us-east-1',
+                  AWS_ACCESS_KEY_ID: 'bench',
+                  AWS_SECRET_ACCESS_KEY: 'bench',
+                },
+                relay: {
+                  ...env,
+                  AMQP_URL: options.amqpUrl,
+                  BENCH_FUNCTION: functions.relayOutbox.name,
+                },
+              },
+        )
+        try {
+          const broker = await brokerConnections(fleet.pids)
+          const relayBroker =
+            fleet.relayPids.length > 0 ? await brokerConnections(fleet.relayPids) : undefined
+          for (const catalogue of options.catalogues) {
+            const [since] = await query<{ id: number }>(
+              check.db,
+              sql`select coalesce(max(id), 0)::int as id from outbox`,
+            )
+            // Twice as many clients as containers: the dispatcher always has a queue to hand out.
+            const load = await measure(watch, () =>
+              httpRun(fleet.url, catalogue, 2 * n, options.durationSeconds),
+            )
+            const delay = await publishDelays(check.db, since!.id)
+            rows.push(
+              row(catalogue, `lambda model, ${n} workers, ${2 * n} clients, ${publish} publish`, load, {
+                broker: relayBroker ? `${broker} + relay ${relayBroker}` : broker,
+                rssMb: await fleetRss(fleet.pids),
+                delay,
+                relayRuns: fleet.relayRuns(),
+              }),
+            )
+          }
+        } finally {
+          await fleet.close()
         }
-      } finally {
-        await fleet.close()
       }
     }
 
@@ -132,6 +171,8 @@ export async function benchLambda(options: LambdaBenchOptions): Promise<void> {
           'db active (mean)': '-',
           'broker conns': '-',
           'RSS MB': '-',
+          'publish delay p50/p99/max ms': '-',
+          'relay runs': '-',
         })
       }
     }
@@ -141,14 +182,11 @@ export async function benchLambda(options: LambdaBenchOptions): Promise<void> {
     const [over] = (await db.query('select count(*)::int as n from vendor_stock where reserved > quantity'))
       .rows
     await db.end()
-    const { openDatabase } = await import('../db/client.js')
-    const check = await openDatabase({ url: database.url, pgliteDataDir: '', poolMax: 1 })
     const drift = await findDrift(check.db)
     const [hot] = await query<{ reserved: number }>(
       check.db,
       sql`select reserved from vendor_stock where vendor_id = 'acme' and sku = ${HOT_SKU}`,
     )
-    await check.close()
     const [load1] = (await readFile('/proc/loadavg', 'utf8')).split(' ')
     printTable(
       `lambda: ${options.durationSeconds} s per run, PostgreSQL, ${CATALOGUE} SKUs x 3 vendors, load average ${load1}` +
@@ -157,6 +195,7 @@ export async function benchLambda(options: LambdaBenchOptions): Promise<void> {
     )
     if (drift.length > 0 || over.n > 0) process.exitCode = 1
   } finally {
+    await check.close()
     await watch.end().catch(() => {})
     await AmqpBus.deleteQueues(options.amqpUrl, prefix, queueDeclarations()).catch(() => {})
     await database.drop()
@@ -177,7 +216,7 @@ function row(
   catalogue: Catalogue,
   system: string,
   load: Load,
-  fleet?: { broker: string; rssMb: number },
+  fleet?: { broker: string; rssMb: number; delay: PublishDelays; relayRuns: number },
 ): Record<string, string | number> {
   return {
     catalogue,
@@ -191,6 +230,40 @@ function row(
     'db active (mean)': load.meanActive,
     'broker conns': fleet?.broker ?? '1',
     'RSS MB': fleet?.rssMb ?? '-',
+    'publish delay p50/p99/max ms': fleet
+      ? `${fleet.delay.p50}/${fleet.delay.p99}/${fleet.delay.max}${fleet.delay.unpublished ? ` (${fleet.delay.unpublished} unpublished)` : ''}`
+      : '-',
+    'relay runs': fleet?.relayRuns ?? '-',
+  }
+}
+
+interface PublishDelays {
+  p50: number
+  p99: number
+  max: number
+  unpublished: number
+}
+
+/**
+ * From placement to publish, for the outbox rows written after `since`: waited for until every one
+ * is published (at most 30 s), then read from the outbox (created_at: the placement's transaction;
+ * published_at: the publisher's confirm).
+ */
+async function publishDelays(db: Db, since: number): Promise<PublishDelays> {
+  const stats = () =>
+    query<PublishDelays>(
+      db,
+      sql`select coalesce(round(percentile_cont(0.5) within group (order by ms))::int, 0) as p50,
+                 coalesce(round(percentile_cont(0.99) within group (order by ms))::int, 0) as p99,
+                 coalesce(round(max(ms))::int, 0) as max,
+                 count(*) filter (where ms is null)::int as unpublished
+          from (select extract(epoch from published_at - created_at) * 1000 as ms from outbox where id > ${since}) d`,
+    )
+  const until = Date.now() + 30_000
+  for (;;) {
+    const [result] = await stats()
+    if (result!.unpublished === 0 || Date.now() > until) return result!
+    await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
 
@@ -248,17 +321,15 @@ async function bundleWorker(dir: string): Promise<string> {
   return outfile
 }
 
-interface Fleet {
-  url: string
+interface Pool {
   pids: number[]
+  /** Hands an event to an idle worker, or queues it until one is idle (a concurrency limit). */
+  run(event: unknown): Promise<APIGatewayProxyResult>
   close(): Promise<void>
 }
 
-/**
- * N workers behind a dispatcher: an HTTP server playing API Gateway and Lambda's scheduler. Each
- * request goes to an idle worker, or waits in a queue for the first one to finish.
- */
-async function startFleet(n: number, entry: string, env: NodeJS.ProcessEnv): Promise<Fleet> {
+/** N worker processes, warmed at once (as a burst of traffic scales a function out). */
+async function startPool(n: number, entry: string, env: NodeJS.ProcessEnv): Promise<Pool> {
   type Job = { event: WorkerRequest; done: (result: APIGatewayProxyResult) => void }
   const workers: ChildProcess[] = Array.from({ length: n }, () =>
     fork(entry, [], { env, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
@@ -270,7 +341,6 @@ async function startFleet(n: number, entry: string, env: NodeJS.ProcessEnv): Pro
     current.set(worker, job.done)
     worker.send(job.event)
   }
-  // Cold starts, all at once (as a burst of traffic scales a function out).
   await Promise.all(
     workers.map(
       (worker) =>
@@ -294,14 +364,67 @@ async function startFleet(n: number, entry: string, env: NodeJS.ProcessEnv): Pro
     })
     idle.push(worker)
   }
+  return {
+    pids: workers.map((w) => w.pid!),
+    run: (event) =>
+      new Promise((done) => {
+        const job: Job = { event: { kind: 'invoke', event }, done }
+        const worker = idle.pop()
+        if (worker) give(worker, job)
+        else queue.push(job)
+      }),
+    close: async () => {
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise((resolve) => {
+              w.once('exit', resolve)
+              w.disconnect()
+            }),
+        ),
+      )
+    },
+  }
+}
+
+interface Fleet {
+  url: string
+  pids: number[]
+  relayPids: number[]
+  /** Relay runs started through the Lambda API so far. */
+  relayRuns(): number
+  close(): Promise<void>
+}
+
+/**
+ * N place-order workers behind a dispatcher that plays API Gateway and Lambda's scheduler: each
+ * request goes to an idle worker, or waits in a queue for the first one to finish. With a relay,
+ * the dispatcher also plays the Lambda API's asynchronous Invoke of the relay function: it
+ * answers 202 at once and queues the event for the relay's workers (its reserved concurrency of
+ * infra/topology.ts), as Lambda's own queue of asynchronous events does.
+ */
+async function startFleet(
+  n: number,
+  entry: string,
+  envs: (lambdaApi: string) => { placeOrder: NodeJS.ProcessEnv; relay?: NodeJS.ProcessEnv },
+): Promise<Fleet> {
+  let placeOrder: Pool | undefined
+  let relay: Pool | undefined
+  let relayRuns = 0
   const table = routes()
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://dispatcher')
+      if (url.pathname.startsWith('/2015-03-31/functions/') && relay) {
+        relayRuns++
+        void relay.run(JSON.parse(Buffer.concat(chunks).toString()))
+        res.writeHead(202).end()
+        return
+      }
       const match = matchRoute(table, req.method ?? 'GET', url.pathname)
-      if (match.kind !== 'match') {
+      if (match.kind !== 'match' || !placeOrder) {
         res.writeHead(404).end()
         return
       }
@@ -315,36 +438,29 @@ async function startFleet(n: number, entry: string, env: NodeJS.ProcessEnv): Pro
         },
         match,
       )
-      const job: Job = {
-        event: { kind: 'invoke', event },
-        done: (result) => {
-          const { status, headers, body } = responseParts(result)
-          res.writeHead(status, { ...headers, 'content-length': body.length })
-          res.end(body)
-        },
-      }
-      const worker = idle.pop()
-      if (worker) give(worker, job)
-      else queue.push(job)
+      void placeOrder.run(event).then((result) => {
+        const { status, headers, body } = responseParts(result)
+        res.writeHead(status, { ...headers, 'content-length': body.length })
+        res.end(body)
+      })
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
+  const url = `http://127.0.0.1:${port}`
+  const env = envs(url)
+  if (env.relay) relay = await startPool(functions.relayOutbox.concurrency, entry, env.relay)
+  placeOrder = await startPool(n, entry, env.placeOrder)
   return {
-    url: `http://127.0.0.1:${port}`,
-    pids: workers.map((w) => w.pid!),
+    url,
+    pids: placeOrder.pids,
+    relayPids: relay?.pids ?? [],
+    relayRuns: () => relayRuns,
     async close() {
       server.closeAllConnections()
       await new Promise((resolve) => server.close(resolve))
-      await Promise.all(
-        workers.map(
-          (w) =>
-            new Promise((resolve) => {
-              w.once('exit', resolve)
-              w.disconnect()
-            }),
-        ),
-      )
+      await placeOrder?.close()
+      await relay?.close()
     },
   }
 }

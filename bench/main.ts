@@ -24,6 +24,10 @@ const scenarios: Record<string, () => Promise<void>> = {
       amqpUrl: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
       durationSeconds: Number(process.env.BENCH_SECONDS ?? 5),
       workers: (process.env.BENCH_LAMBDA_WORKERS ?? '8,32,64').split(',').map(Number),
+      publish: (process.env.BENCH_LAMBDA_PUBLISH ?? 'relay,direct').split(',').map((p) => p.trim()) as (
+        | 'direct'
+        | 'relay'
+      )[],
       catalogues: (process.env.BENCH_LAMBDA_CATALOGUES ?? 'spread,hot')
         .split(',')
         .filter((c): c is 'spread' | 'hot' => c === 'spread' || c === 'hot'),

@@ -89,7 +89,9 @@ export async function drainOutbox(
  */
 export function lambdaRelayTrigger(
   functionName: string,
-  client = new LambdaClient({ requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 } }),
+  client = new LambdaClient({
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true },
+  }),
 ): RelayTrigger {
   const payload = Buffer.from(JSON.stringify(relayRequested))
   return {
