@@ -84,13 +84,16 @@ export async function drainOutbox(
 
 /**
  * The relay started through the Lambda API: an asynchronous (`Event`) invocation, which Lambda
- * queues and answers 202 at once; its own retries cover a run that fails. Short timeouts: a
- * commit waits for this call before it answers.
+ * queues and answers 202 at once (tens of ms on AWS); its own retries cover a run that fails.
+ * The timeouts bound only a Lambda API in trouble, since a commit waits for this call before it
+ * answers: LocalStack on a loaded two-core machine took ~1 s an Invoke, and a 1 s connection
+ * timeout failed every request after the first two.
  */
 export function lambdaRelayTrigger(
   functionName: string,
   client = new LambdaClient({
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true },
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
   }),
 ): RelayTrigger {
   const payload = Buffer.from(JSON.stringify(relayRequested))

@@ -38,6 +38,8 @@ export interface PlaceOrderDeps extends Planning {
    * orders' messages on `bus` after the commit.
    */
   relay?: RelayTrigger | undefined
+  /** Told when a relay run could not be started (its messages then wait for the schedule). */
+  onRelayError?: (error: Error) => void
   idempotencyTtlMs: number
   /** Most orders reserved in one transaction. */
   maxBatch?: number
@@ -216,7 +218,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   // before anyone is answered (a Lambda is frozen once it answers, and its work with it).
   if (deps.relay) {
     const [durable] = await query<{ startRelay: boolean }>(deps.db, askingRelay(awaitDurableXid))
-    await handToRelay(deps.db, deps.relay, durable?.startRelay ?? true)
+    await handToRelay(deps.db, deps.relay, durable?.startRelay ?? true, deps.onRelayError)
   } else {
     await deps.db.execute(awaitDurable)
   }

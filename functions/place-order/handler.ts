@@ -3,6 +3,7 @@ import { ForbiddenError, InsufficientStockError } from '../../core/errors.js'
 import { type ApiResult, apiHandler } from '../../core/http/api-handler.js'
 import { problemResult } from '../../core/http/problem.js'
 import { planningFor } from '../../core/inventory/plan.js'
+import { functionLogger } from '../../core/logging.js'
 import { createOrderPlacer, type KeyOutcome, type PlacedOrder } from '../../core/orders/place-order.js'
 import { PlaceOrderInput } from '../../core/orders/schemas.js'
 import { functions } from '../../infra/topology.js'
@@ -13,6 +14,10 @@ const placer = perDeps(({ database, bus, relay, config }) =>
     bus,
     // place-order binds `relay` (infra/topology.ts): the relay publishes its messages.
     relay,
+    onRelayError: (error) =>
+      functionLogger(functions.placeOrder.name).warn('relay not started: the schedule publishes', {
+        error: error.message,
+      }),
     ...planningFor(config),
     idempotencyTtlMs: config.idempotencyTtlMs,
   }),
