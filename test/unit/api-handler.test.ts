@@ -1,11 +1,12 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
-import { beforeEach, describe, expect, it } from 'vitest'
+import type { APIGatewayProxyResult } from 'aws-lambda'
+import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { AppError } from '../../core/errors.js'
 import { apiHandler, MAX_BODY_BYTES } from '../../core/http/api-handler.js'
 import { handler as placeOrder } from '../../functions/place-order/handler.js'
 import { functions } from '../../infra/topology.js'
 import { lambdaContext, matchRoute, toApiGatewayEvent } from '../../local/events.js'
+import { contextPerTest, emptyApiEvent } from '../support/lambda.js'
 
 function post(
   body: string | Buffer,
@@ -109,24 +110,15 @@ describe('POST /orders input validation', () => {
 })
 
 describe('apiHandler errors', () => {
-  const event = {
-    headers: {},
-    body: null,
-    queryStringParameters: null,
-    pathParameters: null,
-  } as APIGatewayProxyEvent
-  // A context per test: its deadline counts from now, as a Lambda invocation's does.
-  let context: Context
-  beforeEach(() => {
-    context = lambdaContext(functions.health)
-  })
+  const event = emptyApiEvent
+  const currentContext = contextPerTest()
 
   it('renders a domain error with its status, code and extensions', async () => {
     const h = apiHandler({ name: 'test' }, async () => {
       throw new AppError('conflict', 'busy', 'Busy', 'try later', { retryAfter: 3 })
     })
 
-    const result = (await h(event, context)) as APIGatewayProxyResult
+    const result = (await h(event, currentContext())) as APIGatewayProxyResult
 
     expect(result.statusCode).toBe(409)
     expect(problem(result)).toMatchObject({ code: 'busy', detail: 'try later', retryAfter: 3 })
@@ -137,7 +129,7 @@ describe('apiHandler errors', () => {
       throw new Error('password=hunter2 at db.internal:5432')
     })
 
-    const result = (await h(event, context)) as APIGatewayProxyResult
+    const result = (await h(event, currentContext())) as APIGatewayProxyResult
 
     expect(result.statusCode).toBe(500)
     expect(result.body).not.toContain('hunter2')
@@ -154,7 +146,7 @@ describe('apiHandler errors', () => {
 
     const result = (await h(
       { ...event, queryStringParameters: { limit: '99' } },
-      context,
+      currentContext(),
     )) as APIGatewayProxyResult
 
     expect(result.statusCode).toBe(400)

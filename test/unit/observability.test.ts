@@ -1,23 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger'
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda'
+import type { APIGatewayProxyResult } from 'aws-lambda'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { flushMetrics, metrics } from '../../core/metrics.js'
 import { lambdaHandler } from '../../core/observability.js'
 import { functions } from '../../infra/topology.js'
-import { lambdaContext } from '../../local/events.js'
+import { contextPerTest, emptyApiEvent } from '../support/lambda.js'
 
-const event = {
-  headers: {},
-  body: null,
-  queryStringParameters: null,
-  pathParameters: null,
-} as APIGatewayProxyEvent
-// A context per test: its deadline counts from now, as a Lambda invocation's does.
-let context: Context
-beforeEach(() => {
-  context = lambdaContext(functions.health)
-})
+const event = emptyApiEvent
+const currentContext = contextPerTest()
 
 /** The JSON lines written to stdout while `run` runs. */
 async function stdoutLines(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
@@ -63,10 +54,10 @@ describe('Powertools middlewares of the handlers', () => {
       })
 
       let answer: APIGatewayProxyResult | undefined
-      const answered = emf(await stdoutLines(() => ok(event, context)))
+      const answered = emf(await stdoutLines(() => ok(event, currentContext())))
       const threw = emf(
         await stdoutLines(async () => {
-          answer = (await failing(event, context)) as APIGatewayProxyResult
+          answer = (await failing(event, currentContext())) as APIGatewayProxyResult
         }),
       )
 
@@ -83,14 +74,14 @@ describe('Powertools middlewares of the handlers', () => {
         throw new Error('database unreachable')
       })
 
-      const lines = await stdoutLines(() => consumer({}, context))
+      const lines = await stdoutLines(() => consumer({}, currentContext()))
 
       expect(emf(lines).map((l) => l.OrdersFailed)).toEqual([1])
       expect(lines.find((l) => l.message === 'working')).toMatchObject({
         function_name: functions.health.name,
-        function_request_id: context.awsRequestId,
+        function_request_id: currentContext().awsRequestId,
       })
-      await expect(consumer({}, context)).rejects.toThrow('database unreachable')
+      await expect(consumer({}, currentContext())).rejects.toThrow('database unreachable')
     })
   })
 
@@ -101,7 +92,7 @@ describe('Powertools middlewares of the handlers', () => {
       log.info('working')
     })
 
-    const lines = await stdoutLines(() => consumer({}, context))
+    const lines = await stdoutLines(() => consumer({}, currentContext()))
 
     expect(emf(lines)).toEqual([])
     expect(lines.find((l) => l.message === 'working')).not.toHaveProperty('function_request_id')
