@@ -1,3 +1,4 @@
+import { benchEmbedded } from './embedded.js'
 import { benchLambda } from './lambda.js'
 import { benchPipeline } from './pipeline.js'
 import { benchPlaceOrder } from './place-order.js'
@@ -5,13 +6,22 @@ import { benchSync } from './sync.js'
 
 /**
  * `npm run bench -- [scenario ...]` prints a table per scenario. Needs DATABASE_URL (a PostgreSQL
- * server; each run makes and drops its own database). BENCH_SECONDS sets the length of each run.
+ * server; each run makes and drops its own database), except `embedded`. BENCH_SECONDS sets the
+ * length of each run; BENCH_EMBEDDED_CHECKOUTS (comma-separated paths of checkouts of this project)
+ * runs `embedded` for each of them in turn, side by side.
  */
 // The systems under test write no CloudWatch EMF lines here (Prometheus counters still run): the
 // output is the tables.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true'
 
 const scenarios: Record<string, () => Promise<void>> = {
+  // `npm start` with no settings: PGlite and the in-process queue; needs no DATABASE_URL.
+  embedded: () =>
+    benchEmbedded({
+      seconds: Number(process.env.BENCH_SECONDS ?? 5),
+      clients: 16,
+      checkouts: process.env.BENCH_EMBEDDED_CHECKOUTS?.split(','),
+    }),
   'place-order': () =>
     benchPlaceOrder({
       databaseUrl: requireDatabase(),

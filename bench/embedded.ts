@@ -1,0 +1,195 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadConfig, settingsReference } from '../core/config.js'
+import { findDrift } from '../core/inventory/reconcile.js'
+import { openDatabase, query, sql } from '../db/client.js'
+import { freePort } from '../local/net.js'
+import { closedLoad, randomSku } from './load.js'
+import { printTable } from './stats.js'
+
+/** Issue #15's goals for `npm start` with no settings. */
+const GOALS = { ordersPerSecond: 1_000, rssMb: 300, firstPlacedMs: 3_000 }
+
+export interface EmbeddedBenchOptions {
+  seconds: number
+  clients: number
+  /** Checkouts of the project to run, side by side in this order (default: this one). */
+  checkouts?: string[]
+}
+
+/**
+ * `npm start` as a user gets it: its own process, no settings but a free PORT (every setting of this
+ * shell is left out), the working directory a fresh empty one, so PGlite lives in its default
+ * `.data/pglite` there and the queue is the in-process one; the consumer, the mock vendors, the
+ * scheduled sync and relay all run as they do by default. Measured: time from spawn to the first
+ * 202 (migrations, the start-up sync and the first reservation included), RSS at rest and after
+ * the load, orders/s and p99 of a closed loop of `clients` connections. Afterwards the data
+ * directory is opened again (a restart) and checked: no oversold row, no drift.
+ */
+export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<void> {
+  const here = fileURLToPath(new URL('..', import.meta.url))
+  const checkouts = options.checkouts ?? [here]
+  const results: Measured[] = []
+  for (const checkout of checkouts) results.push(await measureCheckout(checkout, options))
+  const [load1] = (await readFile('/proc/loadavg', 'utf8')).split(' ')
+  const label = (m: Measured) => (checkouts.length > 1 ? `${m.checkout}: ` : '')
+  const ratio = (value: number, goal: number, lowerIsBetter: boolean) =>
+    `${(lowerIsBetter ? goal / value : value / goal).toFixed(2)}`
+  printTable(
+    `embedded: \`npm start\` with no settings (PGlite in .data/pglite, in-process queue), ${options.clients} connections for ${options.seconds} s, spread over the default catalogue; load average ${load1}; ratio = measured / goal (>= 1 meets it)`,
+    results.flatMap((m) => [
+      {
+        what: `${label(m)}orders/s at ${options.clients} clients`,
+        measured: Math.round(m.ordersPerSecond),
+        goal: `>= ${GOALS.ordersPerSecond}`,
+        ratio: ratio(m.ordersPerSecond, GOALS.ordersPerSecond, false),
+      },
+      { what: `${label(m)}p50 / p99 ms`, measured: `${m.p50} / ${m.p99}`, goal: '', ratio: '' },
+      { what: `${label(m)}non-2xx answers`, measured: m.non2xx, goal: '', ratio: '' },
+      {
+        what: `${label(m)}RSS at rest, MB`,
+        measured: m.rssRestMb,
+        goal: `< ${GOALS.rssMb}`,
+        ratio: ratio(m.rssRestMb, GOALS.rssMb, true),
+      },
+      {
+        what: `${label(m)}RSS after the load (peak), MB`,
+        measured: `${m.rssAfterMb} (${m.rssPeakMb})`,
+        goal: `< ${GOALS.rssMb}`,
+        ratio: ratio(m.rssPeakMb, GOALS.rssMb, true),
+      },
+      {
+        what: `${label(m)}spawn to listening / first 202, ms`,
+        measured: `${m.listeningMs} / ${m.firstPlacedMs}`,
+        goal: `< ${GOALS.firstPlacedMs}`,
+        ratio: ratio(m.firstPlacedMs, GOALS.firstPlacedMs, true),
+      },
+      {
+        what: `${label(m)}after a restart: oversold / drifting rows`,
+        measured: `${m.oversold} / ${m.drifting}`,
+        goal: '0 / 0',
+        ratio: '',
+      },
+    ]),
+  )
+  if (results.some((m) => m.oversold > 0 || m.drifting > 0)) process.exitCode = 1
+}
+
+interface Measured {
+  checkout: string
+  ordersPerSecond: number
+  p50: number
+  p99: number
+  non2xx: number
+  rssRestMb: number
+  rssAfterMb: number
+  rssPeakMb: number
+  listeningMs: number
+  firstPlacedMs: number
+  oversold: number
+  drifting: number
+}
+
+async function measureCheckout(checkout: string, options: EmbeddedBenchOptions): Promise<Measured> {
+  const cwd = await mkdtemp(join(tmpdir(), 'oa-bench-embedded-'))
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const started = performance.now()
+  const child = spawnDefaults(checkout, cwd, port)
+  try {
+    let listeningMs = 0
+    const firstPlacedMs = await poll(child, async () => {
+      const res = await fetch(`${url}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ lines: [{ sku: 'SKU-00001', quantity: 1 }] }),
+      }).catch(() => undefined)
+      if (res && !listeningMs) listeningMs = Math.round(performance.now() - started)
+      await res?.arrayBuffer()
+      return res?.status === 202 ? Math.round(performance.now() - started) : undefined
+    })
+    // At rest: the start-up work (migrations, sync, that order's forwarding) done, nothing arriving.
+    await new Promise((r) => setTimeout(r, 5_000))
+    const rssRestMb = await rssMb(child.pid!, 'VmRSS')
+    const catalogue = loadConfig({}).mockCatalogueSize
+    const load = await closedLoad(url, () => randomSku(catalogue), options.clients, options.seconds)
+    const rssAfterMb = await rssMb(child.pid!, 'VmRSS')
+    const rssPeakMb = await rssMb(child.pid!, 'VmHWM')
+    await stop(child)
+    const { oversold, drifting } = await check(join(cwd, '.data/pglite'))
+    return {
+      checkout,
+      ...load,
+      rssRestMb,
+      rssAfterMb,
+      rssPeakMb,
+      listeningMs,
+      firstPlacedMs,
+      oversold,
+      drifting,
+    }
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL')
+    await rm(cwd, { recursive: true, force: true })
+  }
+}
+
+/** `npm start` (tsx local/main.ts) of `checkout`, run from `cwd`, with no setting but PORT. */
+function spawnDefaults(checkout: string, cwd: string, port: number): ChildProcess {
+  const env = { ...process.env }
+  for (const setting of settingsReference()) delete env[setting.name]
+  delete env.POWERTOOLS_METRICS_DISABLED
+  const tsx = import.meta.resolve('tsx')
+  const child = spawn(process.execPath, ['--import', tsx, join(checkout, 'local/main.ts')], {
+    cwd,
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let errors = ''
+  child.stderr!.on('data', (chunk: Buffer) => {
+    errors = (errors + chunk.toString()).slice(-4_000)
+  })
+  child.once('exit', (code) => {
+    if (code !== 0 && code !== null) console.error(`embedded runtime exited with ${code}:\n${errors}`)
+  })
+  return child
+}
+
+async function poll<T>(child: ChildProcess, attempt: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 120_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the embedded runtime exited with ${child.exitCode}`)
+    const value = await attempt()
+    if (value !== undefined) return value
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error('the embedded runtime placed no order within 120 s')
+}
+
+async function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024)
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
+/** Opens the stopped runtime's data directory and counts oversold and drifting stock rows. */
+async function check(dataDir: string) {
+  const database = await openDatabase({ pgliteDataDir: dataDir, poolMax: 1 })
+  try {
+    const [over] = await query<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from vendor_stock where reserved > quantity`,
+    )
+    return { oversold: over!.n, drifting: (await findDrift(database.db)).length }
+  } finally {
+    await database.close()
+  }
+}
