@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import type { PGlite } from '@electric-sql/pglite'
 import { type SQL, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
@@ -47,13 +48,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   // Loaded only when used, so a Lambda bundle (always given DATABASE_URL) does not carry PGlite:
   // both are left out of the bundles (infra/service-function.ts), and a static import of either
   // would fail every function at cold start.
-  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
-    import('@electric-sql/pglite'),
+  const [{ PgliteThread }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('./pglite-thread.js'),
     import('drizzle-orm/pglite'),
   ])
-  const client = await PGlite.create(dir, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] })
+  const client = await PgliteThread.start(dir, PGLITE_SETTINGS)
   return {
-    db: drizzlePglite({ client, schema }) as unknown as Db,
+    // Drizzle's PGlite driver calls only what the thread's client has (query, transaction).
+    db: drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db,
     kind: 'pglite',
     description: `embedded PGlite (${dir.startsWith('memory://') ? 'in memory: nothing is kept' : `data in ${resolve(dir)}`})`,
     close: () => client.close(),

@@ -79,18 +79,17 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const background = options.background ?? true
   const log = logger()
   log.setLogLevel(config.logLevel)
-  // Starting is the embedded runtime's deploy: it applies the service's migrations and, since it
-  // hosts the mock vendors, theirs.
-  const deps = await createDeps(config, {
-    waitForBroker: false,
-    migrations: [serviceMigrations, mockVendorMigrations],
-  })
-  provideDeps(deps)
-
   const specs = Object.values(options.topology ?? functions) as FunctionSpec[]
   const table = routes(options.topology)
-  const handlers = new Map<string, LambdaHandler>()
-  for (const fn of specs) handlers.set(fn.name, await loadHandler(fn))
+  // Starting is the embedded runtime's deploy: it applies the service's migrations and, since it
+  // hosts the mock vendors, theirs. The handlers' modules load meanwhile (embedded PGlite opens
+  // in its own thread): they touch no dependency before they are invoked.
+  const [deps, loaded] = await Promise.all([
+    createDeps(config, { waitForBroker: false, migrations: [serviceMigrations, mockVendorMigrations] }),
+    Promise.all(specs.map(async (fn) => [fn.name, await loadHandler(fn)] as const)),
+  ])
+  provideDeps(deps)
+  const handlers = new Map<string, LambdaHandler>(loaded)
   const invoke = (fn: FunctionSpec, event: unknown) => handlers.get(fn.name)!(event, lambdaContext(fn))
 
   const inFlight = new Set<Promise<unknown>>()

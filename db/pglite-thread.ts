@@ -1,0 +1,182 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+
+interface QueryConfig {
+  rowMode?: 'array' | 'object'
+  /** Parsers by type oid: only drizzle's, which keep PostgreSQL's text as it is, can cross. */
+  parsers?: Record<number, (value: string, type: number) => unknown>
+}
+
+type Reply = { id: number; result?: unknown; error?: Record<string, unknown> & { message: string } }
+
+/** The part of PGlite's client that drizzle's PGlite driver calls, inside a transaction or not. */
+export interface PgliteQueries {
+  query<T>(sql: string, params?: unknown[], config?: QueryConfig): Promise<{ rows: T[] }>
+  exec(sql: string): Promise<unknown>
+}
+
+/**
+ * PGlite in a worker thread (db/pglite-host.mjs), so that the database's work (PostgreSQL's own,
+ * compiled to WebAssembly, and PGlite's protocol glue around it) runs beside the event loop that
+ * serves HTTP rather than on it. Each query is a message; results and errors come back by id.
+ * Transactions are the worker's PGlite transactions, held open while their statements arrive:
+ * as on PGlite itself, one at a time, other statements waiting.
+ */
+export class PgliteThread implements PgliteQueries {
+  private nextId = 1
+  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>()
+  private exited: Error | undefined
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: Reply) => {
+      const waiting = this.pending.get(reply.id)
+      if (!waiting) return
+      this.settled(reply.id)
+      if (reply.error) waiting.reject(databaseError(reply.error))
+      else waiting.resolve(reply.result)
+    })
+    let failure: Error | undefined
+    worker.on('error', (error) => {
+      failure = error
+    })
+    worker.on('exit', (code) => {
+      this.exited = new Error(`the PGlite thread exited (code ${code})`, { cause: failure })
+      for (const [id, waiting] of this.pending) {
+        this.settled(id)
+        waiting.reject(this.exited)
+      }
+    })
+    // Idle, the thread does not keep the process alive (PGlite on the main thread never did);
+    // while a statement is under way it does, so nothing awaits an answer that cannot come. (After
+    // the listeners: listening on the thread's messages refs it again.)
+    worker.unref()
+  }
+
+  /**
+   * Starts the thread and opens (or creates) the database in `dataDir`, with PostgreSQL's
+   * `settings` (`-c name=value` arguments) after PGlite's own.
+   */
+  static async start(dataDir: string, settings: string[]): Promise<PgliteThread> {
+    // A new database is made (PostgreSQL's initdb, by two more PostgreSQL instances inside PGlite)
+    // by a thread of its own that then ends: the ~500 MB of memory that took, which WebAssembly
+    // never gives back, goes with that thread. (A `memory://` database lives only in its thread.)
+    if (!dataDir.startsWith('memory://') && !existsSync(join(dataDir, 'PG_VERSION')))
+      await (await PgliteThread.open(dataDir, settings)).close()
+    return PgliteThread.open(dataDir, settings)
+  }
+
+  private static async open(dataDir: string, settings: string[]): Promise<PgliteThread> {
+    const worker = new Worker(new URL('./pglite-host.mjs', import.meta.url), {
+      workerData: { dataDir, settings },
+    })
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (message: { ready?: boolean } & Partial<Reply>) => {
+        worker.off('exit', onExit)
+        if (message.ready) resolve()
+        else reject(databaseError(message.error ?? { message: 'PGlite did not start' }))
+      }
+      const onExit = (code: number) => {
+        worker.off('message', onMessage)
+        reject(new Error(`the PGlite thread exited (code ${code}) before it opened ${dataDir}`))
+      }
+      worker.once('message', onMessage)
+      worker.once('exit', onExit)
+      worker.once('error', reject)
+    })
+    return new PgliteThread(worker)
+  }
+
+  query<T>(sql: string, params: unknown[] = [], config: QueryConfig = {}): Promise<{ rows: T[] }> {
+    return this.send({
+      op: 'query',
+      sql,
+      params,
+      rowMode: config.rowMode,
+      rawTypes: rawTypes(config.parsers),
+    })
+  }
+
+  exec(sql: string): Promise<unknown> {
+    return this.send({ op: 'exec', sql })
+  }
+
+  /** Runs `work` in one transaction: committed if it returns, rolled back if it throws. */
+  async transaction<T>(work: (tx: PgliteQueries) => Promise<T>): Promise<T> {
+    // A transaction is named by the id of the message that began it.
+    const tx = this.nextId
+    await this.send({ op: 'begin' })
+    const inTx: PgliteQueries = {
+      query: <R>(sql: string, params: unknown[] = [], config: QueryConfig = {}) =>
+        this.send<{ rows: R[] }>({
+          op: 'query',
+          tx,
+          sql,
+          params,
+          rowMode: config.rowMode,
+          rawTypes: rawTypes(config.parsers),
+        }),
+      exec: (sql: string) => this.send({ op: 'exec', tx, sql }),
+    }
+    let result: T
+    try {
+      result = await work(inTx)
+    } catch (error) {
+      await this.send({ op: 'end', tx, commit: false })
+      throw error
+    }
+    await this.send({ op: 'end', tx, commit: true })
+    return result
+  }
+
+  async close(): Promise<void> {
+    if (this.exited) return
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve))
+    await this.send({ op: 'close' })
+    await this.worker.terminate()
+    await exited
+  }
+
+  private send<T>(message: Record<string, unknown>): Promise<T> {
+    if (this.exited) return Promise.reject(this.exited)
+    const id = this.nextId++
+    if (this.pending.size === 0) this.worker.ref()
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
+      this.worker.postMessage({ ...message, id })
+    })
+  }
+
+  private settled(id: number) {
+    this.pending.delete(id)
+    if (this.pending.size === 0) this.worker.unref()
+  }
+}
+
+/** PGlite's error as the thread described it: its message and its fields (`code` first of all). */
+function databaseError(fields: Record<string, unknown> & { message: string }): Error {
+  const { message, ...rest } = fields
+  return Object.assign(new Error(message), rest)
+}
+
+const checked = new WeakMap<object, number[]>()
+
+/**
+ * The type oids whose values come back as PostgreSQL printed them. Drizzle's PGlite driver asks
+ * that of its parsers (timestamps, dates, intervals, numeric arrays); a parser that does anything
+ * else cannot be sent to the thread, and is refused rather than ignored.
+ */
+function rawTypes(parsers: QueryConfig['parsers']): number[] | undefined {
+  if (!parsers) return undefined
+  let types = checked.get(parsers)
+  if (!types) {
+    types = Object.entries(parsers).map(([type, parse]) => {
+      const probe = `probe ${type}`
+      if (parse(probe, Number(type)) !== probe)
+        throw new Error(`PGlite in a thread takes only parsers that keep the text (type ${type})`)
+      return Number(type)
+    })
+    checked.set(parsers, types)
+  }
+  return types
+}

@@ -1,0 +1,113 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Database, openDatabase, query, sql } from '../../db/client.js'
+import { uniqueId } from '../support/services.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+
+/** Embedded PGlite runs in a worker thread (db/pglite-thread.ts, db/pglite-host.mjs). */
+describe('embedded PGlite in its thread', () => {
+  let dir: string
+  let database: Database
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'oa-pglite-thread-'))
+    database = await openDatabase({ pgliteDataDir: join(dir, 'db'), poolMax: 1 })
+  })
+
+  afterAll(async () => {
+    await database?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const table = () => `t_${uniqueId()}`
+
+  it('answers a failed statement with its SQLSTATE, and serves the next one', async () => {
+    const failed = await query(database.db, sql`select 1 / ${0}::int as n`).catch((error: unknown) => error)
+
+    expect(codeOf(failed)).toBe('22012')
+    expect(await query(database.db, sql`select ${2}::int + 1 as n`)).toEqual([{ n: 3 }])
+  })
+
+  it('hands timestamps over as PostgreSQL prints them, as drizzle asks', async () => {
+    const [row] = await query<{ at: unknown }>(
+      database.db,
+      sql`select ${'2026-01-31T12:00:00Z'}::timestamptz as at`,
+    )
+
+    expect(row!.at).toBe('2026-01-31 12:00:00+00')
+  })
+
+  it('commits a transaction whose work returns, rolls back one whose work throws, and keeps other statements out meanwhile', async () => {
+    const t = sql.raw(table())
+    await database.db.execute(sql`create table ${t} (n int)`)
+    const seen: string[] = []
+    let outside: Promise<unknown> | undefined
+
+    await database.db.transaction(async (tx) => {
+      await tx.execute(sql`insert into ${t} values (1)`)
+      // Sent while the transaction is open: it runs once the transaction is over.
+      outside = query<{ n: number }>(database.db, sql`select count(*)::int as n from ${t}`).then((rows) => {
+        seen.push('outside')
+        return rows[0]!.n
+      })
+      await tx.execute(sql`insert into ${t} values (2)`)
+      seen.push('committing')
+    })
+    const rolledBack = await database.db
+      .transaction(async (tx) => {
+        await tx.execute(sql`insert into ${t} values (3)`)
+        throw new Error('changed my mind')
+      })
+      .catch((error: Error) => error.message)
+
+    expect(await outside).toBe(2)
+    expect(seen).toEqual(['committing', 'outside'])
+    expect(rolledBack).toBe('changed my mind')
+    expect(await query(database.db, sql`select n from ${t} order by n`)).toEqual([{ n: 1 }, { n: 2 }])
+  })
+})
+
+describe('a process with embedded PGlite open', () => {
+  let dir: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'oa-pglite-exit-'))
+    // Created here, so the child only opens it.
+    await (await openDatabase({ pgliteDataDir: join(dir, 'db'), poolMax: 1 })).close()
+  }, 120_000)
+
+  afterAll(() => rm(dir, { recursive: true, force: true }))
+
+  it('exits by itself once idle, and not while a statement is under way', async () => {
+    // Never closed: the thread must neither hold the process once idle nor let it go mid-statement.
+    const child = join(dir, 'child.mts')
+    await writeFile(
+      child,
+      `import { openDatabase, query, sql } from ${JSON.stringify(pathToFileURL(join(root, 'db/client.ts')).href)}
+      const database = await openDatabase({ pgliteDataDir: ${JSON.stringify(join(dir, 'db'))}, poolMax: 1 })
+      const [row] = await query(database.db, sql\`select pg_sleep(0.2), 42 as n\`)
+      console.log('answered', row.n)
+      `,
+    )
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', child], {
+      cwd: root,
+      timeout: 100_000,
+    })
+
+    expect(stdout.trim()).toBe('answered 42')
+  }, 120_000)
+})
+
+function codeOf(error: unknown): unknown {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (code !== undefined) return code
+  }
+  return undefined
+}
