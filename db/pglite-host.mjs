@@ -1,10 +1,10 @@
 // The PGlite worker thread of db/pglite-thread.ts. Plain JavaScript: a worker thread starts
 // without the TypeScript loader of whoever spawned it (tsx, vitest).
 import { parentPort, workerData } from 'node:worker_threads'
-import { PGlite } from '@electric-sql/pglite'
+import { PGlite, parse, protocol } from '@electric-sql/pglite'
 
-/** Rolls back an open transaction when its owner says so. */
-class Rollback extends Error {}
+const port = parentPort
+if (!port) throw new Error('db/pglite-host.mjs runs as a worker thread')
 
 /** The fields of PGlite's DatabaseError worth carrying over (structured clone keeps only the message). */
 const ERROR_FIELDS = [
@@ -23,11 +23,8 @@ const ERROR_FIELDS = [
   'routine',
 ]
 
-const port = parentPort
-if (!port) throw new Error('db/pglite-host.mjs runs as a worker thread')
-
-/** Values of these types are handed over as PostgreSQL printed them (drizzle's own parsers do the same). */
-const rawParsers = (types) => Object.fromEntries((types ?? []).map((type) => [type, (value) => value]))
+/** Rolls back an open transaction when its owner says so. */
+class Rollback extends Error {}
 
 const reply = (id, result) => port.postMessage({ id, result })
 const fail = (id, error) => {
@@ -47,20 +44,114 @@ try {
   process.exit(1)
 }
 
+/**
+ * Named prepared statements, by SQL text, least recently used first. PGlite's own `query` sends
+ * every statement unnamed (parse, describe, bind, describe, execute, sync: six calls into
+ * PostgreSQL, and the statement parsed and planned each time); a statement seen before is one call
+ * here (bind, describe, execute, sync), parsed once, and its plan cached as PostgreSQL caches the
+ * plans of prepared statements (re-planned by PostgreSQL itself when a table it reads changes).
+ */
+const statements = new Map()
+const MAX_STATEMENTS = 256
+let statementNumber = 0
+/** Statements evicted from the cache: closed with the next message sent. */
+const closing = []
+
+const { serialize } = protocol
+
+const concat = (parts) => {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
+/**
+ * Sends `parts`, then Sync: PostgreSQL answers them, or an error and skips to the Sync. Statements
+ * evicted from the cache are closed first, outside transactions (whose state they must not touch).
+ */
+const send = (parts, inTransaction) =>
+  db.execProtocolStream(concat([...(inTransaction ? [] : closing.splice(0)), ...parts, serialize.sync()]), {
+    syncToFs: false,
+  })
+
+async function prepare(text, inTransaction) {
+  const name = `oa_${statementNumber++}`
+  const messages = await send(
+    [serialize.parse({ name, text }), serialize.describe({ type: 'S', name })],
+    inTransaction,
+  )
+  const types = messages.find((m) => m.name === 'parameterDescription')?.dataTypeIDs ?? []
+  const statement = { name, types }
+  statements.set(text, statement)
+  if (statements.size > MAX_STATEMENTS) {
+    const [oldest, { name: evicted }] = statements.entries().next().value
+    statements.delete(oldest)
+    closing.push(serialize.close({ type: 'S', name: evicted }))
+  }
+  return statement
+}
+
+/** Runs one statement with its parameters, as PGlite's `query` does, but prepared once by name. */
+async function execute(text, params, options, inTransaction) {
+  let statement = statements.get(text)
+  if (statement) {
+    // Most recently used last.
+    statements.delete(text)
+    statements.set(text, statement)
+  } else {
+    statement = await prepare(text, inTransaction)
+  }
+  const values = params.map((value, i) => {
+    if (value === null || value === undefined) return null
+    const serializer = db.serializers[statement.types[i]]
+    return serializer ? serializer(value) : value.toString()
+  })
+  let messages
+  try {
+    messages = await send(
+      [
+        serialize.bind({ statement: statement.name, values }),
+        serialize.describe({ type: 'P' }),
+        serialize.execute({}),
+      ],
+      inTransaction,
+    )
+  } catch (error) {
+    // A table the statement reads changed the shape of its result (a migration): prepare it again.
+    if (error?.code === '0A000' && /cached plan must not change result type/.test(error.message)) {
+      statements.delete(text)
+      closing.push(serialize.close({ type: 'S', name: statement.name }))
+      if (!inTransaction) return execute(text, params, options, inTransaction)
+    }
+    throw error
+  }
+  if (!inTransaction) await db.syncToFs()
+  return parse.parseResults(messages, db.parsers, options)[0]
+}
+
+/** Values of these types are handed over as PostgreSQL printed them (drizzle's own parsers do the same). */
+const rawParsers = (types) => Object.fromEntries((types ?? []).map((type) => [type, (value) => value]))
+
 /** Transactions in progress, by the id of the message that began them. */
 const open = new Map()
 
 const run = async (message) => {
-  const target = message.tx === undefined ? db : open.get(message.tx)?.tx
-  if (!target) throw new Error(`no open transaction ${message.tx}`)
+  const inTransaction = message.tx !== undefined
+  if (inTransaction && !open.has(message.tx)) throw new Error(`no open transaction ${message.tx}`)
   switch (message.op) {
-    case 'query':
-      return await target.query(message.sql, message.params, {
-        rowMode: message.rowMode,
-        parsers: rawParsers(message.rawTypes),
-      })
+    case 'query': {
+      const options = { rowMode: message.rowMode, parsers: rawParsers(message.rawTypes) }
+      const once = () =>
+        db._runExclusiveQuery(() => execute(message.sql, message.params, options, inTransaction))
+      // Outside a transaction a statement waits for any transaction to end, as PGlite's `query` does.
+      return inTransaction ? await once() : await db._runExclusiveTransaction(once)
+    }
     case 'exec':
-      return await target.exec(message.sql)
+      return await (inTransaction ? open.get(message.tx).tx : db).exec(message.sql)
     default:
       throw new Error(`unknown operation ${message.op}`)
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Database, openDatabase, query, sql } from '../../db/client.js'
+import { type Database, execute, openDatabase, query, sql } from '../../db/client.js'
 import { uniqueId } from '../support/services.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -70,6 +70,41 @@ describe('embedded PGlite in its thread', () => {
     expect(seen).toEqual(['committing', 'outside'])
     expect(rolledBack).toBe('changed my mind')
     expect(await query(database.db, sql`select n from ${t} order by n`)).toEqual([{ n: 1 }, { n: 2 }])
+  })
+
+  it('prepares a statement once, and keeps at most 256 prepared while running any number', async () => {
+    const repeated = sql`select ${1}::int + 41 as n`
+    for (let i = 0; i < 3; i++) await query(database.db, repeated)
+    for (let i = 0; i < 300; i++)
+      await query(database.db, sql.raw(`select ${i} + 0 as n /* ${uniqueId()} */`))
+
+    const [prepared] = await query<{ n: number; repeated: number }>(
+      database.db,
+      sql`select count(*)::int as n, count(*) filter (where statement = 'select $1::int + 41 as n')::int as repeated
+          from pg_prepared_statements`,
+    )
+    // The cache evicted the repeated statement long ago; it is prepared again, and answers.
+    expect(await query(database.db, repeated)).toEqual([{ n: 42 }])
+    expect(prepared!.n).toBeLessThanOrEqual(256)
+    expect(prepared!.repeated).toBe(0)
+    const [again] = await query<{ repeated: number }>(
+      database.db,
+      sql`select count(*)::int as repeated from pg_prepared_statements where statement = 'select $1::int + 41 as n'`,
+    )
+    expect(again!.repeated).toBe(1)
+  })
+
+  it('prepares a statement again when a table it reads changes shape', async () => {
+    const t = sql.raw(table())
+    await database.db.execute(sql`create table ${t} (a int)`)
+    await database.db.execute(sql`insert into ${t} values (1)`)
+    const select = sql`select * from ${t} where a = ${1}::int`
+    expect(await query(database.db, select)).toEqual([{ a: 1 }])
+
+    await database.db.execute(sql`alter table ${t} add column b int not null default 7`)
+
+    expect(await query(database.db, select)).toEqual([{ a: 1, b: 7 }])
+    expect(await execute(database.db, sql`update ${t} set b = 8 where a = ${1}::int`)).toBe(1)
   })
 })
 
