@@ -1,6 +1,11 @@
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { Worker } from 'node:worker_threads'
+
+const run = promisify(execFile)
 
 interface QueryConfig {
   rowMode?: 'array' | 'object'
@@ -58,11 +63,10 @@ export class PgliteThread implements PgliteQueries {
    * `settings` (`-c name=value` arguments) after PGlite's own.
    */
   static async start(dataDir: string, settings: string[]): Promise<PgliteThread> {
-    // A new database is made (PostgreSQL's initdb, by two more PostgreSQL instances inside PGlite)
-    // by a thread of its own that then ends: the ~500 MB of memory that took, which WebAssembly
-    // never gives back, goes with that thread. (A `memory://` database lives only in its thread.)
+    // A new database is made by a process of its own (db/pglite-create.mjs): initdb's memory goes
+    // with it. (A `memory://` database lives only in its thread.)
     if (!dataDir.startsWith('memory://') && !existsSync(join(dataDir, 'PG_VERSION')))
-      await (await PgliteThread.open(dataDir, settings)).close()
+      await run(process.execPath, [fileURLToPath(new URL('./pglite-create.mjs', import.meta.url)), dataDir])
     return PgliteThread.open(dataDir, settings)
   }
 
