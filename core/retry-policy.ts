@@ -31,7 +31,8 @@
  *    `orders.poison`, which nothing consumes: the sweep (7) picks its order up instead.
  *    `reconnect` and `channelReopenDelayMs` are the broker CONNECTION's retries (amqplib), not an
  *    order's: while disconnected, publishing fails at once and the outbox keeps the message. A
- *    cold Lambda waits `coldStartGraceMs` for the broker, so its first publish rarely falls to (7).
+ *    cold Lambda (and the embedded runtime, before it listens) waits `coldStartGraceMs` for the
+ *    broker, so its first publish rarely falls to (7).
  * 6. `lambdaAsync`: Lambda's asynchronous retries apply only to functions something invokes
  *    asynchronously, that is the scheduled ones (EventBridge). process-order is never invoked
  *    asynchronously (the MQ trigger, and the LocalStack bridge standing in for it, invoke it

@@ -18,6 +18,7 @@ import {
   type FunctionSpec,
   functions,
   rateMs,
+  retryPolicy,
   routes,
   scheduleRuleName,
   type Topology,
@@ -83,9 +84,14 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const table = routes(options.topology)
   // Starting is the embedded runtime's deploy: it applies the service's migrations and, since it
   // hosts the mock vendors, theirs. The handlers' modules load meanwhile (embedded PGlite opens
-  // in its own thread): they touch no dependency before they are invoked.
+  // in its own thread): they touch no dependency before they are invoked. As a cold Lambda does,
+  // it gives RabbitMQ a moment before it listens, and starts without it past that.
   const [deps, loaded] = await Promise.all([
-    createDeps(config, { waitForBroker: false, migrations: [serviceMigrations, mockVendorMigrations] }),
+    createDeps(config, {
+      waitForBroker: false,
+      brokerGraceMs: retryPolicy.broker.coldStartGraceMs,
+      migrations: [serviceMigrations, mockVendorMigrations],
+    }),
     Promise.all(specs.map(async (fn) => [fn.name, await loadHandler(fn)] as const)),
   ])
   provideDeps(deps)
