@@ -1,5 +1,6 @@
 // The PGlite worker thread of db/pglite-thread.ts. Plain JavaScript: a worker thread starts
 // without the TypeScript loader of whoever spawned it (tsx, vitest).
+import { readFileSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { PGlite, parse, protocol } from '@electric-sql/pglite'
 
@@ -37,6 +38,8 @@ let db
 try {
   db = await PGlite.create(workerData.dataDir, {
     startParams: [...PGlite.defaultStartParams, ...workerData.settings],
+    // A new `memory://` database is loaded from the template's tarball (db/pglite-create.mjs).
+    ...(workerData.template ? { loadDataDir: new Blob([readFileSync(workerData.template)]) } : {}),
   })
   port.postMessage({ ready: true })
 } catch (error) {

@@ -1,11 +1,24 @@
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { cp } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Worker } from 'node:worker_threads'
 
 const run = promisify(execFile)
+
+/**
+ * The template of new databases (db/pglite-create.mjs): a database fresh from PGlite's initdb, one
+ * per PGlite version on this machine, as a directory and as its tarball (`.tar.gz`).
+ */
+const TEMPLATE = (() => {
+  const pglite = dirname(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')))
+  const { version } = JSON.parse(readFileSync(join(pglite, 'package.json'), 'utf8')) as { version: string }
+  return join(tmpdir(), 'order-aggregator', `pglite-${version}`)
+})()
 
 interface QueryConfig {
   rowMode?: 'array' | 'object'
@@ -63,16 +76,18 @@ export class PgliteThread implements PgliteQueries {
    * `settings` (`-c name=value` arguments) after PGlite's own.
    */
   static async start(dataDir: string, settings: string[]): Promise<PgliteThread> {
-    // A new database is made by a process of its own (db/pglite-create.mjs): initdb's memory goes
-    // with it. (A `memory://` database lives only in its thread.)
-    if (!dataDir.startsWith('memory://') && !existsSync(join(dataDir, 'PG_VERSION')))
-      await run(process.execPath, [fileURLToPath(new URL('./pglite-create.mjs', import.meta.url)), dataDir])
-    return PgliteThread.open(dataDir, settings)
+    // A new database starts as a copy of a template (db/pglite-create.mjs makes it when missing).
+    const inMemory = dataDir.startsWith('memory://')
+    const fresh = inMemory || !existsSync(join(dataDir, 'PG_VERSION'))
+    if (fresh && !existsSync(`${TEMPLATE}.tar.gz`))
+      await run(process.execPath, [fileURLToPath(new URL('./pglite-create.mjs', import.meta.url)), TEMPLATE])
+    if (fresh && !inMemory) await cp(TEMPLATE, dataDir, { recursive: true })
+    return PgliteThread.open(dataDir, settings, inMemory ? `${TEMPLATE}.tar.gz` : undefined)
   }
 
-  private static async open(dataDir: string, settings: string[]): Promise<PgliteThread> {
+  private static async open(dataDir: string, settings: string[], template?: string): Promise<PgliteThread> {
     const worker = new Worker(new URL('./pglite-host.mjs', import.meta.url), {
-      workerData: { dataDir, settings },
+      workerData: { dataDir, settings, template },
     })
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: { ready?: boolean } & Partial<Reply>) => {

@@ -94,6 +94,28 @@ describe('embedded PGlite in its thread', () => {
     expect(again!.repeated).toBe(1)
   })
 
+  it('makes every new database, in a directory or in memory, as a copy of one template', async () => {
+    const others = [
+      await openDatabase({ pgliteDataDir: join(dir, 'another'), poolMax: 1 }),
+      await openDatabase({ pgliteDataDir: 'memory://', poolMax: 1 }),
+    ]
+    try {
+      // initdb gives each cluster it makes an identifier of its own; copies share their template's.
+      const identifiers = await Promise.all(
+        [database, ...others].map(async (d) => {
+          const [row] = await query<{ id: string }>(
+            d.db,
+            sql`select system_identifier::text as id from pg_control_system()`,
+          )
+          return row!.id
+        }),
+      )
+      expect(new Set(identifiers).size).toBe(1)
+    } finally {
+      for (const other of others) await other.close()
+    }
+  })
+
   it('prepares a statement again when a table it reads changes shape', async () => {
     const t = sql.raw(table())
     await database.db.execute(sql`create table ${t} (a int)`)
