@@ -48,7 +48,12 @@ export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<void
         ratio: ratio(m.ordersPerSecond, GOALS.ordersPerSecond, false),
       },
       { what: `${label(m)}p50 / p99 ms`, measured: `${m.p50} / ${m.p99}`, goal: '', ratio: '' },
-      { what: `${label(m)}non-2xx answers`, measured: m.non2xx, goal: '', ratio: '' },
+      {
+        what: `${label(m)}non-2xx answers`,
+        measured: m.failures ? `${m.non2xx} (${m.failures})` : m.non2xx,
+        goal: '',
+        ratio: '',
+      },
       {
         what: `${label(m)}CPU-s per 1,000 orders (all threads) / orders per batch`,
         measured: `${m.cpuPerThousand.toFixed(2)} / ${m.perBatch.toFixed(1)}`,
@@ -80,6 +85,12 @@ export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<void
         ratio: ratio(Math.max(m.firstPlacedMs, m.restartPlacedMs), GOALS.firstPlacedMs, true),
       },
       {
+        what: `${label(m)}CPU-s spent by the first 202: first start / restart`,
+        measured: `${m.firstPlacedCpu.toFixed(1)} / ${m.restartPlacedCpu.toFixed(1)}`,
+        goal: '',
+        ratio: '',
+      },
+      {
         what: `${label(m)}after a restart: oversold / drifting rows`,
         measured: `${m.oversold} / ${m.drifting}`,
         goal: '0 / 0',
@@ -96,6 +107,7 @@ interface Measured {
   p50: number
   p99: number
   non2xx: number
+  failures: string
   /** CPU seconds of the whole process (every thread) per 1,000 orders placed under the load. */
   cpuPerThousand: number
   /** Orders per reservation batch (group commit) under the load. */
@@ -108,6 +120,9 @@ interface Measured {
   rssPeakMb: number
   firstPlacedMs: number
   restartPlacedMs: number
+  /** CPU seconds spent by then (child processes included): what the wall time is on an idle machine. */
+  firstPlacedCpu: number
+  restartPlacedCpu: number
   oversold: number
   drifting: number
 }
@@ -143,6 +158,8 @@ async function measureCheckout(checkout: string, options: EmbeddedBenchOptions):
       rssPeakMb,
       firstPlacedMs: first.firstPlacedMs,
       restartPlacedMs: again.firstPlacedMs,
+      firstPlacedCpu: first.firstPlacedCpu,
+      restartPlacedCpu: again.firstPlacedCpu,
       oversold,
       drifting,
     }
@@ -171,8 +188,9 @@ async function start(checkout: string, cwd: string) {
       await res?.arrayBuffer()
       return res?.status === 202 ? Math.round(performance.now() - started) : undefined
     })
+    const firstPlacedCpu = await cpuSeconds(child.pid!, true)
     await new Promise((r) => setTimeout(r, 5_000))
-    return { child, url, firstPlacedMs, rssRestMb: await rssMb(child.pid!, 'VmRSS') }
+    return { child, url, firstPlacedMs, firstPlacedCpu, rssRestMb: await rssMb(child.pid!, 'VmRSS') }
   } catch (error) {
     child.kill('SIGKILL')
     throw error
@@ -216,13 +234,20 @@ async function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   return Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024)
 }
 
-/** User + system CPU time of a process so far, every thread, in seconds. */
-async function cpuSeconds(pid: number): Promise<number> {
+/**
+ * User + system CPU time of a process so far, every thread, in seconds; with `children`, that of
+ * the child processes it waited for too.
+ */
+async function cpuSeconds(pid: number, children = false): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
   // The fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // utime and stime (fields 14 and 15 of proc(5)), in clock ticks: 100 a second on Linux.
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number)
+  // utime, stime, cutime, cstime (fields 14 to 17 of proc(5)), in clock ticks: 100 a second on Linux.
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15) as [number, number, number, number]
+  return (utime + stime + (children ? cutime + cstime : 0)) / 100
 }
 
 /** Counters of the runtime's GET /metrics: orders placed and confirmed, reservation batches. */

@@ -38,5 +38,12 @@ export async function closedLoad(url: string, pick: () => number, connections: n
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx + result.errors,
+    /** What the non-2xx answers were: status codes and how many, and failed requests. */
+    failures: [
+      ...Object.entries(result.statusCodeStats ?? {})
+        .filter(([status]) => !status.startsWith('2'))
+        .map(([status, { count }]) => `${status}: ${count}`),
+      ...(result.errors > 0 ? [`errors: ${result.errors} (timeouts ${result.timeouts})`] : []),
+    ].join(', '),
   }
 }
