@@ -137,7 +137,16 @@ async function execute(text, params, options, inTransaction) {
 }
 
 /** Values of these types are handed over as PostgreSQL printed them (drizzle's own parsers do the same). */
-const rawParsers = (types) => Object.fromEntries((types ?? []).map((type) => [type, (value) => value]))
+const rawParsers = (types) => {
+  const key = types?.join(',') ?? ''
+  let parsers = parserSets.get(key)
+  if (!parsers) {
+    parsers = Object.fromEntries((types ?? []).map((type) => [type, (value) => value]))
+    parserSets.set(key, parsers)
+  }
+  return parsers
+}
+const parserSets = new Map()
 
 /** Transactions in progress, by the id of the message that began them. */
 const open = new Map()

@@ -107,17 +107,11 @@ export class PgliteThread implements PgliteQueries {
   }
 
   query<T>(sql: string, params: unknown[] = [], config: QueryConfig = {}): Promise<{ rows: T[] }> {
-    return this.send({
-      op: 'query',
-      sql,
-      params,
-      rowMode: config.rowMode,
-      rawTypes: rawTypes(config.parsers),
-    })
+    return this.queries().query(sql, params, config)
   }
 
   exec(sql: string): Promise<unknown> {
-    return this.send({ op: 'exec', sql })
+    return this.queries().exec(sql)
   }
 
   /** Runs `work` in one transaction: committed if it returns, rolled back if it throws. */
@@ -125,21 +119,9 @@ export class PgliteThread implements PgliteQueries {
     // A transaction is named by the id of the message that began it.
     const tx = this.nextId
     await this.send({ op: 'begin' })
-    const inTx: PgliteQueries = {
-      query: <R>(sql: string, params: unknown[] = [], config: QueryConfig = {}) =>
-        this.send<{ rows: R[] }>({
-          op: 'query',
-          tx,
-          sql,
-          params,
-          rowMode: config.rowMode,
-          rawTypes: rawTypes(config.parsers),
-        }),
-      exec: (sql: string) => this.send({ op: 'exec', tx, sql }),
-    }
     let result: T
     try {
-      result = await work(inTx)
+      result = await work(this.queries(tx))
     } catch (error) {
       await this.send({ op: 'end', tx, commit: false })
       throw error
@@ -154,6 +136,22 @@ export class PgliteThread implements PgliteQueries {
     await this.send({ op: 'close' })
     await this.worker.terminate()
     await exited
+  }
+
+  /** Statements of the transaction `tx`, or outside any. */
+  private queries(tx?: number): PgliteQueries {
+    return {
+      query: <T>(sql: string, params: unknown[] = [], config: QueryConfig = {}) =>
+        this.send<{ rows: T[] }>({
+          op: 'query',
+          tx,
+          sql,
+          params,
+          rowMode: config.rowMode,
+          rawTypes: rawTypes(config.parsers),
+        }),
+      exec: (sql: string) => this.send({ op: 'exec', tx, sql }),
+    }
   }
 
   private send<T>(message: Record<string, unknown>): Promise<T> {
