@@ -24,6 +24,12 @@ const db = await PGlite.create(partial)
 const tarball = await db.dumpDataDir('gzip')
 await db.close()
 await writeFile(`${partial}.tar.gz`, Buffer.from(await tarball.arrayBuffer()))
+// The directory first, the tarball last: db/pglite-thread.ts takes the tarball as the sign that
+// both are whole. A directory another process put in place first is as good as ours.
+try {
+  await rename(partial, template)
+} catch (error) {
+  if (!existsSync(template)) throw error
+  await rm(partial, { recursive: true, force: true })
+}
 await rename(`${partial}.tar.gz`, `${template}.tar.gz`)
-if (existsSync(template)) await rm(partial, { recursive: true, force: true })
-else await rename(partial, template)
