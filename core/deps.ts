@@ -9,6 +9,7 @@ import type { Bus } from './messaging/bus.js'
 import { MemoryBus } from './messaging/memory-bus.js'
 import { lambdaRelayTrigger, type RelayTrigger } from './messaging/relay.js'
 import { withSqsDeadLetters } from './messaging/sqs-dead-letters.js'
+import { awsApiClientSettings } from './retry-policy.js'
 
 /** What the handlers need from the outside world, built once per process (a warm Lambda reuses it). */
 export interface Deps {
@@ -124,12 +125,9 @@ export function perDeps<T>(build: (deps: Deps) => T): (deps: Deps) => T {
  * (AWS_ENDPOINT_URL in LocalStack's Lambdas), not to the queue URL's host: LocalStack's queue URLs
  * name `sqs.<region>.localhost.localstack.cloud`, which a Lambda container may not resolve, and the
  * SDK's default then hung each send until the function timed out (seen in the first deployment).
- * In AWS both are the same regional endpoint. Short timeouts: a send that fails is retried by the
- * outbox relay, so it must never hold an invocation.
+ * In AWS both are the same regional endpoint. Short timeouts (`retryPolicy.awsApi`): a send that
+ * fails is retried by the outbox relay, so it must never hold an invocation.
  */
 function deadLetterClient(): SQSClient {
-  return new SQSClient({
-    useQueueUrlAsEndpoint: false,
-    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
-  })
+  return new SQSClient({ useQueueUrlAsEndpoint: false, ...awsApiClientSettings() })
 }

@@ -53,7 +53,10 @@
  * Outside the order pipeline: `idempotency.abandonedAfterMs`, after which a POST /orders whose
  * Idempotency-Key claim is still `in_flight` (its first request died) may take the claim over; and
  * `callers`, the Retry-After (seconds) of a 503 while the database is lost or the process is
- * shutting down: HTTP clients retry a request, nothing here retries it for them.
+ * shutting down: HTTP clients retry a request, nothing here retries it for them. `awsApi`: the AWS
+ * API calls a deployed function makes itself (SQS sends to a DLQ, the Lambda Invoke that starts a
+ * relay run after a commit), `attempts` in all and short timeouts, since an invocation or a commit
+ * waits for them; what fails is left to (7).
  */
 export const retryPolicy = {
   vendorCall: {
@@ -79,9 +82,22 @@ export const retryPolicy = {
   sweep: { stuckAfterMs: 120_000, batch: 500 },
   idempotency: { abandonedAfterMs: 60_000 },
   callers: { databaseDownRetryAfterSeconds: 2, shuttingDownRetryAfterSeconds: 1 },
+  // LocalStack on a loaded two-core machine took ~1 s an Invoke: a 1 s connection timeout failed
+  // every request after the first two.
+  awsApi: { attempts: 2, connectTimeoutMs: 3_000, answerTimeoutMs: 5_000 },
 } as const
 
 export type RetryPolicy = typeof retryPolicy
+
+/** The settings of an AWS SDK client a function calls an AWS API with (`awsApi`). */
+export const awsApiClientSettings = () => ({
+  maxAttempts: retryPolicy.awsApi.attempts,
+  requestHandler: {
+    connectionTimeout: retryPolicy.awsApi.connectTimeoutMs,
+    requestTimeout: retryPolicy.awsApi.answerTimeoutMs,
+    throwOnRequestTimeout: true,
+  },
+})
 
 /** How long a consumer owns an order it claimed: one pass of vendor calls, and a margin. */
 export function leaseMs(vendorTimeoutMs: number, vendorRetries: number): number {

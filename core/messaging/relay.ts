@@ -1,6 +1,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import { z } from 'zod'
 import { type Db, query, type SQL, sql } from '../../db/client.js'
+import { awsApiClientSettings } from '../retry-policy.js'
 import type { Bus } from './bus.js'
 import { relayOutbox } from './outbox.js'
 
@@ -85,16 +86,12 @@ export async function drainOutbox(
 /**
  * The relay started through the Lambda API: an asynchronous (`Event`) invocation, which Lambda
  * queues and answers 202 at once (tens of ms on AWS); its own retries cover a run that fails.
- * The timeouts bound only a Lambda API in trouble, since a commit waits for this call before it
- * answers: LocalStack on a loaded two-core machine took ~1 s an Invoke, and a 1 s connection
- * timeout failed every request after the first two.
+ * The timeouts (`retryPolicy.awsApi`) bound only a Lambda API in trouble, since a commit waits for
+ * this call before it answers.
  */
 export function lambdaRelayTrigger(
   functionName: string,
-  client = new LambdaClient({
-    maxAttempts: 2,
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-  }),
+  client = new LambdaClient(awsApiClientSettings()),
 ): RelayTrigger {
   const payload = Buffer.from(JSON.stringify(relayRequested))
   return {

@@ -71,9 +71,10 @@ describe('the retry policy (core/retry-policy.ts), the one source of every retry
   })
 
   it('is the only place a retry, delay, backoff, lease, grace or limit is given a number', () => {
-    // A name that says "retry" (or delay, timeout of a backoff, lease, ...) given a literal number.
+    // A name that says "retry" (or delay, timeout of a backoff, lease, an AWS client's attempts and
+    // timeouts, ...) given a literal number.
     const retryNumber =
-      /\b\w*(retr|delay|backoff|lease|stuck|abandon|grace|deliverylimit|maxeventage|mintimeout|maxtimeout|passes)\w*['"]?\s*(:|=|\?\?)\s*\[?\s*['"]?[1-9]/i
+      /\b\w*(retr|delay|backoff|lease|stuck|abandon|grace|deliverylimit|maxeventage|mintimeout|maxtimeout|passes|maxattempts|connectiontimeout|requesttimeout)\w*['"]?\s*(:|=|\?\?)\s*\[?\s*['"]?[1-9]/i
     const offenders: string[] = []
     for (const dir of ['core', 'functions', 'infra', 'local']) {
       for (const file of sources(join(root, dir))) {
