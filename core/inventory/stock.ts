@@ -56,6 +56,11 @@ const parts = (only: VendorPart[]) =>
  * Gives back the units of an order's allocations that are still pending (all, or those of the
  * given parts), exactly once however often it is called: the allocation's status flips in the
  * same statement that returns it. `refused` records that the vendor refused them.
+ *
+ * The stock rows are locked in (vendor, sku) order before any is updated, as every other writer of
+ * several rows locks them (a reservation, a withdrawal, a repair), so none of them deadlocks with
+ * another. `count(*)` reads all of `locked`: a SELECT in WITH runs only as far as it is read, and
+ * `exists` would lock the first row alone.
  */
 export async function releaseOrderStock(
   tx: Executor,
@@ -73,9 +78,12 @@ export async function releaseOrderStock(
           returning a.vendor_id, a.sku, a.quantity
         ), per_row as (
           select vendor_id, sku, sum(quantity)::int as n from released group by vendor_id, sku
+        ), locked as (
+          select 1 from vendor_stock s join per_row r on s.vendor_id = r.vendor_id and s.sku = r.sku
+          order by s.vendor_id, s.sku for update of s
         ), freed as (
           update vendor_stock s set reserved = s.reserved - r.n from per_row r
-          where s.vendor_id = r.vendor_id and s.sku = r.sku
+          where s.vendor_id = r.vendor_id and s.sku = r.sku and (select count(*) from locked) > 0
           returning r.n
         )
         select coalesce(sum(n), 0)::int as units from freed`,

@@ -333,7 +333,8 @@ export interface Reservation {
  * row's latest version once it holds the lock (READ COMMITTED), so no unit is promised twice; if
  * it touched fewer rows than planned, `reservation_complete` raises (SQLSTATE OA409) and the whole
  * statement, orders included, is undone: the caller plans again. Several rows are locked in
- * (vendor, sku) order first, so two reservations never deadlock.
+ * (vendor, sku) order first, all of them (`count(*)` reads `locked` whole; `exists` would stop at
+ * its first row), so no two writers of several rows deadlock.
  *
  * The commit does not wait for its WAL flush (`synchronous_commit` off for this transaction
  * only), so the row locks are released as soon as the commit record is written, not after a disk
@@ -367,7 +368,7 @@ export function reservation(r: Reservation) {
     ), u as (
       update vendor_stock s set reserved = s.reserved + w.n from w
       where s.vendor_id = w.vendor_id and s.sku = w.sku and s.quantity - s.reserved >= w.n
-        and exists (select from locked)
+        and (select count(*) from locked) > 0
       returning 1
     )
     select m.* from m
