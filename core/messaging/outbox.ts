@@ -18,7 +18,8 @@ export interface PendingMessage {
   delayMs: number
 }
 
-const pendingColumns = sql`id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"`
+/** The columns of an outbox row a publisher needs, as `PendingMessage` names them. */
+export const pendingColumns = sql`id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"`
 
 /** Writes messages in the caller's transaction; they are published after it commits. */
 export async function enqueue(tx: Executor, messages: OutboxMessage[]): Promise<PendingMessage[]> {

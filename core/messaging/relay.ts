@@ -59,7 +59,7 @@ export async function handToRelay(
     await trigger.start()
   } catch (error) {
     onError?.(error as Error)
-    await db.execute(sql`update outbox_relay set requested_at = null`).catch(() => {})
+    await db.execute(clearRequest).catch(() => {})
   }
 }
 

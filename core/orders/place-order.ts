@@ -15,7 +15,12 @@ import {
 import { loadOffers } from '../inventory/stock.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
-import { type OutboxMessage, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
+import {
+  type OutboxMessage,
+  type PendingMessage,
+  pendingColumns,
+  publishCommitted,
+} from '../messaging/outbox.js'
 import { askingRelay, handToRelay, type RelayTrigger } from '../messaging/relay.js'
 import { metrics } from '../metrics.js'
 import {
@@ -217,7 +222,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   // With a relay to hand the messages to, the same round trip asks for its run; the run is started
   // before anyone is answered (a Lambda is frozen once it answers, and its work with it).
   if (deps.relay) {
-    const [durable] = await query<{ startRelay: boolean }>(deps.db, askingRelay(awaitDurableXid))
+    const [durable] = await query<{ startRelay: boolean }>(deps.db, askingRelay(durableXid))
     await handToRelay(deps.db, deps.relay, durable?.startRelay ?? true, deps.onRelayError)
   } else {
     await deps.db.execute(awaitDurable)
@@ -354,7 +359,7 @@ export function reservation(r: Reservation) {
       select d, p::jsonb, c, 0, ${r.forRelay ?? false}::boolean from unnest(${column(r.messages, (m) => m.destination)}::text[],
                                            ${column(r.messages, (m) => JSON.stringify(m.payload))}::text[],
                                            ${column(r.messages, (m) => m.correlationId ?? null)}::text[]) as m(d, p, c)
-      returning id, destination, payload, correlation_id as "correlationId", delay_ms as "delayMs"
+      returning ${pendingColumns}
     ), k as (${keysDone(r.keys)} returning 1), written as (
       select (select count(*) from o) + (select count(*) from l) + (select count(*) from a)
            + (select count(*) from m) + (select count(*) from k) as n
@@ -382,8 +387,8 @@ export function reservation(r: Reservation) {
  * id waits for its WAL flush, and WAL is flushed in order. A round trip of its own, outside any
  * lock, and shared by concurrent commits (PostgreSQL's group commit).
  */
-export const awaitDurable = sql`select pg_current_xact_id()`
-const awaitDurableXid = sql`pg_current_xact_id()::text as xid`
+const durableXid = sql`pg_current_xact_id()::text as xid`
+export const awaitDurable = sql`select ${durableXid}`
 
 /** The reservation statement lost a race: the stock it planned on is gone. */
 const isLostRace = (error: unknown): boolean => {
