@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -197,13 +198,19 @@ async function start(checkout: string, cwd: string) {
   }
 }
 
-/** `npm start` (tsx local/main.ts) of `checkout`, run from `cwd`, with no setting but PORT. */
+/**
+ * What `npm start` runs in `checkout` (scripts/start.mjs; tsx local/main.ts in checkouts from
+ * before it), run from `cwd`, with no setting but PORT.
+ */
 function spawnDefaults(checkout: string, cwd: string, port: number): ChildProcess {
   const env = { ...process.env }
   for (const setting of settingsReference()) delete env[setting.name]
   delete env.POWERTOOLS_METRICS_DISABLED
-  const tsx = import.meta.resolve('tsx')
-  const child = spawn(process.execPath, ['--import', tsx, join(checkout, 'local/main.ts')], {
+  const start = join(checkout, 'scripts/start.mjs')
+  const args = existsSync(start)
+    ? [start]
+    : ['--import', import.meta.resolve('tsx'), join(checkout, 'local/main.ts')]
+  const child = spawn(process.execPath, args, {
     cwd,
     env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],

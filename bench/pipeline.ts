@@ -73,7 +73,7 @@ export async function benchPipeline(options: {
 async function spawnRuntime(what: string, settings: Record<string, string>) {
   const port = await freePort()
   const { DATABASE_URL: _d, AMQP_URL: _a, ...env } = process.env
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: { ...env, ...settings, PORT: String(port), SYNC_INTERVAL_MS: '0', LOG_LEVEL: 'ERROR' },
     stdio: ['ignore', 'ignore', 'inherit'],

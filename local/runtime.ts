@@ -36,9 +36,12 @@ import { startMqTrigger } from './mq-trigger.js'
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url))
+/** Compiled ahead (`npm start`, scripts/start.mjs), the handlers are JavaScript, as this file is. */
+const compiled = import.meta.url.endsWith('.js')
 
 async function loadHandler(fn: FunctionSpec): Promise<LambdaHandler> {
-  const module = (await import(pathToFileURL(join(projectRoot, fn.entry)).href)) as { handler: LambdaHandler }
+  const entry = compiled ? fn.entry.replace(/\.ts$/, '.js') : fn.entry
+  const module = (await import(pathToFileURL(join(projectRoot, entry)).href)) as { handler: LambdaHandler }
   return module.handler
 }
 

@@ -18,7 +18,7 @@ export interface RunningProcess {
  */
 export async function startLocalRuntime(port: number, env: Record<string, string>): Promise<RunningProcess> {
   const { DATABASE_URL: _db, AMQP_URL: _amqp, ...inherited } = process.env
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
     cwd: root,
     env: { ...inherited, PORT: String(port), LOG_LEVEL: 'INFO', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,120 @@
+// `npm start`: the embedded runtime (local/main.ts) run as JavaScript compiled ahead, not through a
+// TypeScript loader. Plain JavaScript itself, so that nothing but Node runs it.
+//
+// The sources the runtime loads (core, db, functions, infra, local) are compiled by esbuild, one
+// file for one file (no bundling: the runtime imports each function's handler by its path), into
+// .build/<hash of the sources>/ beside the files they read at run time (migrations, the PGlite
+// thread's scripts). A tree already compiled from the same sources is used as it is, so a start
+// after the first costs a hash of the sources (~10 ms); after an edit the next start compiles again
+// (~0.3 s). A tree is written under a name of its own and renamed into place whole, so two starts
+// at once never read a half-written one.
+//
+// Why not tsx, as the tests and scripts use: its loader runs in a thread of its own with a V8 heap
+// of its own, ~45 MB of a runtime whose goal is under 300 MB at rest, and it compiles every module
+// of every start at load time (issue #15).
+import { createHash } from 'node:crypto'
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const SOURCES = ['core', 'db', 'functions', 'infra', 'local']
+const BUILDS = join(root, '.build')
+/** Compiled trees kept: the current one and a few before it (another checkout's start may use one). */
+const KEEP = 3
+
+/** Every file under the source folders, relative to the project, in a stable order. */
+async function sourceFiles() {
+  const files = []
+  const walk = async (dir) => {
+    for (const entry of await readdir(join(root, dir), { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) await walk(path)
+      else if (entry.isFile()) files.push(path)
+    }
+  }
+  for (const dir of SOURCES) await walk(dir)
+  return files.sort()
+}
+
+/** The compiled tree of the current sources, compiled now if there is none yet. */
+export async function compiledTree() {
+  const files = await sourceFiles()
+  const hash = createHash('sha256')
+  for (const file of files)
+    hash
+      .update(file)
+      .update('\0')
+      .update(await readFile(join(root, file)))
+      .update('\0')
+  const tree = join(BUILDS, hash.digest('hex').slice(0, 16))
+  if (await exists(join(tree, 'local/main.js'))) {
+    // Marked as used, so pruning keeps the trees that starts use.
+    await utimes(tree, new Date(), new Date())
+    return tree
+  }
+
+  const partial = `${tree}.${process.pid}`
+  const { build } = await import('esbuild')
+  const typescript = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+  await build({
+    absWorkingDir: root,
+    entryPoints: typescript,
+    outdir: partial,
+    outbase: root,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  })
+  // What the compiled code reads beside itself: migrations, the PGlite thread's scripts, assets.
+  await Promise.all(
+    files
+      .filter((f) => !f.endsWith('.ts'))
+      .map(async (f) => {
+        await mkdir(dirname(join(partial, f)), { recursive: true })
+        await copyFile(join(root, f), join(partial, f))
+      }),
+  )
+  try {
+    await rename(partial, tree)
+  } catch (error) {
+    // Another start compiled the same sources first: theirs is as good.
+    if (!(await exists(join(tree, 'local/main.js')))) throw error
+    await rm(partial, { recursive: true, force: true })
+  }
+  await prune(tree)
+  return tree
+}
+
+/** Removes all but the newest few compiled trees (and any left half-written long ago). */
+async function prune(current) {
+  const entries = await Promise.all(
+    (await readdir(BUILDS)).map(async (name) => ({
+      path: join(BUILDS, name),
+      mtime: (await stat(join(BUILDS, name))).mtimeMs,
+    })),
+  )
+  const hour = Date.now() - 3_600_000
+  const old = entries
+    .filter((e) => e.path !== current)
+    .sort((a, b) => b.mtime - a.mtime)
+    .filter((e, i) => (e.path.includes('.') ? e.mtime < hour : i >= KEEP - 1))
+  await Promise.all(old.map((e) => rm(e.path, { recursive: true, force: true })))
+}
+
+async function exists(path) {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+if (process.argv[1] && relative(process.argv[1], fileURLToPath(import.meta.url)) === '') {
+  // Stack traces name the TypeScript sources' lines.
+  process.setSourceMapsEnabled(true)
+  await import(pathToFileURL(join(await compiledTree(), 'local/main.js')).href)
+}
