@@ -169,20 +169,19 @@ const summarize = (failures: PartResult[]) =>
  */
 async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[]): Promise<ProcessOutcome[]> {
   if (messages.length === 0) return []
-  const claimedIds = new Set(
-    (
-      await query<{ id: string }>(
-        deps.db,
-        sql`update orders o set status = 'forwarding', attempts = m.attempt, updated_at = now(),
-              lease_until = now() + make_interval(secs => ${leaseMs(deps) / 1000})
-            from unnest(${sql.param(messages.map((m) => m.orderId))}::uuid[], ${sql.param(messages.map((m) => m.attempt))}::int[])
-                 as m(id, attempt)
-            where o.id = m.id and o.status in ('reserved', 'forwarding')
-              and (o.attempts < m.attempt or (o.attempts = m.attempt and (o.lease_until is null or o.lease_until < now())))
-            returning o.id`,
-      )
-    ).map((r) => r.id),
+  // The claim returns each order's failure reason too: one given up in an earlier attempt (whose
+  // vendors could not all be asked) is only settled.
+  const claimedRows = await query<{ id: string; reason: string | null }>(
+    deps.db,
+    sql`update orders o set status = 'forwarding', attempts = m.attempt, updated_at = now(),
+          lease_until = now() + make_interval(secs => ${leaseMs(deps) / 1000})
+        from unnest(${sql.param(messages.map((m) => m.orderId))}::uuid[], ${sql.param(messages.map((m) => m.attempt))}::int[])
+             as m(id, attempt)
+        where o.id = m.id and o.status in ('reserved', 'forwarding')
+          and (o.attempts < m.attempt or (o.attempts = m.attempt and (o.lease_until is null or o.lease_until < now())))
+        returning o.id, o.failure_reason as reason`,
   )
+  const claimedIds = new Set(claimedRows.map((r) => r.id))
   // A message for an order claimed by an earlier message of the same batch is a duplicate.
   const claimed: ForwardOrderMessage[] = []
   const others: { index: number; message: ForwardOrderMessage }[] = []
@@ -194,16 +193,8 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
     seen.add(m.orderId)
   }
 
-  // Orders already given up (in an earlier attempt whose vendors could not all be asked) are only settled.
   const failing = new Map(
-    (claimed.length === 0
-      ? []
-      : await query<{ id: string; reason: string }>(
-          deps.db,
-          sql`select id, failure_reason as reason from orders
-            where id = any(${sql.param(claimed.map((m) => m.orderId))}::uuid[]) and failure_reason is not null`,
-        )
-    ).map((r) => [r.id, r.reason]),
+    claimedRows.flatMap((r) => (r.reason === null ? [] : [[r.id, r.reason] as [string, string]])),
   )
   const byOrder = new Map<string, ProcessOutcome>()
   const lastErrors = new Map<string, string>()
