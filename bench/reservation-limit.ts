@@ -52,7 +52,7 @@ export async function writePgbenchScripts(dir: string) {
     const outbox = `insert into outbox (destination, payload, correlation_id, delay_ms) values ('orders', '{"type":"forward-order"}'::jsonb, 'bench', 0) returning id`
     const guarded = `update vendor_stock s set reserved = s.reserved + 1 where s.vendor_id = ${vendor} and s.sku = ${sku} and s.quantity - s.reserved >= 1`
     const one = (async: boolean) =>
-      `${pick}with ${inserts.replace(/\n/g, ' ')}, m as (${outbox}), written as (select (select count(*) from l) + (select count(*) from a) + (select count(*) from m) as n), u as (${guarded} and exists (select from written where n > 0) returning 1) select m.id from m where reservation_complete((select count(*) from u), 1)${async ? ` and set_config('synchronous_commit', 'off', true) = 'off'` : ''};\n${async ? 'select pg_current_xact_id();\n' : ''}`
+      `${pick}with ${inserts.replace(/\n/g, ' ')}, m as (${outbox}), written as (select (select count(*) from l) + (select count(*) from a) + (select count(*) from m) as n), u as (${guarded} and exists (select from written where n > 0) returning 1) select m.id from m where reservation_complete((select count(*) from u), 1)${async ? ` and set_config('synchronous_commit', 'off', true) = 'off'` : ''};\n${async ? `select pg_logical_emit_message(true, 'order-aggregator', '');\n` : ''}`
     const files = {
       convoy: `${pick}begin;\nwith ${inserts.replace(/\n/g, ' ')} select count(*) from a;\n${outbox};\n${guarded};\ncommit;\n`,
       'one-statement': one(false),

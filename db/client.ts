@@ -16,6 +16,11 @@ export type Executor = Pick<Db, 'execute'>
 export interface Database {
   db: Db
   kind: 'postgres' | 'pglite'
+  /**
+   * Every statement runs on one connection, one at a time (PGlite): no statement ever waits for
+   * another's lock, so holding one a little longer costs nothing.
+   */
+  serial: boolean
   /** Where the data lives, for logs (never a password). */
   description: string
   close(): Promise<void>
@@ -39,6 +44,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return {
       db: drizzlePg({ client: pool, schema }) as unknown as Db,
       kind: 'postgres',
+      serial: false,
       description: `PostgreSQL ${url.hostname}:${url.port || 5432}${url.pathname}`,
       close: () => pool.end(),
     }
@@ -57,6 +63,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // Drizzle's PGlite driver calls only what the thread's client has (query, transaction).
     db: drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db,
     kind: 'pglite',
+    serial: true,
     description: `embedded PGlite (${dir.startsWith('memory://') ? 'in memory: nothing is kept' : `data in ${resolve(dir)}`})`,
     close: () => client.close(),
   }

@@ -20,6 +20,7 @@ const placer = perDeps(({ database, bus, relay, config }) =>
       }),
     ...planningFor(config),
     idempotencyTtlMs: config.idempotencyTtlMs,
+    flushAtCommit: database.serial,
   }),
 )
 

@@ -93,6 +93,28 @@ for (const backend of backends) {
       expect(await stockRow(stack.db, 'acme', a)).toEqual({ quantity: 5, reserved: 0 })
       expect(await stockRow(stack.db, 'initech', a)).toEqual({ quantity: 1, reserved: 0 })
     })
+
+    it('is on disk once awaitDurable returns: the WAL is flushed past its commit, every time', async () => {
+      const a = await newSku({ acme: 100 })
+      const notFlushed: number[] = []
+
+      for (let i = 0; i < 20; i++) {
+        await reserve([order([{ sku: a, vendorId: 'acme', quantity: 1 }])])
+        // Where the WAL ends now: past the reservation's commit record (other sessions only add).
+        const [{ end }] = (await query<{ end: string }>(
+          stack.db,
+          sql`select pg_current_wal_insert_lsn()::text as end`,
+        )) as [{ end: string }]
+        await stack.db.execute(awaitDurable)
+        const [{ flushed }] = (await query<{ flushed: boolean }>(
+          stack.db,
+          sql`select pg_current_wal_flush_lsn() >= ${end}::pg_lsn as flushed`,
+        )) as [{ flushed: boolean }]
+        if (!flushed) notFlushed.push(i)
+      }
+
+      expect(notFlushed).toEqual([])
+    })
   })
 }
 
@@ -103,3 +125,62 @@ function sqlState(error: unknown): unknown {
   }
   return undefined
 }
+
+describe('the reservation statement on a serial database (PGlite)', () => {
+  let stack: TestStack
+
+  beforeAll(async () => {
+    stack = await startStack('pglite')
+  })
+  afterAll(() => stack?.close())
+
+  /** Whether the WAL is flushed as far as it is written: every commit so far is on disk. */
+  const flushed = async () =>
+    (
+      await query<{ flushed: boolean }>(
+        stack.db,
+        sql`select pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn() as flushed`,
+      )
+    )[0]!.flushed
+
+  const reserveOne = async (flushAtCommit: boolean) => {
+    const sku = `D-${uniqueId()}`
+    await setMockStock(stack.db, 'acme', sku, 5)
+    expect((await api(stack.url).post('/sync')).status).toBe(200)
+    await stack.db.execute(awaitDurable)
+    const id = randomUUID()
+    const allocations = [{ sku, vendorId: 'acme', quantity: 1 }]
+    await stack.db.execute(
+      reservation({
+        orders: [
+          {
+            id,
+            clientId: 'default',
+            customerId: null,
+            correlationId: id,
+            lines: [{ sku, quantity: 1 }],
+            allocations,
+          },
+        ],
+        messages: [{ destination: 'orders', payload: { orderId: id }, correlationId: id }],
+        keys: [],
+        stock: allocations,
+        flushAtCommit,
+      }),
+    )
+  }
+
+  it('is durable when it returns with flushAtCommit, as placement runs it there', async () => {
+    await reserveOne(true)
+
+    expect(await flushed()).toBe(true)
+  })
+
+  it('leaves the flush to awaitDurable without it (no WAL writer here flushes it meanwhile)', async () => {
+    await reserveOne(false)
+    const before = await flushed()
+    await stack.db.execute(awaitDurable)
+
+    expect({ before, after: await flushed() }).toEqual({ before: false, after: true })
+  })
+})
