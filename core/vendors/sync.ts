@@ -106,7 +106,7 @@ async function syncVendor(
       apiKey: options.vendorApiKey(vendor.id),
     })
     const skus = pages.reduce((n, p) => n + p.items.length, 0)
-    const written = await writeSnapshot(db, vendor.id, pages, clock, options.batchSize ?? 1_000)
+    const { changed, written } = await writeSnapshot(db, vendor.id, pages, clock, options.batchSize ?? 1_000)
     const durationMs = Date.now() - started
     await db.execute(
       sql`update vendors set last_sync_at = now(), last_sync_status = 'ok', last_sync_error = null,
@@ -115,7 +115,7 @@ async function syncVendor(
           where id = ${vendor.id}`,
     )
     metrics.synced(vendor.id, durationMs, skus)
-    if (written === 0 && skus > 0) {
+    if (changed > 0 && written === 0) {
       return { vendorId: vendor.id, status: 'superseded', skus, durationMs }
     }
     return { vendorId: vendor.id, status: 'ok', skus, durationMs }
@@ -189,7 +189,15 @@ const earliest = (times: PageTime[]) => new Date(Math.min(...times.map((t) => t.
  * only ever replaced by a newer snapshot: a sync that took longer than a later one cannot undo it.
  * Within a batch the upsert locks the rows first and the recount runs in a later statement, so it
  * sees every allocation committed by an order that touched those rows before, and an order that
- * touches them after adds its units on top. Returns how many rows this snapshot wrote.
+ * touches them after adds its units on top.
+ *
+ * A row the new snapshot leaves as it is, is not written at all: one whose name, price and
+ * quantity are the vendor's still, whose `reserved` is already its pending units, and none of whose
+ * allocations were confirmed or refused since its snapshot time. Writing it would change its
+ * snapshot time only, and nothing compares a time with it that falls in between (no allocation
+ * was confirmed or refused then), so it stays as right as a rewrite would leave it, and a sync of
+ * a catalogue that barely moved reads it and writes little. Returns how many rows the snapshot
+ * changed, and how many of those it wrote (fewer when a newer snapshot got there first).
  */
 async function writeSnapshot(
   db: Db,
@@ -197,7 +205,7 @@ async function writeSnapshot(
   pages: FetchedPage[],
   clock: DatabaseClock,
   batchSize: number,
-): Promise<number> {
+): Promise<{ changed: number; written: number }> {
   const times = pages.map((p) => pageTime(p, clock))
   // A SKU listed twice (a cursor that moved under us) keeps its later page.
   const items = new Map<string, StockItem>()
@@ -210,41 +218,71 @@ async function writeSnapshot(
   }
   const rows = [...items.values()].sort((a, b) => a.sku.localeCompare(b.sku))
   const pageTimes = sql.param(times.map((t) => t.at))
+  let changed = 0
   let written = 0
   for (let i = 0; i < rows.length; i += batchSize) {
     const batch = rows.slice(i, i + batchSize)
     const batchPages = batch.map((r) => pageOf.get(r.sku)!)
-    written += await db.transaction(async (tx) => {
-      const skus = await query<{ sku: string }>(
+    const skus = sql.param(batch.map((r) => r.sku))
+    const done = await db.transaction(async (tx) => {
+      const [result] = (await query<{ changed: number; skus: string[] }>(
         tx,
-        sql`insert into vendor_stock (vendor_id, sku, name, price, quantity, snapshot_at)
-            select ${vendorId}, sku, name, price, quantity, (${pageTimes}::timestamptz[])[page + 1]
-            from unnest(${sql.param(batch.map((r) => r.sku))}::text[], ${sql.param(batch.map((r) => r.name))}::text[],
-                        ${sql.param(batch.map((r) => r.price))}::numeric[], ${sql.param(batch.map((r) => r.quantity))}::int[],
-                        ${sql.param(batchPages)}::int[])
-                 as t(sku, name, price, quantity, page)
-            on conflict (vendor_id, sku) do update
-            set name = excluded.name, price = excluded.price, quantity = excluded.quantity, snapshot_at = excluded.snapshot_at
-            where vendor_stock.snapshot_at < excluded.snapshot_at
-            returning sku`,
-      )
-      await recount(
-        tx,
-        vendorId,
-        skus.map((r) => r.sku),
-        earliest(batchPages.map((page) => times[page]!)),
-      )
-      return skus.length
+        sql`with t as (
+              select * from unnest(${skus}::text[], ${sql.param(batch.map((r) => r.name))}::text[],
+                                   ${sql.param(batch.map((r) => r.price))}::numeric[], ${sql.param(batch.map((r) => r.quantity))}::int[],
+                                   ${sql.param(batchPages)}::int[])
+                   as t(sku, name, price, quantity, page)
+            ), s as (
+              select sku, name, price, quantity, reserved, snapshot_at from vendor_stock
+              where vendor_id = ${vendorId} and sku = any(${skus}::text[])
+            ), since as (
+              select min(snapshot_at) as at from s
+            ), moved as (
+              select a.sku from allocations a join s on s.sku = a.sku
+              where a.vendor_id = ${vendorId} and a.confirmed_at >= (select at from since)
+                and a.confirmed_at >= s.snapshot_at
+              union
+              select a.sku from allocations a join s on s.sku = a.sku
+              where a.vendor_id = ${vendorId} and a.status = 'refused' and a.refused_at >= (select at from since)
+                and a.refused_at >= s.snapshot_at
+            ), pending as (
+              select sku, sum(quantity)::int as units from allocations
+              where vendor_id = ${vendorId} and status = 'pending' and sku = any(${skus}::text[])
+              group by sku
+            ), changed as (
+              select t.* from t left join s on s.sku = t.sku left join pending p on p.sku = t.sku
+              where s.sku is null
+                 or (s.name, s.price, s.quantity) is distinct from (t.name, t.price, t.quantity)
+                 or s.reserved <> coalesce(p.units, 0)
+                 or t.sku in (select sku from moved)
+            ), written as (
+              insert into vendor_stock (vendor_id, sku, name, price, quantity, snapshot_at)
+              select ${vendorId}, sku, name, price, quantity, (${pageTimes}::timestamptz[])[page + 1] from changed
+              on conflict (vendor_id, sku) do update
+              set name = excluded.name, price = excluded.price, quantity = excluded.quantity, snapshot_at = excluded.snapshot_at
+              where vendor_stock.snapshot_at < excluded.snapshot_at
+              returning sku
+            )
+            select (select count(*)::int from changed) as changed,
+                   coalesce((select array_agg(sku) from written), '{}') as skus`,
+      )) as [{ changed: number; skus: string[] }]
+      await recount(tx, vendorId, result.skus, earliest(batchPages.map((page) => times[page]!)))
+      return { changed: result.changed, written: result.skus.length }
     })
+    changed += done.changed
+    written += done.written
   }
   // A SKU absent from a complete snapshot is sold out at the vendor (unless a newer snapshot says
-  // otherwise), as of the first page: every row of this snapshot is at least as new.
+  // otherwise), as of the first page: every row of this snapshot is at least as new, or was left
+  // as it is.
   const firstRead = earliest(times)
   await db.transaction(async (tx) => {
     const absent = await query<{ sku: string }>(
       tx,
       sql`update vendor_stock set quantity = 0, snapshot_at = ${firstRead}::timestamptz
-          where vendor_id = ${vendorId} and snapshot_at < ${firstRead}::timestamptz returning sku`,
+          where vendor_id = ${vendorId} and snapshot_at < ${firstRead}::timestamptz
+            and sku <> all(${sql.param(rows.map((r) => r.sku))}::text[])
+          returning sku`,
     )
     await recount(
       tx,
@@ -253,7 +291,7 @@ async function writeSnapshot(
       firstRead,
     )
   })
-  return written
+  return { changed, written }
 }
 
 /**

@@ -100,6 +100,8 @@ export const allocations = pgTable(
     primaryKey({ columns: [t.orderId, t.sku, t.vendorId, t.round] }),
     index('allocations_unreflected_idx').on(t.vendorId, t.sku).where(sql`${t.status} = 'pending'`),
     index('allocations_confirmed_idx').on(t.vendorId, t.confirmedAt),
+    // A sync looks for refusals since a row's snapshot (core/vendors/sync.ts); they are few.
+    index('allocations_refused_idx').on(t.vendorId, t.refusedAt).where(sql`${t.status} = 'refused'`),
     check('allocations_quantity_positive', sql`${t.quantity} > 0`),
   ],
 )

@@ -34,6 +34,31 @@ for (const backend of backends) {
       await slowpoke?.close()
     })
 
+    /** Delivers an order's first forward-order message to process-order, as the MQ trigger does. */
+    const forward = async (placed: { id: string; correlationId: string }) => {
+      const message: ForwardOrderMessage = {
+        type: 'forward-order',
+        orderId: placed.id,
+        attempt: 1,
+        correlationId: placed.correlationId,
+      }
+      const event = toRabbitMqEvent('orders', [
+        { body: Buffer.from(JSON.stringify(message)), headers: {}, redelivered: false },
+      ])
+      await processOrder(event, lambdaContext(functions.processOrder))
+    }
+
+    /** Each of acme's rows' snapshot time. */
+    const snapshotTimes = async () =>
+      Object.fromEntries(
+        (
+          await query<{ sku: string; at: string }>(
+            stack.db,
+            sql`select sku, snapshot_at::text as at from vendor_stock where vendor_id = 'acme'`,
+          )
+        ).map((r) => [r.sku, r.at]),
+      )
+
     it('copies every vendor snapshot, so products sold by two vendors show both', async () => {
       const res = await http.post('/sync')
 
@@ -74,16 +99,7 @@ for (const backend of backends) {
       await http.post('/sync')
       expect(await stockRow(stack.db, 'acme', 'SKU-00007')).toEqual({ quantity: 10, reserved: 4 })
 
-      const message: ForwardOrderMessage = {
-        type: 'forward-order',
-        orderId: placed.id,
-        attempt: 1,
-        correlationId: placed.correlationId,
-      }
-      const event = toRabbitMqEvent('orders', [
-        { body: Buffer.from(JSON.stringify(message)), headers: {}, redelivered: false },
-      ])
-      await processOrder(event, lambdaContext(functions.processOrder))
+      await forward(placed)
       // Confirmed after the last snapshot: still counted, since that snapshot did not reflect it.
       expect(await stockRow(stack.db, 'acme', 'SKU-00007')).toEqual({ quantity: 10, reserved: 4 })
 
@@ -92,6 +108,31 @@ for (const backend of backends) {
       // The new snapshot reflects the shipment: the units are counted in quantity, not twice.
       expect(await stockRow(stack.db, 'acme', 'SKU-00007')).toEqual({ quantity: 6, reserved: 0 })
       expect((await http.get('/products/SKU-00007')).body.available).toBe(6)
+      expect(await findDrift(stack.db)).toEqual([])
+    })
+
+    it('writes only the rows its snapshot changed, and recounts a row whose units shipped since even at the same quantity', async () => {
+      for (const sku of ['SKU-00010', 'SKU-00013', 'SKU-00016']) await setMockStock(stack.db, 'acme', sku, 10)
+      await setMockStock(stack.db, 'initech', 'SKU-00010', 0)
+      await http.post('/sync')
+      const placed = (await http.post('/orders', { lines: [{ sku: 'SKU-00010', quantity: 3 }] })).body
+      await forward(placed)
+      // The vendor shipped 3 (10 -> 7) and restocked 3: the quantity of the last snapshot again.
+      await setMockStock(stack.db, 'acme', 'SKU-00010', 10)
+      await setMockStock(stack.db, 'acme', 'SKU-00013', 8)
+      const before = await snapshotTimes()
+
+      const res = await http.post('/sync')
+
+      const after = await snapshotTimes()
+      expect(res.body.vendors.find((v: { vendorId: string }) => v.vendorId === 'acme').status).toBe('ok')
+      expect({
+        shippedAndRestocked: after['SKU-00010'] !== before['SKU-00010'],
+        changed: after['SKU-00013'] !== before['SKU-00013'],
+        untouched: after['SKU-00016'] !== before['SKU-00016'],
+      }).toEqual({ shippedAndRestocked: true, changed: true, untouched: false })
+      expect(await stockRow(stack.db, 'acme', 'SKU-00010')).toEqual({ quantity: 10, reserved: 0 })
+      expect(await stockRow(stack.db, 'acme', 'SKU-00013')).toEqual({ quantity: 8, reserved: 0 })
       expect(await findDrift(stack.db)).toEqual([])
     })
 

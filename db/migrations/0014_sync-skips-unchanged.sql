@@ -1,0 +1,1 @@
+CREATE INDEX "allocations_refused_idx" ON "allocations" USING btree ("vendor_id","refused_at") WHERE "allocations"."status" = 'refused';
