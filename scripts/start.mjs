@@ -40,7 +40,10 @@ async function sourceFiles() {
 /** The compiled tree of the current sources, compiled now if there is none yet. */
 export async function compiledTree() {
   const files = await sourceFiles()
+  // This script and the compiler decide the output as much as the sources do.
   const hash = createHash('sha256')
+    .update(await readFile(fileURLToPath(import.meta.url)))
+    .update(await readFile(join(root, 'node_modules/esbuild/package.json')))
   for (const file of files)
     hash
       .update(file)
@@ -55,7 +58,7 @@ export async function compiledTree() {
   }
 
   const partial = `${tree}.${process.pid}`
-  const { build } = await import('esbuild')
+  const { build, stop } = await import('esbuild')
   const typescript = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
   await build({
     absWorkingDir: root,
@@ -68,6 +71,8 @@ export async function compiledTree() {
     sourcemap: 'linked',
     logLevel: 'warning',
   })
+  // esbuild's service process would otherwise live as long as the runtime.
+  await stop()
   // What the compiled code reads beside itself: migrations, the PGlite thread's scripts, assets.
   await Promise.all(
     files
@@ -88,20 +93,32 @@ export async function compiledTree() {
   return tree
 }
 
-/** Removes all but the newest few compiled trees (and any left half-written long ago). */
+/** Removes all but the newest few compiled trees (and any left half-written an hour ago). */
 async function prune(current) {
-  const entries = await Promise.all(
-    (await readdir(BUILDS)).map(async (name) => ({
-      path: join(BUILDS, name),
-      mtime: (await stat(join(BUILDS, name))).mtimeMs,
-    })),
-  )
   const hour = Date.now() - 3_600_000
-  const old = entries
-    .filter((e) => e.path !== current)
-    .sort((a, b) => b.mtime - a.mtime)
-    .filter((e, i) => (e.path.includes('.') ? e.mtime < hour : i >= KEEP - 1))
-  await Promise.all(old.map((e) => rm(e.path, { recursive: true, force: true })))
+  const others = (
+    await Promise.all(
+      (
+        await readdir(BUILDS)
+      )
+        .filter((name) => join(BUILDS, name) !== current)
+        // Another start may be renaming or removing one meanwhile: what is gone is left out.
+        .map((name) =>
+          stat(join(BUILDS, name)).then(
+            (s) => ({ name, mtime: s.mtimeMs }),
+            () => undefined,
+          ),
+        ),
+    )
+  ).filter((entry) => entry !== undefined)
+  // A name with a dot is a tree being written (<hash>.<pid>): another start's, unless an hour old.
+  const partial = others.filter((e) => e.name.includes('.') && e.mtime < hour)
+  const whole = others.filter((e) => !e.name.includes('.')).sort((a, b) => b.mtime - a.mtime)
+  await Promise.all(
+    [...partial, ...whole.slice(KEEP - 1)].map((e) =>
+      rm(join(BUILDS, e.name), { recursive: true, force: true }),
+    ),
+  )
 }
 
 async function exists(path) {
