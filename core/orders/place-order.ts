@@ -193,6 +193,8 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   if (planned.length === 0) return []
 
   const orders = planned.map(({ pending, allocations }) => view(pending, allocations))
+  // With a relay, the round trip that asks for its run is the flush's, as elsewhere.
+  const flushAtCommit = deps.flushAtCommit === true && !deps.relay
   let messages: PendingMessage[]
   try {
     messages = await query<PendingMessage>(
@@ -215,7 +217,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
         }),
         stock: totals(planned),
         forRelay: deps.relay !== undefined,
-        flushAtCommit: deps.flushAtCommit === true && !deps.relay,
+        flushAtCommit,
       }),
     )
   } catch (error) {
@@ -231,7 +233,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   if (deps.relay) {
     const [durable] = await query<{ startRelay: boolean }>(deps.db, askingRelay(durableMark))
     await handToRelay(deps.db, deps.relay, durable?.startRelay ?? true, deps.onRelayError)
-  } else if (!deps.flushAtCommit) {
+  } else if (!flushAtCommit) {
     await deps.db.execute(awaitDurable)
   }
   // Answered once durable: the order and its message are in the outbox from here on. The

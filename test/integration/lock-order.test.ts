@@ -1,10 +1,7 @@
-import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cancelOrder } from '../../core/orders/cancel-order.js'
-import { reservation } from '../../core/orders/place-order.js'
-import { query } from '../../db/client.js'
-import { setMockStock } from '../support/fixtures.js'
+import { orderRows, reserveDirectly, setMockStock } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { eventually, hasService, uniqueId } from '../support/services.js'
 import { startStack, type TestStack } from '../support/stack.js'
@@ -31,25 +28,8 @@ describe.runIf(hasService('DATABASE_URL'))('stock row locks on PostgreSQL', () =
     for (const sku of skus) for (const vendorId of VENDORS) await setMockStock(stack.db, vendorId, sku, 5)
     expect((await api(stack.url).post('/sync')).status).toBe(200)
     const allocations = skus.flatMap((sku) => VENDORS.map((vendorId) => ({ sku, vendorId, quantity: 1 })))
-    const id = randomUUID()
-    await query(
-      stack.db,
-      reservation({
-        orders: [
-          {
-            id,
-            clientId: 'default',
-            customerId: null,
-            correlationId: id,
-            lines: skus.map((sku) => ({ sku, quantity: VENDORS.length })),
-            allocations,
-          },
-        ],
-        messages: [{ destination: 'orders', payload: { orderId: id }, correlationId: id }],
-        keys: [],
-        stock: allocations,
-      }),
-    )
+    const placed = orderRows(allocations)
+    await reserveDirectly(stack.db, [placed])
     const [first, ...later] = allocations
       .map((a) => [a.vendorId, a.sku] as const)
       .sort(([v1, s1], [v2, s2]) => v1.localeCompare(v2) || s1.localeCompare(s2))
@@ -63,7 +43,7 @@ describe.runIf(hasService('DATABASE_URL'))('stock row locks on PostgreSQL', () =
       await holder.query('select 1 from vendor_stock where vendor_id = $1 and sku = $2 for update', [
         ...first!,
       ])
-      const cancelled = cancelOrder(stack.db, id)
+      const cancelled = cancelOrder(stack.db, placed.id)
       await eventually(
         async () => {
           const { rows } = await prober.query<{ n: number }>(
@@ -91,7 +71,7 @@ describe.runIf(hasService('DATABASE_URL'))('stock row locks on PostgreSQL', () =
       expect(held).toEqual([])
 
       await holder.query('rollback')
-      expect(await cancelled).toEqual({ id, status: 'cancelled', released: allocations.length })
+      expect(await cancelled).toEqual({ id: placed.id, status: 'cancelled', released: allocations.length })
     } finally {
       await holder.end()
       await prober.end()

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { awaitDurable, type OrderRows, reservation } from '../../core/orders/place-order.js'
+import { awaitDurable, type OrderRows } from '../../core/orders/place-order.js'
 import { query, sql } from '../../db/client.js'
-import { count, setMockStock, stockRow } from '../support/fixtures.js'
+import { count, orderRows, reserveDirectly, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { uniqueId } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
@@ -25,34 +24,12 @@ for (const backend of backends) {
       return sku
     }
 
-    const order = (allocations: { sku: string; vendorId: string; quantity: number }[]): OrderRows => {
-      const id = randomUUID()
-      const lines = [...new Set(allocations.map((a) => a.sku))].map((sku) => ({
-        sku,
-        quantity: allocations.filter((a) => a.sku === sku).reduce((n, a) => n + a.quantity, 0),
-      }))
-      return { id, clientId: 'default', customerId: null, correlationId: id, lines, allocations }
-    }
-
-    const reserve = (orders: OrderRows[]) =>
-      query<{ id: number }>(
-        stack.db,
-        reservation({
-          orders,
-          messages: orders.map((o) => ({
-            destination: 'orders',
-            payload: { orderId: o.id },
-            correlationId: o.id,
-          })),
-          keys: [],
-          stock: orders.flatMap((o) => o.allocations),
-        }),
-      )
+    const reserve = (orders: OrderRows[]) => reserveDirectly(stack.db, orders)
 
     it('writes the orders, their messages and the stock of every row together', async () => {
       const a = await newSku({ acme: 5, initech: 5 })
       const b = await newSku({ globex: 5 })
-      const placed = order([
+      const placed = orderRows([
         { sku: a, vendorId: 'acme', quantity: 2 },
         { sku: a, vendorId: 'initech', quantity: 1 },
         { sku: b, vendorId: 'globex', quantity: 5 },
@@ -80,8 +57,8 @@ for (const backend of backends) {
       const outboxBefore = await count(stack.db, 'outbox')
 
       const attempt = reserve([
-        order([{ sku: a, vendorId: 'acme', quantity: 1 }]),
-        order([
+        orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }]),
+        orderRows([
           { sku: a, vendorId: 'acme', quantity: 2 },
           { sku: a, vendorId: 'initech', quantity: 2 },
         ]),
@@ -99,7 +76,7 @@ for (const backend of backends) {
       const notFlushed: number[] = []
 
       for (let i = 0; i < 20; i++) {
-        await reserve([order([{ sku: a, vendorId: 'acme', quantity: 1 }])])
+        await reserve([orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }])])
         // Where the WAL ends now: past the reservation's commit record (other sessions only add).
         const [{ end }] = (await query<{ end: string }>(
           stack.db,
@@ -148,26 +125,7 @@ describe('the reservation statement on a serial database (PGlite)', () => {
     await setMockStock(stack.db, 'acme', sku, 5)
     expect((await api(stack.url).post('/sync')).status).toBe(200)
     await stack.db.execute(awaitDurable)
-    const id = randomUUID()
-    const allocations = [{ sku, vendorId: 'acme', quantity: 1 }]
-    await stack.db.execute(
-      reservation({
-        orders: [
-          {
-            id,
-            clientId: 'default',
-            customerId: null,
-            correlationId: id,
-            lines: [{ sku, quantity: 1 }],
-            allocations,
-          },
-        ],
-        messages: [{ destination: 'orders', payload: { orderId: id }, correlationId: id }],
-        keys: [],
-        stock: allocations,
-        flushAtCommit,
-      }),
-    )
+    await reserveDirectly(stack.db, [orderRows([{ sku, vendorId: 'acme', quantity: 1 }])], { flushAtCommit })
   }
 
   it('is durable when it returns with flushAtCommit, as placement runs it there', async () => {

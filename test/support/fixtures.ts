@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import { ensureMockVendor, setMockStock as setVendorStock } from '../../core/mock-vendor/books.js'
+import { type OrderRows, reservation } from '../../core/orders/place-order.js'
 import { type Db, query, sql } from '../../db/client.js'
 import { eventually } from './services.js'
 import { TEST_CATALOGUE_SIZE } from './stack.js'
@@ -7,6 +9,37 @@ import { TEST_CATALOGUE_SIZE } from './stack.js'
 export async function setMockStock(db: Db, vendorId: string, sku: string, quantity: number): Promise<void> {
   await ensureMockVendor(db, vendorId, TEST_CATALOGUE_SIZE)
   await setVendorStock(db, vendorId, sku, quantity)
+}
+
+/** A new order of the default client whose lines are its allocations summed per SKU. */
+export function orderRows(allocations: { sku: string; vendorId: string; quantity: number }[]): OrderRows {
+  const id = randomUUID()
+  const lines = [...new Set(allocations.map((a) => a.sku))].map((sku) => ({
+    sku,
+    quantity: allocations.filter((a) => a.sku === sku).reduce((n, a) => n + a.quantity, 0),
+  }))
+  return { id, clientId: 'default', customerId: null, correlationId: id, lines, allocations }
+}
+
+/**
+ * Reserves orders with placement's reservation statement alone (their outbox messages, no
+ * Idempotency-Keys, no planning); rejects with SQLSTATE OA409 when a row lacks the units.
+ */
+export function reserveDirectly(db: Db, orders: OrderRows[], options: { flushAtCommit?: boolean } = {}) {
+  return query<{ id: number }>(
+    db,
+    reservation({
+      orders,
+      messages: orders.map((o) => ({
+        destination: 'orders',
+        payload: { orderId: o.id },
+        correlationId: o.id,
+      })),
+      keys: [],
+      stock: orders.flatMap((o) => o.allocations),
+      ...options,
+    }),
+  )
 }
 
 export async function stockRow(db: Db, vendorId: string, sku: string) {
