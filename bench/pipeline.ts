@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { queueDeclarations } from '../core/deps.js'
 import { AmqpBus } from '../core/messaging/amqp-bus.js'
 import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
-import { freePort } from '../local/net.js'
 import { activityPerOrder, CpuMeter, databaseActivity, rabbitPid } from './cpu.js'
 import { orderRequests, randomSku, stockMockVendors } from './load.js'
+import { spawnRuntime } from './spawn.js'
 import { printTable } from './stats.js'
 
 const CATALOGUE = 1_500
@@ -63,40 +61,6 @@ export async function benchPipeline(options: {
     "pipeline database work per confirmed order (pg_stat_database, from placement to drained; the service's figure includes the bench's own polling)",
     writes,
   )
-}
-
-/**
- * `npm start` in a process of its own, so that its CPU can be read from /proc apart from the load
- * generator's: the system under test, and the mock vendors as what real vendors are (a system of
- * their own with their own database), so their work does not share the event loop under test.
- */
-async function spawnRuntime(what: string, settings: Record<string, string>) {
-  const port = await freePort()
-  const { DATABASE_URL: _d, AMQP_URL: _a, ...env } = process.env
-  const child = spawn(process.execPath, ['scripts/start.mjs'], {
-    cwd: fileURLToPath(new URL('..', import.meta.url)),
-    env: { ...env, ...settings, PORT: String(port), SYNC_INTERVAL_MS: '0', LOG_LEVEL: 'ERROR' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const stop = async () => {
-    child.kill('SIGTERM')
-    await exited
-  }
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) break
-    if (
-      await fetch(`${url}/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, pid: child.pid!, stop }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error(`${what} did not start`)
 }
 
 async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: number }, rate: number) {

@@ -1,30 +1,42 @@
 import autocannon from 'autocannon'
 import { loadConfig } from '../core/config.js'
 import { findDrift } from '../core/inventory/reconcile.js'
-import { query, sql } from '../db/client.js'
+import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
 import { orderRequests, randomSku, stockMockVendors } from './load.js'
+import { spawnRuntime } from './spawn.js'
 import { percentile, printTable } from './stats.js'
 
 const PER_VENDOR = 10_000
 // Each mock SKU is sold by two of the three vendors: 15,000 SKUs make 10,000 per vendor.
 const CATALOGUE = (PER_VENDOR * 3) / 2
+/** Issue #15: syncs running back to back cost placement at most this, and a full sync stays short. */
+const GOALS = { dropPercent: 25, p99Ms: 30, fullSyncMs: 500 }
 
 /**
- * A full sync of 3 vendors x 10,000 SKUs over HTTP (the mock vendors served by the same runtime),
- * first into an empty database and then over existing rows; and the latency of order placement
- * with and without a sync running, so that a sync's locks show if they stall orders.
+ * A full sync of 3 vendors x 10,000 SKUs over HTTP, first into an empty database and then over
+ * existing rows; and order placement with and without syncs running back to back, so that what a
+ * sync costs the orders shows (issue #15: a drop of at most 25%, p99 under 30 ms). The system
+ * under test runs in this process (placement and the sync; no consumer, no schedule); the mock
+ * vendors are `npm start` in a process of their own with their own database, as real vendors are:
+ * serving the pages is theirs to pay for, not the event loop's under test.
  */
 export async function benchSync(options: { databaseUrl: string; syncs: number; loadSeconds: number }) {
   const database = await createScratchDatabase(options.databaseUrl, 'oa_bench')
+  const vendorDatabase = await createScratchDatabase(options.databaseUrl, 'oa_bench_vendors')
+  const vendors = await spawnRuntime('the mock vendors', {
+    DATABASE_URL: vendorDatabase.url,
+    MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+  })
   const runtime = await startRuntime(
     loadConfig({
       PORT: String(await freePort()),
       DATABASE_URL: database.url,
       SYNC_INTERVAL_MS: '0',
       MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+      MOCK_VENDOR_BASE_URL: `${vendors.url}/mock-vendors`,
       LOG_LEVEL: 'ERROR',
       // The benchmarks measure this system, not the vendors' rate limits.
       VENDOR_MAX_CONCURRENT: '1000',
@@ -33,9 +45,10 @@ export async function benchSync(options: { databaseUrl: string; syncs: number; l
     }),
     { background: false },
   )
+  const vendorDb = await openDatabase({ url: vendorDatabase.url, pgliteDataDir: '', poolMax: 1 })
   const db = runtime.deps.database.db
   try {
-    await stockMockVendors(db, CATALOGUE, 1_000_000)
+    await stockMockVendors(vendorDb.db, CATALOGUE, 1_000_000)
     const sync = async () => {
       const started = performance.now()
       const res = await fetch(`${runtime.url}/sync`, { method: 'POST' })
@@ -56,19 +69,16 @@ export async function benchSync(options: { databaseUrl: string; syncs: number; l
     }
     const times = rows.slice(1).map((r) => r.ms as number)
     printTable(
-      `sync: 3 vendors x ${PER_VENDOR} SKUs, pages of 1000 over HTTP; median of the updates ${percentile(times, 50)} ms`,
+      `sync: 3 vendors x ${PER_VENDOR} SKUs, pages of 1000 over HTTP, no orders placed meanwhile; median of the updates ${percentile(times, 50)} ms (goal < ${GOALS.fullSyncMs} ms)`,
       rows,
     )
 
     const load = () => placeOrders(runtime.url, options.loadSeconds)
     const quiet = await load()
     let syncing = true
-    let during = 0
+    const during: number[] = []
     const background = (async () => {
-      while (syncing) {
-        await sync()
-        during++
-      }
+      while (syncing) during.push((await sync()).ms)
     })()
     const busy = await load()
     syncing = false
@@ -78,22 +88,35 @@ export async function benchSync(options: { databaseUrl: string; syncs: number; l
       sql`select count(*)::int as n from vendor_stock where reserved > quantity`,
     )
     const drift = await findDrift(db)
+    const drop = 1 - busy.rate / quiet.rate
     printTable(
-      `order placement (16 connections, spread) while syncs run back to back (${during} syncs); afterwards ${drift.length} drifting, ${over!.n} oversold rows`,
+      `order placement (16 connections, spread) while syncs run back to back (${during.length} syncs, median ${Math.round(percentile(during, 50))} ms each: a sync gives way to orders being placed); afterwards ${drift.length} drifting, ${over!.n} oversold rows`,
       [
         {
           'placing orders': 'no sync running',
           'orders/s': quiet.rate,
           'p50 ms': quiet.p50,
           'p99 ms': quiet.p99,
+          [`drop (goal <= ${GOALS.dropPercent}%)`]: '',
+          [`p99 (goal < ${GOALS.p99Ms} ms)`]: '',
         },
-        { 'placing orders': 'syncs running', 'orders/s': busy.rate, 'p50 ms': busy.p50, 'p99 ms': busy.p99 },
+        {
+          'placing orders': 'syncs running',
+          'orders/s': busy.rate,
+          'p50 ms': busy.p50,
+          'p99 ms': busy.p99,
+          [`drop (goal <= ${GOALS.dropPercent}%)`]: `${Math.round(drop * 100)}%`,
+          [`p99 (goal < ${GOALS.p99Ms} ms)`]: busy.p99 < GOALS.p99Ms ? 'met' : 'not met',
+        },
       ],
     )
     if (drift.length > 0 || over!.n > 0) process.exitCode = 1
   } finally {
+    await vendorDb.close()
     await runtime.close()
+    await vendors.stop()
     await database.drop()
+    await vendorDatabase.drop()
   }
 }
 

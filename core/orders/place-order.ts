@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type Db, query, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
+import { foregroundWork } from '../background.js'
 import { InsufficientStockError, type Shortfall } from '../errors.js'
 import { groupCommit } from '../group-commit.js'
 import {
@@ -129,34 +130,43 @@ export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
 
   return {
     async place(input, options = {}) {
-      const clientId = options.clientId ?? DEFAULT_CLIENT
-      const idempotencyKey = validateIdempotencyKey(options.idempotencyKey)
-      const key = idempotencyKey === undefined ? undefined : { clientId, key: idempotencyKey }
-      if (key) {
-        const claim = await claimKey(deps.db, key, fingerprint(input), deps.idempotencyTtlMs, readKeyOutcome)
-        if (claim.kind === 'replay') return { kind: 'replayed', outcome: claim.outcome }
-      }
+      const done = foregroundWork()
       try {
-        const order = await submit({
-          id: randomUUID(),
-          clientId,
-          lines: mergeLines(input.lines),
-          customerId: input.customerId ?? null,
-          correlationId: options.correlationId ?? randomUUID(),
-          idempotencyKey,
-        })
-        return { kind: 'placed', order }
-      } catch (error) {
-        if (key && error instanceof InsufficientStockError) {
-          const outcome: KeyOutcome = { kind: 'refused', shortfalls: error.shortfalls }
-          await completeKeys(deps.db, [{ ...key, outcome }])
-        } else if (key) {
-          // Anything else (the database lost, a shutdown) is worth retrying: the key is freed.
-          await releaseKey(deps.db, key)
-        }
-        throw error
+        return await placeOrder(input, options)
+      } finally {
+        done()
       }
     },
+  }
+
+  async function placeOrder(input: PlaceOrderInput, options: PlaceOptions): Promise<PlaceOrderResult> {
+    const clientId = options.clientId ?? DEFAULT_CLIENT
+    const idempotencyKey = validateIdempotencyKey(options.idempotencyKey)
+    const key = idempotencyKey === undefined ? undefined : { clientId, key: idempotencyKey }
+    if (key) {
+      const claim = await claimKey(deps.db, key, fingerprint(input), deps.idempotencyTtlMs, readKeyOutcome)
+      if (claim.kind === 'replay') return { kind: 'replayed', outcome: claim.outcome }
+    }
+    try {
+      const order = await submit({
+        id: randomUUID(),
+        clientId,
+        lines: mergeLines(input.lines),
+        customerId: input.customerId ?? null,
+        correlationId: options.correlationId ?? randomUUID(),
+        idempotencyKey,
+      })
+      return { kind: 'placed', order }
+    } catch (error) {
+      if (key && error instanceof InsufficientStockError) {
+        const outcome: KeyOutcome = { kind: 'refused', shortfalls: error.shortfalls }
+        await completeKeys(deps.db, [{ ...key, outcome }])
+      } else if (key) {
+        // Anything else (the database lost, a shutdown) is worth retrying: the key is freed.
+        await releaseKey(deps.db, key)
+      }
+      throw error
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import pRetry, { AbortError } from 'p-retry'
 import { Agent, errors, request } from 'undici'
 import { z } from 'zod'
+import { yieldToForeground } from '../background.js'
 import { retryPolicy } from '../retry-policy.js'
 import type { VendorLimiter } from './limits.js'
 
@@ -206,6 +207,8 @@ export async function fetchStock(
   const pages: FetchedPage[] = []
   let cursor: string | undefined
   do {
+    // Reading a whole catalogue is background work: orders being placed meanwhile go first.
+    await yieldToForeground()
     const url = new URL(`${baseUrl}/stock`)
     url.searchParams.set('limit', String(options.pageSize))
     if (cursor) url.searchParams.set('cursor', cursor)

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Db, type Executor, query, sql } from '../../db/client.js'
+import { yieldToForeground } from '../background.js'
 import type { Config } from '../config.js'
 import { unreflectedUnits } from '../inventory/reconcile.js'
 import { metrics } from '../metrics.js'
@@ -221,9 +222,16 @@ async function writeSnapshot(
   let changed = 0
   let written = 0
   for (let i = 0; i < rows.length; i += batchSize) {
+    // Between two transactions (no row locked), orders being placed meanwhile go first.
+    await yieldToForeground()
     const batch = rows.slice(i, i + batchSize)
     const batchPages = batch.map((r) => pageOf.get(r.sku)!)
     const skus = sql.param(batch.map((r) => r.sku))
+    // The batch is a run of consecutive SKUs (rows are sorted): its rows and their allocations are
+    // read as one range of each index, (vendor, sku) and (vendor, sku) of pending allocations. With
+    // `= any` alone the planner reads every row of the vendor and filters (a seq scan of the table
+    // once it has statistics: 30 batches of a 3 x 10,000 catalogue read 900,000 rows a sync).
+    const range = sql`between ${batch[0]!.sku} and ${batch.at(-1)!.sku} and sku = any(${skus}::text[])`
     const done = await db.transaction(async (tx) => {
       const [result] = (await query<{ changed: number; skus: string[] }>(
         tx,
@@ -234,7 +242,7 @@ async function writeSnapshot(
                    as t(sku, name, price, quantity, page)
             ), s as (
               select sku, name, price, quantity, reserved, snapshot_at from vendor_stock
-              where vendor_id = ${vendorId} and sku = any(${skus}::text[])
+              where vendor_id = ${vendorId} and sku ${range}
             ), since as (
               select min(snapshot_at) as at from s
             ), moved as (
@@ -247,7 +255,7 @@ async function writeSnapshot(
                 and a.refused_at >= s.snapshot_at
             ), pending as (
               select sku, sum(quantity)::int as units from allocations
-              where vendor_id = ${vendorId} and status = 'pending' and sku = any(${skus}::text[])
+              where vendor_id = ${vendorId} and status = 'pending' and sku ${range}
               group by sku
             ), changed as (
               select t.* from t left join s on s.sku = t.sku left join pending p on p.sku = t.sku
