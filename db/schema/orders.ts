@@ -99,9 +99,10 @@ export const allocations = pgTable(
   (t) => [
     primaryKey({ columns: [t.orderId, t.sku, t.vendorId, t.round] }),
     index('allocations_unreflected_idx').on(t.vendorId, t.sku).where(sql`${t.status} = 'pending'`),
-    index('allocations_confirmed_idx').on(t.vendorId, t.confirmedAt),
-    // A sync looks for refusals since a row's snapshot (core/vendors/sync.ts); they are few.
-    index('allocations_refused_idx').on(t.vendorId, t.refusedAt).where(sql`${t.status} = 'refused'`),
+    // A sync asks of each (vendor, sku) row whether an allocation was confirmed, or refused, since
+    // the row's snapshot (core/vendors/sync.ts): one probe of these per row, however old the row.
+    index('allocations_confirmed_idx').on(t.vendorId, t.sku, t.confirmedAt),
+    index('allocations_refused_idx').on(t.vendorId, t.sku, t.refusedAt).where(sql`${t.status} = 'refused'`),
     check('allocations_quantity_positive', sql`${t.quantity} > 0`),
   ],
 )
