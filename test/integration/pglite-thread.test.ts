@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, execute, openDatabase, query, sql } from '../../db/client.js'
-import { uniqueId } from '../support/services.js'
+import { eventually, uniqueId } from '../support/services.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -114,6 +114,28 @@ describe('embedded PGlite in its thread', () => {
     } finally {
       for (const other of others) await other.close()
     }
+  })
+
+  it('analyzes the database once enough rows were written, as autovacuum would (PGlite has none)', async () => {
+    const t = table()
+    await database.db.execute(sql.raw(`create table ${t} (id int primary key, note text)`))
+    const analyzed = async () => {
+      const [row] = await query<{ at: string | null }>(
+        database.db,
+        sql`select last_analyze::text as at from pg_stat_user_tables where relname = ${t}`,
+      )
+      return row?.at ?? undefined
+    }
+    expect(await analyzed()).toBeUndefined()
+
+    await database.db.execute(sql.raw(`insert into ${t} select i, 'n' from generate_series(1, 5000) i`))
+
+    expect(await eventually(analyzed, 30_000, 'an ANALYZE of the written table')).toBeTruthy()
+    const [stats] = await query<{ tuples: number }>(
+      database.db,
+      sql`select reltuples::int as tuples from pg_class where relname = ${t}`,
+    )
+    expect(stats!.tuples).toBe(5000)
   })
 
   it('prepares a statement again when a table it reads changes shape', async () => {
