@@ -231,6 +231,9 @@ async function writeSnapshot(
     // read as one range of each index, (vendor, sku) and (vendor, sku) of pending allocations. With
     // `= any` alone the planner reads every row of the vendor and filters (a seq scan of the table
     // once it has statistics: 30 batches of a 3 x 10,000 catalogue read 900,000 rows a sync).
+    // Bounds taken from the sorted batch, not computed in SQL from `t`: that planned worse (batch
+    // 2.6 -> 6-7 ms). Where the database's collation orders SKUs otherwise than localeCompare, a row
+    // outside the bounds only reads as new and is written again, never wrongly.
     const range = sql`between ${batch[0]!.sku} and ${batch.at(-1)!.sku} and sku = any(${skus}::text[])`
     const done = await db.transaction(async (tx) => {
       const [result] = (await query<{ changed: number; skus: string[] }>(
