@@ -1,4 +1,3 @@
-import { SQSClient } from '@aws-sdk/client-sqs'
 import { type Database, openDatabase } from '../db/client.js'
 import { type MigrationChain, migrateChains, serviceMigrations } from '../db/migrate.js'
 import { queues, retryPolicy } from '../infra/topology.js'
@@ -8,7 +7,6 @@ import { AmqpBus, type QueueDeclaration } from './messaging/amqp-bus.js'
 import type { Bus } from './messaging/bus.js'
 import { MemoryBus } from './messaging/memory-bus.js'
 import { lambdaRelayTrigger, type RelayTrigger } from './messaging/relay.js'
-import { withSqsDeadLetters } from './messaging/sqs-dead-letters.js'
 import { awsApiClientSettings } from './retry-policy.js'
 
 /** What the handlers need from the outside world, built once per process (a warm Lambda reuses it). */
@@ -67,7 +65,14 @@ export async function createDeps(
     : new MemoryBus()
   if (bus instanceof AmqpBus && options.brokerGraceMs) await bus.ready(options.brokerGraceMs)
   if (config.deadLetterQueueUrl) {
-    bus = withSqsDeadLetters(bus, deadLetterClient(), queues.orders.deadLetter, config.deadLetterQueueUrl)
+    // Loaded only where a dead-letter queue is configured (a deployment): the SDK is ~20 MB of
+    // RSS, and the embedded runtime has no use for it.
+    const [{ SQSClient }, { withSqsDeadLetters }] = await Promise.all([
+      import('@aws-sdk/client-sqs'),
+      import('./messaging/sqs-dead-letters.js'),
+    ])
+    const sqs = new SQSClient(deadLetterClientSettings())
+    bus = withSqsDeadLetters(bus, sqs, queues.orders.deadLetter, config.deadLetterQueueUrl)
   }
   const relay = config.outboxRelayFunction ? lambdaRelayTrigger(config.outboxRelayFunction) : undefined
   return { config, database, bus, relay }
@@ -121,13 +126,13 @@ export function perDeps<T>(build: (deps: Deps) => T): (deps: Deps) => T {
 }
 
 /**
- * The SQS client of the dead-letter queue. It sends to the endpoint the environment resolves
- * (AWS_ENDPOINT_URL in LocalStack's Lambdas), not to the queue URL's host: LocalStack's queue URLs
- * name `sqs.<region>.localhost.localstack.cloud`, which a Lambda container may not resolve, and the
+ * The settings of the dead-letter queue's SQS client. It sends to the endpoint the environment
+ * resolves (AWS_ENDPOINT_URL in LocalStack's Lambdas), not to the queue URL's host: LocalStack's
+ * queue URLs name `sqs.<region>.localhost.localstack.cloud`, which a Lambda container may not resolve, and the
  * SDK's default then hung each send until the function timed out (seen in the first deployment).
  * In AWS both are the same regional endpoint. Short timeouts (`retryPolicy.awsApi`): a send that
  * fails is retried by the outbox relay, so it must never hold an invocation.
  */
-function deadLetterClient(): SQSClient {
-  return new SQSClient({ useQueueUrlAsEndpoint: false, ...awsApiClientSettings() })
+function deadLetterClientSettings() {
+  return { useQueueUrlAsEndpoint: false, ...awsApiClientSettings() }
 }

@@ -1,4 +1,4 @@
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
+import type { LambdaClient } from '@aws-sdk/client-lambda'
 import { z } from 'zod'
 import { type Db, query, type SQL, sql } from '../../db/client.js'
 import { awsApiClientSettings } from '../retry-policy.js'
@@ -89,13 +89,16 @@ export async function drainOutbox(
  * The timeouts (`retryPolicy.awsApi`) bound only a Lambda API in trouble, since a commit waits for
  * this call before it answers.
  */
-export function lambdaRelayTrigger(
-  functionName: string,
-  client = new LambdaClient(awsApiClientSettings()),
-): RelayTrigger {
+export function lambdaRelayTrigger(functionName: string, given?: LambdaClient): RelayTrigger {
   const payload = Buffer.from(JSON.stringify(relayRequested))
+  // The SDK is loaded here, not with this module: placement imports the module in every process,
+  // and only a deployed function that binds a relay makes a trigger (the embedded runtime never).
+  const sdk = import('@aws-sdk/client-lambda')
+  let client = given
   return {
     async start() {
+      const { InvokeCommand, LambdaClient } = await sdk
+      client ??= new LambdaClient(awsApiClientSettings())
       const answer = await client.send(
         new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: payload }),
       )
