@@ -128,10 +128,11 @@ export function perDeps<T>(build: (deps: Deps) => T): (deps: Deps) => T {
 /**
  * The settings of the dead-letter queue's SQS client. It sends to the endpoint the environment
  * resolves (AWS_ENDPOINT_URL in LocalStack's Lambdas), not to the queue URL's host: LocalStack's
- * queue URLs name `sqs.<region>.localhost.localstack.cloud`, which a Lambda container may not resolve, and the
- * SDK's default then hung each send until the function timed out (seen in the first deployment).
- * In AWS both are the same regional endpoint. Short timeouts (`retryPolicy.awsApi`): a send that
- * fails is retried by the outbox relay, so it must never hold an invocation.
+ * queue URLs name `sqs.<region>.localhost.localstack.cloud`, which a Lambda container may not
+ * resolve, and the SDK's default then hung each send until the function timed out (seen in the
+ * first deployment). In AWS both are the same regional endpoint. Short timeouts
+ * (`retryPolicy.awsApi`): a send that fails is retried by the outbox relay, so it must never hold
+ * an invocation.
  */
 function deadLetterClientSettings() {
   return { useQueueUrlAsEndpoint: false, ...awsApiClientSettings() }

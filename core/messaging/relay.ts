@@ -94,6 +94,8 @@ export function lambdaRelayTrigger(functionName: string, given?: LambdaClient): 
   // The SDK is loaded here, not with this module: placement imports the module in every process,
   // and only a deployed function that binds a relay makes a trigger (the embedded runtime never).
   const sdk = import('@aws-sdk/client-lambda')
+  // Until a run is asked for, nobody awaits it: a failure is start()'s to report, not the process's.
+  sdk.catch(() => {})
   let client = given
   return {
     async start() {
