@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import { type SQL, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import pg from 'pg'
 import { type ConnectionWatcher, connectionState } from '../core/connection-state.js'
 import * as schema from './schema/index.js'
@@ -11,7 +12,7 @@ import * as schema from './schema/index.js'
 /** A Drizzle database over either driver; both speak PostgreSQL. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 /** Anything that runs statements: the database itself or an open transaction. */
-export type Executor = Pick<Db, 'execute'>
+export type Executor = Pick<Db, 'execute' | '_'>
 
 export interface Database {
   db: Db
@@ -119,6 +120,25 @@ function watchedPool(connectionString: string, max: number, watch?: ConnectionWa
 export async function query<T>(executor: Executor, statement: SQL): Promise<T[]> {
   const result = (await executor.execute(statement)) as unknown as { rows: T[] }
   return result.rows
+}
+
+const dialect = new PgDialect()
+
+/**
+ * Runs a statement of a hot path as a named prepared statement, and returns its rows: on
+ * PostgreSQL each connection parses it once, then only binds and runs it (PGlite's thread
+ * prepares every statement already). Placement at one client, PostgreSQL's log: the reservation
+ * spent 0.21 ms parsing of its 0.89 ms, the read of offers 0.075 of 0.23. The plans are still
+ * made at each bind: PostgreSQL keeps custom plans for these statements, since only a custom plan
+ * knows how long their arrays are. Only for statements whose text takes a few shapes, whatever
+ * their values (arrays as parameters, never lists): every shape stays prepared on every connection
+ * of the pool. The name is the text's digest, so a name always means the same text.
+ */
+export async function queryPrepared<T>(executor: Executor, statement: SQL): Promise<T[]> {
+  const built = dialect.sqlToQuery(statement)
+  const name = `oa_${createHash('sha1').update(built.sql).digest('base64url').slice(0, 20)}`
+  const result = await executor._.session.prepareQuery(built, undefined, name, false).execute()
+  return (result as unknown as { rows: T[] }).rows
 }
 
 /** Runs a statement and returns how many rows it touched. */

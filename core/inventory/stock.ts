@@ -1,4 +1,4 @@
-import { type Executor, execute, query, sql } from '../../db/client.js'
+import { type Executor, execute, query, queryPrepared, sql } from '../../db/client.js'
 import type { Offer, PlannedAllocation } from './plan.js'
 
 /** SQL condition: vendor `v` may be offered to orders (enabled, and synced within `staleAfterMs`). */
@@ -7,7 +7,7 @@ export const offeredVendor = (staleAfterMs: number) =>
 
 /** What each offered vendor can still promise of these SKUs. A read for planning only. */
 export async function loadOffers(db: Executor, skus: string[], staleAfterMs: number): Promise<Offer[]> {
-  return query<Offer>(
+  return queryPrepared<Offer>(
     db,
     sql`select s.vendor_id as "vendorId", s.sku, s.quantity - s.reserved as available
         from vendor_stock s join vendors v on v.id = s.vendor_id

@@ -1,4 +1,4 @@
-import { type Db, type Executor, query, sql } from '../../db/client.js'
+import { type Db, type Executor, query, queryPrepared, sql } from '../../db/client.js'
 import type { Bus } from './bus.js'
 
 export interface OutboxMessage {
@@ -65,7 +65,7 @@ const markSent = (ids: number[]) =>
  */
 export async function publishCommitted(db: Db, bus: Bus, messages: PendingMessage[]): Promise<number> {
   const { sent } = await publishAll(bus, messages)
-  if (sent.length > 0) await db.execute(markSent(sent)).catch(() => {})
+  if (sent.length > 0) await queryPrepared(db, markSent(sent)).catch(() => {})
   return sent.length
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Db, query, sql } from '../../db/client.js'
+import { type Db, queryPrepared, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
 import { foregroundWork } from '../background.js'
 import { InsufficientStockError, type Shortfall } from '../errors.js'
@@ -207,7 +207,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   const flushAtCommit = deps.flushAtCommit === true && !deps.relay
   let messages: PendingMessage[]
   try {
-    messages = await query<PendingMessage>(
+    messages = await queryPrepared<PendingMessage>(
       deps.db,
       reservation({
         orders: planned.map(({ pending, allocations }) => ({ ...pending, allocations })),
@@ -241,10 +241,10 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   // With a relay to hand the messages to, the same round trip asks for its run; the run is started
   // before anyone is answered (a Lambda is frozen once it answers, and its work with it).
   if (deps.relay) {
-    const [durable] = await query<{ startRelay: boolean }>(deps.db, askingRelay(durableMark))
+    const [durable] = await queryPrepared<{ startRelay: boolean }>(deps.db, askingRelay(durableMark))
     await handToRelay(deps.db, deps.relay, durable?.startRelay ?? true, deps.onRelayError)
   } else if (!flushAtCommit) {
-    await deps.db.execute(awaitDurable)
+    await queryPrepared(deps.db, awaitDurable)
   }
   // Answered once durable: the order and its message are in the outbox from here on. The
   // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor

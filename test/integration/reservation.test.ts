@@ -3,7 +3,7 @@ import { awaitDurable, type OrderRows } from '../../core/orders/place-order.js'
 import { query, sql } from '../../db/client.js'
 import { count, orderRows, reserveDirectly, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
-import { uniqueId } from '../support/services.js'
+import { hasService, uniqueId } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
 
 /** The reservation statement on its own: all of it, or none of it. */
@@ -140,5 +140,33 @@ describe('the reservation statement on a serial database (PGlite)', () => {
     await stack.db.execute(awaitDurable)
 
     expect({ before, after: await flushed() }).toEqual({ before: false, after: true })
+  })
+})
+
+describe.runIf(hasService('DATABASE_URL'))("placement's statements on PostgreSQL", () => {
+  let stack: TestStack
+
+  beforeAll(async () => {
+    // One connection: the statements placement prepares are all on the one this test reads.
+    stack = await startStack('postgres', { env: { DB_POOL_MAX: '1' } })
+  })
+  afterAll(() => stack?.close())
+
+  it('are prepared once on a connection and then only bound and run', async () => {
+    const sku = `P-${uniqueId()}`
+    await setMockStock(stack.db, 'acme', sku, 5)
+    expect((await api(stack.url).post('/sync')).status).toBe(200)
+    for (let i = 0; i < 3; i++) {
+      const placed = await api(stack.url).post('/orders', { lines: [{ sku, quantity: 1 }] })
+      expect(placed.status).toBe(202)
+    }
+
+    const prepared = await query<{ statement: string; runs: number }>(
+      stack.db,
+      sql`select statement, (generic_plans + custom_plans)::int as runs from pg_prepared_statements
+          where statement like 'with o as (insert into orders%' or statement like 'select s.vendor_id as "vendorId"%'`,
+    )
+    // The reservation and the read of offers, each prepared once and run for all three orders.
+    expect(prepared.map((p) => p.runs).sort()).toEqual([3, 3])
   })
 })
