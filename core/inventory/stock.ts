@@ -1,17 +1,22 @@
 import { type Executor, execute, query, queryPrepared, sql } from '../../db/client.js'
 import type { Offer, PlannedAllocation } from './plan.js'
 
-/** SQL condition: vendor `v` may be offered to orders (enabled, and synced within `staleAfterMs`). */
+/**
+ * SQL condition: vendor `v` may be offered to orders (enabled, and synced within `staleAfterMs`):
+ * the database's `vendor_offered` (db/migrations/0018_stock-offers-function.sql), which
+ * `stock_offers` uses too.
+ */
 export const offeredVendor = (staleAfterMs: number) =>
-  sql`v.enabled and v.last_success_at > now() - make_interval(secs => ${staleAfterMs / 1000})`
+  sql`vendor_offered(v.enabled, v.last_success_at, ${staleAfterMs / 1000}::float8)`
 
-/** What each offered vendor can still promise of these SKUs. A read for planning only. */
+/**
+ * What each offered vendor can still promise of these SKUs. A read for planning only: the
+ * database's `stock_offers`, whose plan is kept for the session.
+ */
 export async function loadOffers(db: Executor, skus: string[], staleAfterMs: number): Promise<Offer[]> {
   return queryPrepared<Offer>(
     db,
-    sql`select s.vendor_id as "vendorId", s.sku, s.quantity - s.reserved as available
-        from vendor_stock s join vendors v on v.id = s.vendor_id
-        where s.sku = any(${sql.param(skus)}::text[]) and s.quantity > s.reserved and ${offeredVendor(staleAfterMs)}`,
+    sql`select * from stock_offers(${sql.param(skus)}::text[], ${staleAfterMs / 1000}::float8)`,
   )
 }
 

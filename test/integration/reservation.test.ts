@@ -164,7 +164,7 @@ describe.runIf(hasService('DATABASE_URL'))("placement's statements on PostgreSQL
     const prepared = await query<{ statement: string; runs: number }>(
       stack.db,
       sql`select statement, (generic_plans + custom_plans)::int as runs from pg_prepared_statements
-          where statement like 'select * from reserve_orders(%' or statement like 'select s.vendor_id as "vendorId"%'`,
+          where statement like 'select * from reserve_orders(%' or statement like 'select * from stock_offers(%'`,
     )
     // The reservation and the read of offers, each prepared once and run for all three orders.
     expect(prepared.map((p) => p.runs).sort()).toEqual([3, 3])
