@@ -30,12 +30,9 @@ export const relayRequested: RelayRequested = { type: 'relay-requested' }
 /**
  * Asks for a relay run, in the same round trip as `select`: `startRelay` is true when this
  * statement made the request (its caller starts the run), false when a run is already asked for
- * and has not cleared the request yet. No row is locked when one is asked for already, so
- * concurrent commits do not queue on it. Before the first run there is no row: every commit starts one.
+ * and has not cleared the request yet: the database's `ask_relay` (db/migrations/0019).
  */
-export const askingRelay = (select: SQL) =>
-  sql`with asked as (update outbox_relay set requested_at = now() where requested_at is null returning 1)
-      select ${select}, (exists (select from asked) or not exists (select from outbox_relay)) as "startRelay"`
+export const askingRelay = (select: SQL) => sql`select ${select}, ask_relay() as "startRelay"`
 
 const clearRequest = sql`insert into outbox_relay (id, requested_at) values (true, null)
   on conflict (id) do update set requested_at = null`

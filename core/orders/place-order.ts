@@ -17,7 +17,7 @@ import { loadOffers } from '../inventory/stock.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
 import { type OutboxMessage, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
-import { askingRelay, handToRelay, type RelayTrigger } from '../messaging/relay.js'
+import { handToRelay, type RelayTrigger } from '../messaging/relay.js'
 import { metrics } from '../metrics.js'
 import {
   type ClientKey,
@@ -197,49 +197,60 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   if (planned.length === 0) return []
 
   const orders = planned.map(({ pending, allocations }) => view(pending, allocations))
-  // With a relay, the round trip that asks for its run is the flush's, as elsewhere.
+  const outbox: OutboxMessage[] = planned.map(({ pending }) => {
+    const payload: ForwardOrderMessage = {
+      type: 'forward-order',
+      orderId: pending.id,
+      attempt: 1,
+      correlationId: pending.correlationId,
+    }
+    return { destination: queues.orders.name, payload, correlationId: pending.correlationId }
+  })
+  const batchReservation: Reservation = {
+    orders: planned.map(({ pending, allocations }) => ({ ...pending, allocations })),
+    messages: outbox,
+    keys: planned.flatMap(({ pending }, i) => {
+      if (!pending.idempotencyKey) return []
+      const outcome: KeyOutcome = { kind: 'placed', order: orders[i]! }
+      return [{ clientId: pending.clientId, key: pending.idempotencyKey, outcome }]
+    }),
+    stock: totals(planned),
+    forRelay: deps.relay !== undefined,
+  }
+  // Where no statement ever waits for a lock, the reservation commits with its flush. Elsewhere it
+  // releases the stock rows' locks first and is flushed by a second transaction of the same call
+  // (`durableReservation`), which also asks for a relay run when there is a relay: nothing is
+  // answered or published before the call returns, the batch durable. If the call fails after the
+  // reservation's commit (the connection is lost), the orders are committed all the same: their
+  // keys are done (a retry replays them) and the relay publishes their messages; the callers hear
+  // of a 5xx.
   const flushAtCommit = deps.flushAtCommit === true && !deps.relay
   let messages: PendingMessage[]
+  let startRelay: boolean | null = null
   try {
-    messages = await queryPrepared<PendingMessage>(
-      deps.db,
-      reservation({
-        orders: planned.map(({ pending, allocations }) => ({ ...pending, allocations })),
-        messages: planned.map(({ pending }) => {
-          const payload: ForwardOrderMessage = {
-            type: 'forward-order',
-            orderId: pending.id,
-            attempt: 1,
-            correlationId: pending.correlationId,
-          }
-          return { destination: queues.orders.name, payload, correlationId: pending.correlationId }
-        }),
-        keys: planned.flatMap(({ pending }, i) => {
-          if (!pending.idempotencyKey) return []
-          const outcome: KeyOutcome = { kind: 'placed', order: orders[i]! }
-          return [{ clientId: pending.clientId, key: pending.idempotencyKey, outcome }]
-        }),
-        stock: totals(planned),
-        forRelay: deps.relay !== undefined,
-        flushAtCommit,
-      }),
-    )
+    if (flushAtCommit) {
+      messages = await queryPrepared<PendingMessage>(
+        deps.db,
+        reservation({ ...batchReservation, flushAtCommit }),
+      )
+    } else {
+      const [placed] = await queryPrepared<DurableReservation>(deps.db, durableReservation(batchReservation))
+      messages = outbox.map((m, i) => ({
+        id: placed!.message_ids[i]!,
+        destination: m.destination,
+        payload: m.payload,
+        correlationId: m.correlationId ?? null,
+        delayMs: 0,
+      }))
+      startRelay = placed!.start_relay
+    }
   } catch (error) {
     if (isLostRace(error)) return planned.map((p) => p.pending)
     throw error
   }
-  // The reservation committed without waiting for its WAL flush (so the hot rows' locks were not
-  // held through it); nothing is answered or published before this returns, once the flush covers
-  // it. If it fails (the connection is lost), the orders are committed all the same: their keys are
-  // done (a retry replays them) and the relay publishes their messages; the callers hear of a 5xx.
-  // With a relay to hand the messages to, the same round trip asks for its run; the run is started
-  // before anyone is answered (a Lambda is frozen once it answers, and its work with it).
-  if (deps.relay) {
-    const [durable] = await queryPrepared<{ startRelay: boolean }>(deps.db, askingRelay(durableMark))
-    await handToRelay(deps.db, deps.relay, durable?.startRelay ?? true, deps.onRelayError)
-  } else if (!flushAtCommit) {
-    await queryPrepared(deps.db, awaitDurable)
-  }
+  // With a relay, its run is started before anyone is answered (a Lambda is frozen once it
+  // answers, and its work with it).
+  if (deps.relay) await handToRelay(deps.db, deps.relay, startRelay ?? true, deps.onRelayError)
   // Answered once durable: the order and its message are in the outbox from here on. The
   // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor
   // does the next batch wait for it; what the broker never confirms, the relay publishes again.
@@ -317,7 +328,7 @@ export interface Reservation {
   keys: (ClientKey & { outcome: unknown })[]
   /** The units to take per (vendor, sku) row: the orders' allocations summed per row. */
   stock: PlannedAllocation[]
-  /** Commit with the WAL flush (see PlaceOrderDeps.flushAtCommit); the caller then needs no `awaitDurable`. */
+  /** Commit with the WAL flush (see PlaceOrderDeps.flushAtCommit), durable when the statement returns. */
   flushAtCommit?: boolean
 }
 
@@ -338,17 +349,41 @@ export interface Reservation {
  *
  * The commit does not wait for its WAL flush (`synchronous_commit` off for this transaction
  * only), so the row locks are released as soon as the commit record is written, not after a disk
- * sync; the caller must run `awaitDurable` before it answers anyone or publishes anything. With
+ * sync; nothing may be answered or published before it is flushed (`durableReservation`). With
  * `flushAtCommit` it commits as any transaction does, durable when the statement returns.
  * Returns the outbox messages written.
  */
 export function reservation(r: Reservation) {
+  return sql`select * from reserve_orders(${reservationArguments(r)}, ${r.flushAtCommit ?? false}::boolean)`
+}
+
+/**
+ * The reservation (without `flushAtCommit`) and its durability in one round trip: the database's
+ * procedure `place_orders` (db/migrations/0019) calls `reserve_orders`, commits, then writes one
+ * WAL record in a transaction whose commit is synchronous, and returns once
+ * that is flushed, with the ids of the outbox messages in their order (`message_ids`), for the
+ * relay's messages whether it asked for a relay run (`start_relay`), and the WAL position it made
+ * durable (`durable_lsn`). Outside any transaction block only.
+ */
+export function durableReservation(r: Reservation) {
+  return sql`call place_orders(${reservationArguments(r)}, null, null, null)`
+}
+
+/** What `durableReservation` returns (the procedure's out parameters, by their names). */
+export interface DurableReservation {
+  message_ids: number[]
+  start_relay: boolean | null
+  durable_lsn: string
+}
+
+/** The arguments `reserve_orders` and `place_orders` share, in their order. */
+function reservationArguments(r: Reservation) {
   const stock = [...r.stock].sort(
     (a, b) => a.vendorId.localeCompare(b.vendorId) || a.sku.localeCompare(b.sku),
   )
   const lines = r.orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })))
   const allocations = r.orders.flatMap((o) => o.allocations.map((a) => ({ orderId: o.id, ...a })))
-  return sql`select * from reserve_orders(
+  return sql`
     ${column(r.orders, (o) => o.id)}::uuid[], ${column(r.orders, (o) => o.clientId)}::text[],
     ${column(r.orders, (o) => o.customerId)}::text[], ${column(r.orders, (o) => o.correlationId)}::text[],
     ${column(lines, (l) => l.orderId)}::uuid[], ${column(lines, (l) => l.sku)}::text[], ${column(lines, (l) => l.quantity)}::int[],
@@ -358,23 +393,8 @@ export function reservation(r: Reservation) {
     ${column(r.messages, (m) => m.correlationId ?? null)}::text[], ${r.forRelay ?? false}::boolean,
     ${column(r.keys, (k) => k.clientId)}::text[], ${column(r.keys, (k) => k.key)}::text[],
     ${column(r.keys, (k) => JSON.stringify(k.outcome))}::text[],
-    ${column(stock, (a) => a.vendorId)}::text[], ${column(stock, (a) => a.sku)}::text[], ${column(stock, (a) => a.quantity)}::int[],
-    ${r.flushAtCommit ?? false}::boolean)`
+    ${column(stock, (a) => a.vendorId)}::text[], ${column(stock, (a) => a.sku)}::text[], ${column(stock, (a) => a.quantity)}::int[]`
 }
-
-/**
- * Returns once every commit before it is flushed to disk (and to a synchronous standby, as the
- * session's own `synchronous_commit` asks): its transaction writes one WAL record (an empty
- * transactional logical message, which no table keeps), so its commit is synchronous and waits
- * for the WAL to be flushed up to its commit record, and WAL is flushed in order. A round trip of
- * its own, outside any lock, and shared by concurrent commits (PostgreSQL's group commit).
- *
- * A transaction that only takes a transaction id writes no WAL before its commit record, and
- * PostgreSQL commits such a transaction asynchronously: `select pg_current_xact_id()`, which this
- * was, flushed nothing (test/integration/reservation.test.ts).
- */
-const durableMark = sql`pg_logical_emit_message(true, 'order-aggregator', '')::text as flushed`
-export const awaitDurable = sql`select ${durableMark}`
 
 /** The reservation statement lost a race: the stock it planned on is gone. */
 const isLostRace = (error: unknown): boolean => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { awaitDurable, type OrderRows } from '../../core/orders/place-order.js'
+import type { OrderRows } from '../../core/orders/place-order.js'
 import { query, sql } from '../../db/client.js'
 import { count, orderRows, reserveDirectly, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
@@ -35,10 +35,9 @@ for (const backend of backends) {
         { sku: b, vendorId: 'globex', quantity: 5 },
       ])
 
-      const messages = await reserve([placed])
-      await stack.db.execute(awaitDurable)
+      const { messageIds } = await reserve([placed])
 
-      expect(messages).toHaveLength(1)
+      expect(messageIds).toHaveLength(1)
       expect(await stockRow(stack.db, 'acme', a)).toEqual({ quantity: 5, reserved: 2 })
       expect(await stockRow(stack.db, 'initech', a)).toEqual({ quantity: 5, reserved: 1 })
       expect(await stockRow(stack.db, 'globex', b)).toEqual({ quantity: 5, reserved: 5 })
@@ -71,26 +70,35 @@ for (const backend of backends) {
       expect(await stockRow(stack.db, 'initech', a)).toEqual({ quantity: 1, reserved: 0 })
     })
 
-    it('is on disk once awaitDurable returns: the WAL is flushed past its commit, every time', async () => {
+    it('is on disk when it returns: the WAL is flushed past its commit, every time', async () => {
       const a = await newSku({ acme: 100 })
       const notFlushed: number[] = []
 
       for (let i = 0; i < 20; i++) {
-        await reserve([orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }])])
-        // Where the WAL ends now: past the reservation's commit record (other sessions only add).
-        const [{ end }] = (await query<{ end: string }>(
-          stack.db,
-          sql`select pg_current_wal_insert_lsn()::text as end`,
-        )) as [{ end: string }]
-        await stack.db.execute(awaitDurable)
+        // The procedure's mark comes after the reservation's commit, in the WAL of one session.
+        const { durableLsn } = await reserve([orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }])])
         const [{ flushed }] = (await query<{ flushed: boolean }>(
           stack.db,
-          sql`select pg_current_wal_flush_lsn() >= ${end}::pg_lsn as flushed`,
+          sql`select pg_current_wal_flush_lsn() >= ${durableLsn}::pg_lsn as flushed`,
         )) as [{ flushed: boolean }]
         if (!flushed) notFlushed.push(i)
       }
 
       expect(notFlushed).toEqual([])
+    })
+
+    it('tells the messages apart by their ids, in the order they were given', async () => {
+      const skus = [await newSku({ acme: 1 }), await newSku({ acme: 1 }), await newSku({ acme: 1 })]
+      const placed = skus.map((sku) => orderRows([{ sku, vendorId: 'acme', quantity: 1 }]))
+
+      const { messageIds } = await reserve(placed)
+
+      const rows = await query<{ id: unknown; orderId: string }>(
+        stack.db,
+        sql`select id, payload->>'orderId' as "orderId" from outbox where id = any(${sql.param(messageIds)}::bigint[])`,
+      )
+      const orderOf = new Map(rows.map((r) => [String(r.id), r.orderId]))
+      expect(messageIds.map((id) => orderOf.get(String(id)))).toEqual(placed.map((o) => o.id))
     })
   })
 }
@@ -124,7 +132,8 @@ describe('the reservation statement on a serial database (PGlite)', () => {
     const sku = `D-${uniqueId()}`
     await setMockStock(stack.db, 'acme', sku, 5)
     expect((await api(stack.url).post('/sync')).status).toBe(200)
-    await stack.db.execute(awaitDurable)
+    await stack.db.execute(sql`select pg_logical_emit_message(true, 'test', '')::text`)
+    expect(await flushed()).toBe(true)
     await reserveDirectly(stack.db, [orderRows([{ sku, vendorId: 'acme', quantity: 1 }])], { flushAtCommit })
   }
 
@@ -134,12 +143,10 @@ describe('the reservation statement on a serial database (PGlite)', () => {
     expect(await flushed()).toBe(true)
   })
 
-  it('leaves the flush to awaitDurable without it (no WAL writer here flushes it meanwhile)', async () => {
+  it('is durable when it returns without flushAtCommit too: the procedure flushes it', async () => {
     await reserveOne(false)
-    const before = await flushed()
-    await stack.db.execute(awaitDurable)
 
-    expect({ before, after: await flushed() }).toEqual({ before: false, after: true })
+    expect(await flushed()).toBe(true)
   })
 })
 
@@ -164,7 +171,7 @@ describe.runIf(hasService('DATABASE_URL'))("placement's statements on PostgreSQL
     const prepared = await query<{ statement: string; runs: number }>(
       stack.db,
       sql`select statement, (generic_plans + custom_plans)::int as runs from pg_prepared_statements
-          where statement like 'select * from reserve_orders(%' or statement like 'select * from stock_offers(%'`,
+          where statement like 'call place_orders(%' or statement like 'select * from stock_offers(%'`,
     )
     // The reservation and the read of offers, each prepared once and run for all three orders.
     expect(prepared.map((p) => p.runs).sort()).toEqual([3, 3])
