@@ -43,8 +43,8 @@ export interface PlaceOrderDeps extends Planning {
   idempotencyTtlMs: number
   /**
    * The reservation commits with its WAL flush, rather than releasing its row locks first and
-   * awaiting the flush in a round trip of its own. Right where no statement ever waits for a lock
-   * (a serial database: PGlite), where that round trip saves nothing.
+   * awaiting the flush in a transaction of its own (in the same call). Right where no statement
+   * ever waits for a lock (a serial database: PGlite), where that transaction saves nothing.
    */
   flushAtCommit?: boolean
   /** Most orders reserved in one transaction. */
@@ -217,40 +217,32 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
     stock: totals(planned),
     forRelay: deps.relay !== undefined,
   }
-  // Where no statement ever waits for a lock, the reservation commits with its flush. Elsewhere it
-  // releases the stock rows' locks first and is flushed by a second transaction of the same call
-  // (`durableReservation`), which also asks for a relay run when there is a relay: nothing is
-  // answered or published before the call returns, the batch durable. If the call fails after the
-  // reservation's commit (the connection is lost), the orders are committed all the same: their
-  // keys are done (a retry replays them) and the relay publishes their messages; the callers hear
-  // of a 5xx.
-  const flushAtCommit = deps.flushAtCommit === true && !deps.relay
-  let messages: PendingMessage[]
-  let startRelay: boolean | null = null
+  // One call: the reservation commits without waiting for its WAL flush (so the hot rows' locks
+  // are not held through it; where no statement ever waits for a lock, with it), and the call
+  // returns once it is flushed, having asked for a relay run if there is a relay: nothing is
+  // answered or published before. If the call fails after the reservation's commit (the connection
+  // is lost), the orders are committed all the same: their keys are done (a retry replays them)
+  // and the relay publishes their messages; the callers hear of a 5xx.
+  let placed: PlacedBatch
   try {
-    if (flushAtCommit) {
-      messages = await queryPrepared<PendingMessage>(
-        deps.db,
-        reservation({ ...batchReservation, flushAtCommit }),
-      )
-    } else {
-      const [placed] = await queryPrepared<DurableReservation>(deps.db, durableReservation(batchReservation))
-      messages = outbox.map((m, i) => ({
-        id: placed!.message_ids[i]!,
-        destination: m.destination,
-        payload: m.payload,
-        correlationId: m.correlationId ?? null,
-        delayMs: 0,
-      }))
-      startRelay = placed!.start_relay
-    }
+    ;[placed] = (await queryPrepared<PlacedBatch>(
+      deps.db,
+      reservation({ ...batchReservation, flushAtCommit: deps.flushAtCommit === true }),
+    )) as [PlacedBatch]
   } catch (error) {
     if (isLostRace(error)) return planned.map((p) => p.pending)
     throw error
   }
+  const messages: PendingMessage[] = outbox.map((m, i) => ({
+    id: placed.message_ids[i]!,
+    destination: m.destination,
+    payload: m.payload,
+    correlationId: m.correlationId ?? null,
+    delayMs: 0,
+  }))
   // With a relay, its run is started before anyone is answered (a Lambda is frozen once it
   // answers, and its work with it).
-  if (deps.relay) await handToRelay(deps.db, deps.relay, startRelay ?? true, deps.onRelayError)
+  if (deps.relay) await handToRelay(deps.db, deps.relay, placed.start_relay ?? true, deps.onRelayError)
   // Answered once durable: the order and its message are in the outbox from here on. The
   // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor
   // does the next batch wait for it; what the broker never confirms, the relay publishes again.
@@ -328,55 +320,46 @@ export interface Reservation {
   keys: (ClientKey & { outcome: unknown })[]
   /** The units to take per (vendor, sku) row: the orders' allocations summed per row. */
   stock: PlannedAllocation[]
-  /** Commit with the WAL flush (see PlaceOrderDeps.flushAtCommit), durable when the statement returns. */
+  /** Commit the reservation with its WAL flush (see PlaceOrderDeps.flushAtCommit). */
   flushAtCommit?: boolean
 }
 
 /**
- * The reservation as ONE statement, in its own (implicit) transaction: one round trip, and the
- * stock rows locked only from the guarded update, which runs last, to the commit. It calls the
- * server-side function `reserve_orders` (db/migrations/0017_placement-function.sql), whose
- * statements keep generic plans for the session: PostgreSQL made a custom plan of the statement
- * this was at every call, 0.38 of its 0.75 ms at one order per call.
+ * The reservation as ONE statement: a call of the database's procedure `place_orders`
+ * (db/migrations/0017_placement-procedure.sql), outside any transaction block. The orders, lines,
+ * allocations, outbox messages and idempotency answers are written first; a lock on a hot row
+ * costs no insert, no trigger and no round trip to the client. The guarded update re-checks
+ * `quantity - reserved >= n` on the row's latest version once it holds the lock (READ COMMITTED),
+ * so no unit is promised twice; if it touched fewer rows than planned, the procedure raises
+ * (SQLSTATE OA409) and the whole statement, orders included, is undone: the caller plans again.
+ * Several rows are locked in (vendor, sku) order first, so no two writers of several rows
+ * deadlock.
  *
- * The orders, lines, allocations, outbox messages and idempotency answers are written first; a
- * lock on a hot row costs no insert, no trigger and no round trip to the client. The guarded
- * update re-checks `quantity - reserved >= n` on the row's latest version once it holds the lock
- * (READ COMMITTED), so no unit is promised twice; if it touched fewer rows than planned, the
- * function raises (SQLSTATE OA409) and the whole statement, orders included, is undone: the caller
- * plans again. Several rows are locked in (vendor, sku) order first, so no two writers of several
- * rows deadlock.
+ * The reservation commits without waiting for its WAL flush (`synchronous_commit` off for its
+ * transaction only), so the row locks are released as soon as the commit record is written, not
+ * after a disk sync; the procedure then writes one WAL record in a transaction whose commit is
+ * synchronous, and returns once that is flushed. With `flushAtCommit` the reservation commits as
+ * any transaction does. Either way the batch is durable when the statement returns.
  *
- * The commit does not wait for its WAL flush (`synchronous_commit` off for this transaction
- * only), so the row locks are released as soon as the commit record is written, not after a disk
- * sync; nothing may be answered or published before it is flushed (`durableReservation`). With
- * `flushAtCommit` it commits as any transaction does, durable when the statement returns.
- * Returns the outbox messages written.
+ * The procedure's statements run on generic plans, kept for the session: as a statement of its
+ * own, PostgreSQL made a custom plan of the reservation at every call, 0.38 of its 0.75 ms at one
+ * order per call. Returns one row: `PlacedBatch`.
  */
 export function reservation(r: Reservation) {
-  return sql`select * from reserve_orders(${reservationArguments(r)}, ${r.flushAtCommit ?? false}::boolean)`
+  return sql`call place_orders(${reservationArguments(r)}, ${r.flushAtCommit ?? false}::boolean, null, null, null)`
 }
 
-/**
- * The reservation (without `flushAtCommit`) and its durability in one round trip: the database's
- * procedure `place_orders` (db/migrations/0019) calls `reserve_orders`, commits, then writes one
- * WAL record in a transaction whose commit is synchronous, and returns once
- * that is flushed, with the ids of the outbox messages in their order (`message_ids`), for the
- * relay's messages whether it asked for a relay run (`start_relay`), and the WAL position it made
- * durable (`durable_lsn`). Outside any transaction block only.
- */
-export function durableReservation(r: Reservation) {
-  return sql`call place_orders(${reservationArguments(r)}, null, null, null)`
-}
-
-/** What `durableReservation` returns (the procedure's out parameters, by their names). */
-export interface DurableReservation {
+/** What `reservation` returns (the procedure's out parameters, by their names). */
+export interface PlacedBatch {
+  /** The outbox messages' ids, in the order of `Reservation.messages`. */
   message_ids: number[]
+  /** With `forRelay`: whether this call asked for a relay run (its caller starts one). */
   start_relay: boolean | null
-  durable_lsn: string
+  /** The WAL position on disk when the call returned (none with `flushAtCommit`). */
+  durable_lsn: string | null
 }
 
-/** The arguments `reserve_orders` and `place_orders` share, in their order. */
+/** The procedure's arguments up to `flush_at_commit`, in their order. */
 function reservationArguments(r: Reservation) {
   const stock = [...r.stock].sort(
     (a, b) => a.vendorId.localeCompare(b.vendorId) || a.sku.localeCompare(b.sku),

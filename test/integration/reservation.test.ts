@@ -35,9 +35,9 @@ for (const backend of backends) {
         { sku: b, vendorId: 'globex', quantity: 5 },
       ])
 
-      const { messageIds } = await reserve([placed])
+      const { message_ids } = await reserve([placed])
 
-      expect(messageIds).toHaveLength(1)
+      expect(message_ids).toHaveLength(1)
       expect(await stockRow(stack.db, 'acme', a)).toEqual({ quantity: 5, reserved: 2 })
       expect(await stockRow(stack.db, 'initech', a)).toEqual({ quantity: 5, reserved: 1 })
       expect(await stockRow(stack.db, 'globex', b)).toEqual({ quantity: 5, reserved: 5 })
@@ -76,10 +76,10 @@ for (const backend of backends) {
 
       for (let i = 0; i < 20; i++) {
         // The procedure's mark comes after the reservation's commit, in the WAL of one session.
-        const { durableLsn } = await reserve([orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }])])
+        const { durable_lsn } = await reserve([orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }])])
         const [{ flushed }] = (await query<{ flushed: boolean }>(
           stack.db,
-          sql`select pg_current_wal_flush_lsn() >= ${durableLsn}::pg_lsn as flushed`,
+          sql`select pg_current_wal_flush_lsn() >= ${durable_lsn}::pg_lsn as flushed`,
         )) as [{ flushed: boolean }]
         if (!flushed) notFlushed.push(i)
       }
@@ -91,7 +91,7 @@ for (const backend of backends) {
       const skus = [await newSku({ acme: 1 }), await newSku({ acme: 1 }), await newSku({ acme: 1 })]
       const placed = skus.map((sku) => orderRows([{ sku, vendorId: 'acme', quantity: 1 }]))
 
-      const { messageIds } = await reserve(placed)
+      const { message_ids: messageIds } = await reserve(placed)
 
       const rows = await query<{ id: unknown; orderId: string }>(
         stack.db,

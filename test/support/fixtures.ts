@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ensureMockVendor, setMockStock as setVendorStock } from '../../core/mock-vendor/books.js'
-import {
-  type DurableReservation,
-  durableReservation,
-  type OrderRows,
-  type Reservation,
-  reservation,
-} from '../../core/orders/place-order.js'
+import { type OrderRows, type PlacedBatch, reservation } from '../../core/orders/place-order.js'
 import { type Db, query, sql } from '../../db/client.js'
 import { eventually } from './services.js'
 import { TEST_CATALOGUE_SIZE } from './stack.js'
@@ -29,27 +23,29 @@ export function orderRows(allocations: { sku: string; vendorId: string; quantity
 
 /**
  * Reserves orders with placement's reservation alone (their outbox messages, no Idempotency-Keys,
- * no planning), as placement runs it: committed with its flush (`flushAtCommit`), or else through
- * the procedure that commits it, then flushes it. Rejects with SQLSTATE OA409 when a row lacks the
- * units. Returns the outbox messages' ids, and the WAL position made durable (the procedure's).
+ * no planning), committed with its flush (`flushAtCommit`) or flushed after its commit, as
+ * placement runs it. Rejects with SQLSTATE OA409 when a row lacks the units.
  */
 export async function reserveDirectly(
   db: Db,
   orders: OrderRows[],
   options: { flushAtCommit?: boolean } = {},
-): Promise<{ messageIds: unknown[]; durableLsn: string | null }> {
-  const r: Reservation = {
-    orders,
-    messages: orders.map((o) => ({ destination: 'orders', payload: { orderId: o.id }, correlationId: o.id })),
-    keys: [],
-    stock: orders.flatMap((o) => o.allocations),
-  }
-  if (options.flushAtCommit) {
-    const rows = await query<{ id: unknown }>(db, reservation({ ...r, flushAtCommit: true }))
-    return { messageIds: rows.map((m) => m.id), durableLsn: null }
-  }
-  const [placed] = await query<DurableReservation>(db, durableReservation(r))
-  return { messageIds: placed!.message_ids, durableLsn: placed!.durable_lsn }
+) {
+  const [placed] = await query<PlacedBatch>(
+    db,
+    reservation({
+      orders,
+      messages: orders.map((o) => ({
+        destination: 'orders',
+        payload: { orderId: o.id },
+        correlationId: o.id,
+      })),
+      keys: [],
+      stock: orders.flatMap((o) => o.allocations),
+      ...options,
+    }),
+  )
+  return placed!
 }
 
 export async function stockRow(db: Db, vendorId: string, sku: string) {
