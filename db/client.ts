@@ -131,7 +131,7 @@ const dialect = new PgDialect()
  * spent 0.21 ms parsing of its 0.89 ms, the read of offers 0.075 of 0.23. The plans are still
  * made at each bind: PostgreSQL keeps custom plans for these statements, since only a custom plan
  * knows how long their arrays are (the reservation's work is therefore a function's, whose plans
- * are kept: `reserve_orders`). Only for statements whose text takes a few shapes, whatever
+ * are kept: `place_orders`). Only for statements whose text takes a few shapes, whatever
  * their values (arrays as parameters, never lists): every shape stays prepared on every connection
  * of the pool. The name is the text's digest, so a name always means the same text.
  */

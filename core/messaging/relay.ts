@@ -30,7 +30,7 @@ export const relayRequested: RelayRequested = { type: 'relay-requested' }
 /**
  * Asks for a relay run, in the same round trip as `select`: `startRelay` is true when this
  * statement made the request (its caller starts the run), false when a run is already asked for
- * and has not cleared the request yet: the database's `ask_relay` (db/migrations/0019).
+ * and has not cleared the request yet: the database's `ask_relay` (db/migrations/0017_placement-procedure.sql).
  */
 export const askingRelay = (select: SQL) => sql`select ${select}, ask_relay() as "startRelay"`
 

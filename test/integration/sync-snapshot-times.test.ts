@@ -9,8 +9,13 @@ import { serially, startVendorRelay, type VendorRelay } from '../support/vendor-
 
 type Line = { sku: string; quantity: number }
 
-/** Every SKU of the vendor starts with this many units; only our orders take any. */
-const STOCK = 1_000
+/**
+ * Every SKU of the vendor starts with this many units; only our orders take any. The traffic places
+ * orders for as long as the syncs take, as fast as it can: enough that no SKU runs out however fast
+ * placement is, or however long a sync gives way to it (with 1,000, placement at ~400 orders/s
+ * emptied a SKU before the last sync, and was refused).
+ */
+const STOCK = 1_000_000
 const SYNCS = 6
 
 /**
