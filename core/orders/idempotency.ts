@@ -104,21 +104,17 @@ export async function claimKey<Outcome>(
 }
 
 /**
- * Records the outcomes of finished requests, in the caller's transaction. The outcome is the
- * domain's (an order, a refusal), not a response: the HTTP adapter renders it, the first time and
- * on every replay alike. (`response_body` holds it; `response_status` is left null.)
+ * Records the outcomes of finished requests, in the caller's transaction: the database's
+ * `complete_keys` (db/migrations/0017_placement-procedure.sql), which placement's reservation
+ * calls too. The outcome is the domain's (an order, a refusal), not a response: the HTTP adapter
+ * renders it, the first time and on every replay alike.
  */
 export async function completeKeys(tx: Executor, done: (ClientKey & { outcome: unknown })[]) {
   if (done.length === 0) return
-  await tx.execute(keysDone(done))
-}
-
-/** The statement that records finished requests' outcomes (also part of placement's reservation). */
-export function keysDone(done: (ClientKey & { outcome: unknown })[]) {
-  return sql`update idempotency_keys k set status = 'done', response_status = null, response_body = d.outcome::jsonb
-        from unnest(${sql.param(done.map((d) => d.clientId))}::text[], ${sql.param(done.map((d) => d.key))}::text[],
-                    ${sql.param(done.map((d) => JSON.stringify(d.outcome)))}::text[]) as d(client_id, key, outcome)
-        where k.client_id = d.client_id and k.key = d.key`
+  await tx.execute(
+    sql`select complete_keys(${sql.param(done.map((d) => d.clientId))}::text[], ${sql.param(done.map((d) => d.key))}::text[],
+                             ${sql.param(done.map((d) => JSON.stringify(d.outcome)))}::text[])`,
+  )
 }
 
 /** Forgets a claim whose request failed in a way the client may retry (the database was lost, say). */

@@ -1,5 +1,6 @@
--- Custom migration: a relay run asked for in SQL, and place-order's reservation as a server-side
--- procedure (core/orders/place-order.ts `reservation`).
+-- Custom migration: a relay run asked for in SQL, finished requests' Idempotency-Keys recorded in
+-- SQL, and place-order's reservation as a server-side procedure (core/orders/place-order.ts
+-- `reservation`), which does both.
 --
 -- Asks for a relay run (core/messaging/relay.ts `askingRelay`): true when this call made the
 -- request (its caller starts the run), false when a run is asked for already and has not cleared
@@ -10,8 +11,18 @@ CREATE FUNCTION ask_relay() RETURNS boolean LANGUAGE sql VOLATILE AS $$
   SELECT exists (SELECT FROM asked) OR NOT exists (SELECT FROM outbox_relay)
 $$;
 --> statement-breakpoint
+-- Records the outcomes of finished requests under their Idempotency-Keys (core/orders/
+-- idempotency.ts `completeKeys`, and the reservation below). The outcome is the domain's (an
+-- order, a refusal), not a response: `response_body` holds it, `response_status` is left null.
+CREATE FUNCTION complete_keys(client_ids text[], keys text[], outcomes text[]) RETURNS void
+LANGUAGE sql VOLATILE AS $$
+  UPDATE idempotency_keys k SET status = 'done', response_status = null, response_body = d.outcome::jsonb
+  FROM unnest(client_ids, keys, outcomes) AS d(client_id, key, outcome)
+  WHERE k.client_id = d.client_id AND k.key = d.key
+$$;
+--> statement-breakpoint
 -- A batch of orders reserved, and made durable, in one round trip. Its first transaction writes
--- the orders, their lines, allocations, outbox messages and idempotency answers first (no lock on
+-- the orders, their lines, allocations, outbox messages and Idempotency-Keys' answers first (no lock on
 -- a hot row is held while they are written), then locks the stock rows in (vendor, sku) order when
 -- there are several, as every writer of several stock rows locks them, so that no two deadlock,
 -- then runs the guarded update, which re-checks each row's latest version once it is locked (READ
@@ -67,16 +78,15 @@ BEGIN
   ), a AS (
     INSERT INTO allocations (order_id, sku, vendor_id, quantity, round)
     SELECT *, 0 FROM unnest(allocation_orders, allocation_skus, allocation_vendors, allocation_quantities)
-  ), k AS (
-    UPDATE idempotency_keys k SET status = 'done', response_status = null, response_body = d.outcome::jsonb
-    FROM unnest(key_clients, key_keys, key_outcomes) AS d(client_id, key, outcome)
-    WHERE k.client_id = d.client_id AND k.key = d.key
   ), m AS (
     INSERT INTO outbox (destination, payload, correlation_id, delay_ms, for_relay)
     SELECT d, p::jsonb, c, 0, for_relay FROM unnest(message_destinations, message_payloads, message_correlations) AS x(d, p, c)
     RETURNING id
   )
   SELECT array_agg(m.id ORDER BY m.id) INTO message_ids FROM m;
+  IF cardinality(key_clients) > 0 THEN
+    PERFORM complete_keys(key_clients, key_keys, key_outcomes);
+  END IF;
   IF cardinality(stock_vendors) > 1 THEN
     PERFORM 1 FROM vendor_stock s
       JOIN unnest(stock_vendors, stock_skus) AS w(vendor_id, sku) ON s.vendor_id = w.vendor_id AND s.sku = w.sku
