@@ -223,16 +223,17 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   // answered or published before. If the call fails after the reservation's commit (the connection
   // is lost), the orders are committed all the same: their keys are done (a retry replays them)
   // and the relay publishes their messages; the callers hear of a 5xx.
-  let placed: PlacedBatch
+  let rows: PlacedBatch[]
   try {
-    ;[placed] = (await queryPrepared<PlacedBatch>(
+    rows = await queryPrepared<PlacedBatch>(
       deps.db,
       reservation({ ...batchReservation, flushAtCommit: deps.flushAtCommit === true }),
-    )) as [PlacedBatch]
+    )
   } catch (error) {
     if (isLostRace(error)) return planned.map((p) => p.pending)
     throw error
   }
+  const placed = rows[0]!
   const messages: PendingMessage[] = outbox.map((m, i) => ({
     id: placed.message_ids[i]!,
     destination: m.destination,
