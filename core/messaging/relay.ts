@@ -1,6 +1,6 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import { z } from 'zod'
-import { type Db, query, type SQL, sql } from '../../db/client.js'
+import { type Db, query, sql } from '../../db/client.js'
 import { awsApiClientSettings } from '../retry-policy.js'
 import type { Bus } from './bus.js'
 import { relayOutbox } from './outbox.js'
@@ -28,11 +28,12 @@ export type RelayRequested = z.infer<typeof RelayRequested>
 export const relayRequested: RelayRequested = { type: 'relay-requested' }
 
 /**
- * Asks for a relay run, in the same round trip as `select`: `startRelay` is true when this
- * statement made the request (its caller starts the run), false when a run is already asked for
- * and has not cleared the request yet: the database's `ask_relay` (db/migrations/0017_placement-procedure.sql).
+ * Asks for a relay run: `startRelay` is true when this statement made the request (its caller
+ * starts the run), false when a run is already asked for and has not cleared the request yet: the
+ * database's `ask_relay` (db/migrations/0017_placement-procedure.sql), which placement's procedure
+ * calls in the transaction that awaits its flush.
  */
-export const askingRelay = (select: SQL) => sql`select ${select}, ask_relay() as "startRelay"`
+export const askingRelay = sql`select ask_relay() as "startRelay"`
 
 const clearRequest = sql`insert into outbox_relay (id, requested_at) values (true, null)
   on conflict (id) do update set requested_at = null`
@@ -49,8 +50,7 @@ export async function handToRelay(
   asked?: boolean,
   onError?: (error: Error) => void,
 ): Promise<void> {
-  const start =
-    asked ?? (await query<{ startRelay: boolean }>(db, askingRelay(sql`1`)))[0]?.startRelay ?? true
+  const start = asked ?? (await query<{ startRelay: boolean }>(db, askingRelay))[0]?.startRelay ?? true
   if (!start) return
   try {
     await trigger.start()

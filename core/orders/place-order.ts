@@ -234,13 +234,6 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
     throw error
   }
   const placed = rows[0]!
-  const messages: PendingMessage[] = outbox.map((m, i) => ({
-    id: placed.message_ids[i]!,
-    destination: m.destination,
-    payload: m.payload,
-    correlationId: m.correlationId ?? null,
-    delayMs: 0,
-  }))
   // With a relay, its run is started before anyone is answered (a Lambda is frozen once it
   // answers, and its work with it).
   if (deps.relay) await handToRelay(deps.db, deps.relay, placed.start_relay ?? true, deps.onRelayError)
@@ -249,7 +242,16 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   // does the next batch wait for it; what the broker never confirms, the relay publishes again.
   metrics.placed(planned.length, performance.now() - started)
   for (const [i, { pending }] of planned.entries()) pending.resolve(orders[i]!)
-  if (!deps.relay) void publishCommitted(deps.db, deps.bus, messages)
+  if (!deps.relay) {
+    const messages: PendingMessage[] = outbox.map((m, i) => ({
+      id: placed.message_ids[i]!,
+      destination: m.destination,
+      payload: m.payload,
+      correlationId: m.correlationId ?? null,
+      delayMs: 0,
+    }))
+    void publishCommitted(deps.db, deps.bus, messages)
+  }
   return []
 }
 

@@ -48,8 +48,7 @@ describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
     })
     afterAll(() => stack?.close())
 
-    const ask = async () =>
-      (await query<{ startRelay: boolean }>(stack.db, askingRelay(sql`1`)))[0]!.startRelay
+    const ask = async () => (await query<{ startRelay: boolean }>(stack.db, askingRelay))[0]!.startRelay
     const drain = () => drainOutbox(stack.db, stack.runtime.deps.bus, { ...retryPolicy.relay, forMs: 5_000 })
 
     it('publishes orders placed by containers without a broker connection through relay runs they start, with no schedule', async () => {
