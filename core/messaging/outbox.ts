@@ -60,14 +60,59 @@ const markSent = (ids: number[]) =>
 
 /**
  * Publishes messages that were just committed, by the function that committed them, and marks the
- * confirmed ones sent. Never throws: what the broker did not confirm stays pending for the relay,
+ * confirmed ones sent: at once, or with `marks`, by whoever next takes them from there. Never
+ * throws: what the broker did not confirm, or what is never marked, stays pending for the relay,
  * which leaves such rows alone for `relay.graceMs` (they are not `for_relay`).
  */
-export async function publishCommitted(db: Db, bus: Bus, messages: PendingMessage[]): Promise<number> {
+export async function publishCommitted(
+  db: Db,
+  bus: Bus,
+  messages: PendingMessage[],
+  marks?: PendingMarks,
+): Promise<number> {
   const { sent } = await publishAll(bus, messages)
-  if (sent.length > 0) await queryPrepared(db, markSent(sent)).catch(() => {})
+  if (sent.length === 0) return 0
+  if (marks) marks.add(sent)
+  else await queryPrepared(db, markSent(sent)).catch(() => {})
   return sent.length
 }
+
+/**
+ * Ids of published messages waiting to be marked sent by a statement their publisher runs anyway
+ * (placement's next reservation, which takes them: `take`, and `giveBack` if it fails). Those not
+ * taken within `MARK_WITHIN_MS` are marked by a statement of their own, well within the relay's
+ * grace, so the relay never publishes them again.
+ */
+export class PendingMarks {
+  private ids: number[] = []
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(private readonly db: Db) {}
+
+  add(ids: number[]): void {
+    this.ids.push(...ids)
+    this.timer ??= setTimeout(() => void this.flush(), MARK_WITHIN_MS)
+  }
+
+  take(): number[] {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    return this.ids.splice(0)
+  }
+
+  giveBack(ids: number[]): void {
+    if (ids.length > 0) this.add(ids)
+  }
+
+  /** Marks what is waiting now, in a statement of its own. */
+  async flush(): Promise<void> {
+    const ids = this.take()
+    if (ids.length > 0) await queryPrepared(this.db, markSent(ids)).catch(() => {})
+  }
+}
+
+/** How long a published message waits for a statement to mark it (the relay's grace is 2 s). */
+const MARK_WITHIN_MS = 100
 
 /**
  * One batch of the relay: the oldest unpublished rows that are the relay's (`for_relay`) or that

@@ -16,7 +16,12 @@ import {
 import { loadOffers } from '../inventory/stock.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ForwardOrderMessage } from '../messaging/messages.js'
-import { type OutboxMessage, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
+import {
+  type OutboxMessage,
+  PendingMarks,
+  type PendingMessage,
+  publishCommitted,
+} from '../messaging/outbox.js'
 import { handToRelay, type RelayTrigger } from '../messaging/relay.js'
 import { metrics } from '../metrics.js'
 import {
@@ -117,7 +122,9 @@ export interface OrderPlacer {
  * transactions; without load a batch holds one order and costs what a single transaction does.
  */
 export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
-  const reserve = groupCommit<Pending>(deps.maxBatch ?? 256, (batch) => reserveBatch(deps, batch))
+  // What this placer published, marked sent by its next reservation.
+  const marks = new PendingMarks(deps.db)
+  const reserve = groupCommit<Pending>(deps.maxBatch ?? 256, (batch) => reserveBatch(deps, marks, batch))
 
   const submit = (order: Omit<Pending, 'resolve' | 'reject'>) =>
     new Promise<PlacedOrder>((resolve, reject) => reserve({ ...order, resolve, reject }))
@@ -177,7 +184,7 @@ function readKeyOutcome(stored: unknown): KeyOutcome {
 }
 
 /** Reserves a batch; returns the orders to plan again because a concurrent change beat the plan. */
-async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pending[]> {
+async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pending[]): Promise<Pending[]> {
   const started = performance.now()
   const skus = [...new Set(batch.flatMap((p) => p.lines.map((l) => l.sku)))]
   // Grouped once: each order is planned against, and takes from, the offers of its own SKUs only.
@@ -223,13 +230,15 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
   // answered or published before. If the call fails after the reservation's commit (the connection
   // is lost), the orders are committed all the same: their keys are done (a retry replays them)
   // and the relay publishes their messages; the callers hear of a 5xx.
+  const published = marks.take()
   let rows: PlacedBatch[]
   try {
     rows = await queryPrepared<PlacedBatch>(
       deps.db,
-      reservation({ ...batchReservation, flushAtCommit: deps.flushAtCommit === true }),
+      reservation({ ...batchReservation, published, flushAtCommit: deps.flushAtCommit === true }),
     )
   } catch (error) {
+    marks.giveBack(published)
     if (isLostRace(error)) return planned.map((p) => p.pending)
     throw error
   }
@@ -250,7 +259,7 @@ async function reserveBatch(deps: PlaceOrderDeps, batch: Pending[]): Promise<Pen
       correlationId: m.correlationId ?? null,
       delayMs: 0,
     }))
-    void publishCommitted(deps.db, deps.bus, messages)
+    void publishCommitted(deps.db, deps.bus, messages, marks)
   }
   return []
 }
@@ -325,11 +334,13 @@ export interface Reservation {
   stock: PlannedAllocation[]
   /** Commit the reservation with its WAL flush (see PlaceOrderDeps.flushAtCommit). */
   flushAtCommit?: boolean
+  /** Outbox ids published since the previous call, marked sent in the same call. */
+  published?: number[]
 }
 
 /**
  * The reservation as ONE statement: a call of the database's procedure `place_orders`
- * (db/migrations/0017_placement-procedure.sql), outside any transaction block. The orders, lines,
+ * (db/migrations/0017_placement-procedure.sql, 0020), outside any transaction block. The orders, lines,
  * allocations, outbox messages and idempotency answers are written first; a lock on a hot row
  * costs no insert, no trigger and no round trip to the client. The guarded update re-checks
  * `quantity - reserved >= n` on the row's latest version once it holds the lock (READ COMMITTED),
@@ -379,7 +390,8 @@ function reservationArguments(r: Reservation) {
     ${column(r.messages, (m) => m.correlationId ?? null)}::text[], ${r.forRelay ?? false}::boolean,
     ${column(r.keys, (k) => k.clientId)}::text[], ${column(r.keys, (k) => k.key)}::text[],
     ${column(r.keys, (k) => JSON.stringify(k.outcome))}::text[],
-    ${column(stock, (a) => a.vendorId)}::text[], ${column(stock, (a) => a.sku)}::text[], ${column(stock, (a) => a.quantity)}::int[]`
+    ${column(stock, (a) => a.vendorId)}::text[], ${column(stock, (a) => a.sku)}::text[], ${column(stock, (a) => a.quantity)}::int[],
+    ${sql.param(r.published ?? [])}::bigint[]`
 }
 
 /** The reservation statement lost a race: the stock it planned on is gone. */

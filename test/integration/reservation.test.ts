@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PendingMarks } from '../../core/messaging/outbox.js'
 import type { OrderRows } from '../../core/orders/place-order.js'
 import { query, sql } from '../../db/client.js'
 import { count, orderRows, reserveDirectly, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
-import { hasService, uniqueId } from '../support/services.js'
+import { eventually, hasService, uniqueId } from '../support/services.js'
 import { backends, startStack, type TestStack } from '../support/stack.js'
 
 /** The reservation statement on its own: all of it, or none of it. */
@@ -100,6 +101,46 @@ for (const backend of backends) {
       const orderOf = new Map(rows.map((r) => [String(r.id), r.orderId]))
       expect(messageIds.map((id) => orderOf.get(String(id)))).toEqual(placed.map((o) => o.id))
     })
+
+    const sentOf = async (ids: number[]) => {
+      const rows = await query<{ id: unknown; sent: boolean }>(
+        stack.db,
+        sql`select id, published_at is not null as sent from outbox where id = any(${sql.param(ids)}::bigint[])`,
+      )
+      const sent = new Map(rows.map((r) => [String(r.id), r.sent]))
+      return ids.map((id) => sent.get(String(id)))
+    }
+
+    it('marks sent the messages published since the previous call, and none when it is undone', async () => {
+      const a = await newSku({ acme: 3 })
+      const first = await reserve([orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }])])
+      expect(await sentOf(first.message_ids)).toEqual([false])
+
+      const second = await reserveDirectly(
+        stack.db,
+        [orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }])],
+        {
+          published: first.message_ids,
+        },
+      )
+      expect(await sentOf([...first.message_ids, ...second.message_ids])).toEqual([true, false])
+
+      const refused = reserveDirectly(stack.db, [orderRows([{ sku: a, vendorId: 'acme', quantity: 2 }])], {
+        published: second.message_ids,
+      })
+      await expect(refused).rejects.toSatisfy((error: unknown) => sqlState(error) === 'OA409')
+      expect(await sentOf(second.message_ids)).toEqual([false])
+    })
+
+    it('marks what its placer published by a statement of its own when no call takes it', async () => {
+      const a = await newSku({ acme: 1 })
+      const { message_ids } = await reserve([orderRows([{ sku: a, vendorId: 'acme', quantity: 1 }])])
+      const marks = new PendingMarks(stack.db)
+
+      marks.add(message_ids)
+
+      await eventually(async () => ((await sentOf(message_ids))[0] ? true : undefined), 10_000, 'the mark')
+    })
   })
 }
 
@@ -175,5 +216,35 @@ describe.runIf(hasService('DATABASE_URL'))("placement's statements on PostgreSQL
     )
     // The reservation and the read of offers, each prepared once and run for all three orders.
     expect(prepared.map((p) => p.runs).sort()).toEqual([3, 3])
+  })
+})
+
+describe.runIf(hasService('DATABASE_URL'))('marks in the reservation on PostgreSQL', () => {
+  let stack: TestStack
+
+  beforeAll(async () => {
+    stack = await startStack('postgres')
+  })
+  afterAll(() => stack?.close())
+
+  it('leaves a message a relay run holds to it, and does not wait for it', async () => {
+    const sku = `M-${uniqueId()}`
+    await setMockStock(stack.db, 'acme', sku, 3)
+    expect((await api(stack.url).post('/sync')).status).toBe(200)
+    const reserveOne = (published: number[] = []) =>
+      reserveDirectly(stack.db, [orderRows([{ sku, vendorId: 'acme', quantity: 1 }])], { published })
+    const [held, free] = [(await reserveOne()).message_ids[0]!, (await reserveOne()).message_ids[0]!]
+
+    // As a relay run holds the rows it publishes, on another connection, until it has marked them.
+    await stack.db.transaction(async (relay) => {
+      await relay.execute(sql`select id from outbox where id = ${held} for update`)
+      await reserveOne([held, free])
+    })
+
+    const rows = await query<{ id: unknown; sent: boolean }>(
+      stack.db,
+      sql`select id, published_at is not null as sent from outbox where id in (${held}, ${free}) order by id`,
+    )
+    expect(rows.map((r) => r.sent)).toEqual([false, true])
   })
 })

@@ -29,7 +29,7 @@ export function orderRows(allocations: { sku: string; vendorId: string; quantity
 export async function reserveDirectly(
   db: Db,
   orders: OrderRows[],
-  options: { flushAtCommit?: boolean } = {},
+  options: { flushAtCommit?: boolean; published?: number[] } = {},
 ) {
   const [placed] = await query<PlacedBatch>(
     db,
