@@ -4,6 +4,11 @@
  * commit each) into a few large ones; without load a batch holds one request and costs what a
  * single transaction does.
  *
+ * An idle group starts its batch at the end of the current turn of the event loop (setImmediate),
+ * not at the first request, so requests that arrive together go together: the parts of an order
+ * batch that the consumer sends a mock vendor at once were two of its calls each, the first with
+ * one order (embedded, 16 clients: 471 calls in 5 s, 1.8 ms of PGlite's thread each, then 246).
+ *
  * `run` answers each request of its batch (resolve or reject) and returns those to run again in
  * the next batch (a lost race); if it throws, every request of the batch gets the error.
  */
@@ -32,6 +37,9 @@ export function groupCommit<T extends { reject(error: unknown): void }>(
 
   return (request) => {
     queue.push(request)
-    if (!draining) void drain()
+    if (!draining) {
+      draining = true
+      setImmediate(() => void drain())
+    }
   }
 }

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { groupCommit } from '../../core/group-commit.js'
+
+interface Request {
+  n: number
+  resolve(value: number): void
+  reject(error: unknown): void
+}
+
+/** A group whose batches each wait until the test lets them finish. */
+function harness(maxBatch: number, lose: (n: number) => boolean = () => false) {
+  const batches: { ns: number[]; finish: (error?: Error) => void }[] = []
+  const submit = groupCommit<Request>(
+    maxBatch,
+    (batch) =>
+      new Promise((resolve, reject) => {
+        batches.push({
+          ns: batch.map((r) => r.n),
+          finish: (error) => {
+            if (error) return reject(error)
+            const lost = batch.filter((r) => lose(r.n))
+            for (const r of batch) if (!lost.includes(r)) r.resolve(r.n)
+            resolve(lost)
+          },
+        })
+      }),
+  )
+  const add = (...ns: number[]) =>
+    ns.map((n) => new Promise<number>((resolve, reject) => submit({ n, resolve, reject })))
+  return { batches, add }
+}
+
+const turn = () => new Promise((r) => setImmediate(r))
+
+describe('groupCommit', () => {
+  it('sends requests that arrive in the same turn together, even when it was idle', async () => {
+    const h = harness(10)
+    const added = h.add(1, 2, 3)
+    await turn()
+
+    expect(h.batches.map((b) => b.ns)).toEqual([[1, 2, 3]])
+    h.batches[0]!.finish()
+    expect(await Promise.all(added)).toEqual([1, 2, 3])
+  })
+
+  it('holds what arrives while a batch runs for the next one, at most maxBatch each', async () => {
+    const h = harness(2)
+    const first = h.add(1)
+    await turn()
+    const later = h.add(2, 3, 4)
+    await turn()
+    expect(h.batches.map((b) => b.ns)).toEqual([[1]])
+
+    h.batches[0]!.finish()
+    await first[0]
+    await turn()
+    expect(h.batches.map((b) => b.ns)).toEqual([[1], [2, 3]])
+    h.batches[1]!.finish()
+    await later[1]
+    await turn()
+    h.batches[2]!.finish()
+    expect(await Promise.all(later)).toEqual([2, 3, 4])
+    expect(h.batches.map((b) => b.ns)).toEqual([[1], [2, 3], [4]])
+  })
+
+  it('runs a lost race again first in the next batch, and fails a whole batch that throws', async () => {
+    // Request 2 loses its first race only.
+    let races = 0
+    const h = harness(10, (n) => n === 2 && races++ === 0)
+    const added = h.add(1, 2)
+    await turn()
+    const third = h.add(3)
+    h.batches[0]!.finish()
+    await added[0]
+    await turn()
+    expect(h.batches.map((b) => b.ns)).toEqual([
+      [1, 2],
+      [2, 3],
+    ])
+    h.batches[1]!.finish(new Error('database gone'))
+    await expect(added[1]).rejects.toThrow('database gone')
+    await expect(third[0]).rejects.toThrow('database gone')
+  })
+})
