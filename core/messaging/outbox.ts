@@ -79,7 +79,7 @@ export async function publishCommitted(
 
 /**
  * Ids of published messages waiting to be marked sent by a statement their publisher runs anyway
- * (placement's next reservation, which takes them: `take`, and `giveBack` if it fails). Those not
+ * (placement's next reservation, which takes them, and adds them back if it fails). Those not
  * taken within `MARK_WITHIN_MS` are marked by a statement of their own, well within the relay's
  * grace, so the relay never publishes them again.
  */
@@ -89,7 +89,9 @@ export class PendingMarks {
 
   constructor(private readonly db: Db) {}
 
+  /** Ids to mark: just published, or taken by a call that failed. */
   add(ids: number[]): void {
+    if (ids.length === 0) return
     this.ids.push(...ids)
     this.timer ??= setTimeout(() => void this.flush(), MARK_WITHIN_MS)
   }
@@ -98,10 +100,6 @@ export class PendingMarks {
     clearTimeout(this.timer)
     this.timer = undefined
     return this.ids.splice(0)
-  }
-
-  giveBack(ids: number[]): void {
-    if (ids.length > 0) this.add(ids)
   }
 
   /** Marks what is waiting now, in a statement of its own. */

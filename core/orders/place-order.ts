@@ -238,7 +238,7 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
       reservation({ ...batchReservation, published, flushAtCommit: deps.flushAtCommit === true }),
     )
   } catch (error) {
-    marks.giveBack(published)
+    marks.add(published)
     if (isLostRace(error)) return planned.map((p) => p.pending)
     throw error
   }
