@@ -1,4 +1,4 @@
-import { type Executor, execute, query, queryPrepared, sql } from '../../db/client.js'
+import { type Executor, execute, preparedStatement, query, sql } from '../../db/client.js'
 import type { Offer, PlannedAllocation } from './plan.js'
 
 /**
@@ -13,12 +13,13 @@ export const offeredVendor = (staleAfterMs: number) =>
  * What each offered vendor can still promise of these SKUs. A read for planning only: the
  * database's `stock_offers`, whose plan is kept for the session.
  */
-export async function loadOffers(db: Executor, skus: string[], staleAfterMs: number): Promise<Offer[]> {
-  return queryPrepared<Offer>(
-    db,
-    sql`select * from stock_offers(${sql.param(skus)}::text[], ${staleAfterMs / 1000}::float8)`,
-  )
+export function loadOffers(db: Executor, skus: string[], staleAfterMs: number): Promise<Offer[]> {
+  return offers(db, { skus, staleAfterSeconds: staleAfterMs / 1000 })
 }
+
+const offers = preparedStatement<Offer, { skus: string[]; staleAfterSeconds: number }>(
+  sql`select * from stock_offers(${sql.placeholder('skus')}::text[], ${sql.placeholder('staleAfterSeconds')}::float8)`,
+)
 
 /**
  * Reserves planned units with guarded updates: a row is only touched if it still has the units

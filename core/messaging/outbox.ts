@@ -1,4 +1,4 @@
-import { type Db, type Executor, query, queryPrepared, sql } from '../../db/client.js'
+import { type Db, type Executor, preparedStatement, query, sql } from '../../db/client.js'
 import type { Bus } from './bus.js'
 
 export interface OutboxMessage {
@@ -55,8 +55,9 @@ async function publishAll(
   return { sent, failed }
 }
 
-const markSent = (ids: number[]) =>
-  sql`update outbox set published_at = now() where id = any(${sql.param(ids)}::bigint[])`
+const markSent = preparedStatement<never, { ids: number[] }>(
+  sql`update outbox set published_at = now() where id = any(${sql.placeholder('ids')}::bigint[])`,
+)
 
 /**
  * Publishes messages that were just committed, by the function that committed them, and marks the
@@ -73,7 +74,7 @@ export async function publishCommitted(
   const { sent } = await publishAll(bus, messages)
   if (sent.length === 0) return 0
   if (marks) marks.add(sent)
-  else await queryPrepared(db, markSent(sent)).catch(() => {})
+  else await markSent(db, { ids: sent }).catch(() => {})
   return sent.length
 }
 
@@ -105,7 +106,7 @@ export class PendingMarks {
   /** Marks what is waiting now, in a statement of its own. */
   async flush(): Promise<void> {
     const ids = this.take()
-    if (ids.length > 0) await queryPrepared(this.db, markSent(ids)).catch(() => {})
+    if (ids.length > 0) await markSent(this.db, { ids }).catch(() => {})
   }
 }
 
@@ -134,7 +135,7 @@ export async function relayOutbox(
     )
     if (rows.length === 0) return { taken: 0, sent: 0 }
     const { sent, failed } = await publishAll(bus, rows)
-    if (sent.length > 0) await tx.execute(markSent(sent))
+    if (sent.length > 0) await markSent(tx, { ids: sent })
     if (failed.length > 0) {
       await tx.execute(
         sql`update outbox set attempts = attempts + 1 where id = any(${sql.param(failed)}::bigint[])`,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ensureMockVendor, setMockStock as setVendorStock } from '../../core/mock-vendor/books.js'
-import { type OrderRows, type PlacedBatch, reservation } from '../../core/orders/place-order.js'
+import { type OrderRows, reserve } from '../../core/orders/place-order.js'
 import { type Db, query, sql } from '../../db/client.js'
 import { eventually } from './services.js'
 import { TEST_CATALOGUE_SIZE } from './stack.js'
@@ -31,20 +31,17 @@ export async function reserveDirectly(
   orders: OrderRows[],
   options: { flushAtCommit?: boolean; published?: number[] } = {},
 ) {
-  const [placed] = await query<PlacedBatch>(
-    db,
-    reservation({
-      orders,
-      messages: orders.map((o) => ({
-        destination: 'orders',
-        payload: { orderId: o.id },
-        correlationId: o.id,
-      })),
-      keys: [],
-      stock: orders.flatMap((o) => o.allocations),
-      ...options,
-    }),
-  )
+  const [placed] = await reserve(db, {
+    orders,
+    messages: orders.map((o) => ({
+      destination: 'orders',
+      payload: { orderId: o.id },
+      correlationId: o.id,
+    })),
+    keys: [],
+    stock: orders.flatMap((o) => o.allocations),
+    ...options,
+  })
   return placed!
 }
 
