@@ -8,7 +8,7 @@ import { loadConfig, settingsReference } from '../core/config.js'
 import { findDrift } from '../core/inventory/reconcile.js'
 import { openDatabase, query, sql } from '../db/client.js'
 import { freePort } from '../local/net.js'
-import { closedLoad, randomSku } from './load.js'
+import { closedLoad, randomSku, WARM_UP_SECONDS } from './load.js'
 import { printTable } from './stats.js'
 
 /** Issue #15's goals for `npm start` with no settings. */
@@ -107,9 +107,6 @@ export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<void
   )
   if (results.some((m) => m.oversold > 0 || m.drifting > 0)) process.exitCode = 1
 }
-
-/** Seconds of load before the measured window. */
-const WARM_UP_SECONDS = 3
 
 interface Measured {
   checkout: string

@@ -4,6 +4,12 @@ import { ensureMockVendor } from '../core/mock-vendor/books.js'
 import { skuOf } from '../core/mock-vendor/catalogue.js'
 import { type Db, sql } from '../db/client.js'
 
+/**
+ * Seconds of load before a measured window: they compile the code and make the first plans, which
+ * a process serving for longer has long done.
+ */
+export const WARM_UP_SECONDS = 3
+
 /** A random SKU number of a catalogue of `size`. */
 export const randomSku = (size: number) => 1 + Math.floor(Math.random() * size)
 
