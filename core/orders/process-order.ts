@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
-import { type Db, type Executor, query, sql } from '../../db/client.js'
+import { type Db, type Executor, preparedStatement, query, sql } from '../../db/client.js'
 import { queues } from '../../infra/topology.js'
 import { mergeLines, type Planning } from '../inventory/plan.js'
 import { releaseOrderStock, type VendorPart, withdrawCancelledStock } from '../inventory/stock.js'
@@ -119,16 +119,29 @@ interface PartResult extends Part {
   refused: boolean
 }
 
+/** An allocation of an order, with its vendor's address: what parts are made of. */
+interface PartRow extends Omit<Part, 'key' | 'lines'> {
+  sku: string
+  quantity: number
+}
+
+const partColumns = sql`a.vendor_id as "vendorId", a.round, a.status, v.base_url as "baseUrl", a.sku, a.quantity,
+  a.vendor_order_id as "vendorOrderId", a.unanswered`
+
 /** The order's parts in these statuses, with their vendors' addresses. */
+const partsOf = preparedStatement<PartRow, { orderIds: string[]; statuses: Part['status'][] }>(
+  sql`select a.order_id as "orderId", ${partColumns}
+      from allocations a join vendors v on v.id = a.vendor_id
+      where a.order_id = any(${sql.placeholder('orderIds')}::uuid[]) and a.status = any(${sql.placeholder('statuses')}::text[])
+      order by a.order_id, a.vendor_id, a.round, a.sku`,
+)
+
 async function loadParts(db: Db, orderIds: string[], statuses: Part['status'][]): Promise<Part[]> {
-  const rows = await query<Omit<Part, 'key' | 'lines'> & { sku: string; quantity: number }>(
-    db,
-    sql`select a.order_id as "orderId", a.vendor_id as "vendorId", a.round, a.status, v.base_url as "baseUrl",
-               a.sku, a.quantity, a.vendor_order_id as "vendorOrderId", a.unanswered
-        from allocations a join vendors v on v.id = a.vendor_id
-        where a.order_id = any(${sql.param(orderIds)}::uuid[]) and a.status = any(${sql.param(statuses)}::text[])
-        order by a.order_id, a.vendor_id, a.round, a.sku`,
-  )
+  return toParts(await partsOf(db, { orderIds, statuses }))
+}
+
+/** Allocations, in the order of (order, vendor, round), as parts. */
+function toParts(rows: PartRow[]): Part[] {
   const parts = new Map<string, Part>()
   for (const { sku, quantity, ...row } of rows) {
     const key = vendorOrderKey(row.orderId, row.vendorId, row.round)
@@ -139,6 +152,31 @@ async function loadParts(db: Db, orderIds: string[], statuses: Part['status'][])
   }
   return [...parts.values()]
 }
+
+/**
+ * Claims the orders of these messages, each for its attempt only and under a lease: an order
+ * another consumer holds, or one already past this attempt, is not claimed. Returns each claimed
+ * order's failure reason (one given up in an earlier attempt is only settled), and, in the same
+ * statement, the pending parts of those without one: the first forward pass's.
+ */
+const claimWithParts = preparedStatement<
+  Omit<PartRow, 'vendorId'> & { vendorId: string | null; reason: string | null },
+  { orderIds: string[]; attempts: number[]; leaseSeconds: number }
+>(
+  sql`with claimed as (
+        update orders o set status = 'forwarding', attempts = m.attempt, updated_at = now(),
+          lease_until = now() + make_interval(secs => ${sql.placeholder('leaseSeconds')}::float8)
+        from unnest(${sql.placeholder('orderIds')}::uuid[], ${sql.placeholder('attempts')}::int[]) as m(id, attempt)
+        where o.id = m.id and o.status in ('reserved', 'forwarding')
+          and (o.attempts < m.attempt or (o.attempts = m.attempt and (o.lease_until is null or o.lease_until < now())))
+        returning o.id, o.failure_reason as reason
+      )
+      select c.id as "orderId", c.reason, ${partColumns}
+      from claimed c
+      left join (allocations a join vendors v on v.id = a.vendor_id)
+        on a.order_id = c.id and a.status = 'pending' and c.reason is null
+      order by c.id, a.vendor_id, a.round, a.sku`,
+)
 
 const callOptions = (deps: ProcessDeps, vendorId: string): CallOptions => ({
   timeoutMs: deps.vendorTimeoutMs,
@@ -169,17 +207,14 @@ const summarize = (failures: PartResult[]) =>
  */
 async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[]): Promise<ProcessOutcome[]> {
   if (messages.length === 0) return []
-  // The claim returns each order's failure reason too: one given up in an earlier attempt (whose
-  // vendors could not all be asked) is only settled.
-  const claimedRows = await query<{ id: string; reason: string | null }>(
-    deps.db,
-    sql`update orders o set status = 'forwarding', attempts = m.attempt, updated_at = now(),
-          lease_until = now() + make_interval(secs => ${leaseMs(deps) / 1000})
-        from unnest(${sql.param(messages.map((m) => m.orderId))}::uuid[], ${sql.param(messages.map((m) => m.attempt))}::int[])
-             as m(id, attempt)
-        where o.id = m.id and o.status in ('reserved', 'forwarding')
-          and (o.attempts < m.attempt or (o.attempts = m.attempt and (o.lease_until is null or o.lease_until < now())))
-        returning o.id, o.failure_reason as reason`,
+  const rows = await claimWithParts(deps.db, {
+    orderIds: messages.map((m) => m.orderId),
+    attempts: messages.map((m) => m.attempt),
+    leaseSeconds: leaseMs(deps) / 1000,
+  })
+  const claimedRows = [...new Map(rows.map((r) => [r.orderId, { id: r.orderId, reason: r.reason }])).values()]
+  let firstParts: Part[] | undefined = toParts(
+    rows.filter((r): r is PartRow & typeof r => r.vendorId !== null),
   )
   const claimedIds = new Set(claimedRows.map((r) => r.id))
   // A message for an order claimed by an earlier message of the same batch is a duplicate.
@@ -201,7 +236,8 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
   let forwarding = claimed.filter((m) => !failing.has(m.orderId))
   for (let pass = 1; forwarding.length > 0; pass++) {
     if (pass > 1) await renewLease(deps, forwarding)
-    const results = await forwardPass(deps, forwarding)
+    const results = await forwardPass(deps, forwarding, firstParts)
+    firstParts = undefined
     const replanned: ForwardOrderMessage[] = []
     for (const m of forwarding) {
       const failures = results.get(m.orderId)!.filter((r) => !r.ok)
@@ -251,12 +287,16 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
 async function forwardPass(
   deps: ProcessDeps,
   orders: ForwardOrderMessage[],
+  /** The orders' pending parts, when the claim read them. */
+  pending?: Part[],
 ): Promise<Map<string, PartResult[]>> {
-  const parts = await loadParts(
-    deps.db,
-    orders.map((m) => m.orderId),
-    ['pending'],
-  )
+  const parts =
+    pending ??
+    (await loadParts(
+      deps.db,
+      orders.map((m) => m.orderId),
+      ['pending'],
+    ))
   const correlationOf = new Map(orders.map((m) => [m.orderId, m.correlationId]))
   const results = new Map<string, PartResult[]>(orders.map((m) => [m.orderId, []]))
   await Promise.all(
@@ -320,25 +360,48 @@ async function recordAnswers(
   done: string[],
 ): Promise<void> {
   if (confirmed.length + unanswered.length + done.length === 0) return
-  const ids = (rows: (VendorPart & { orderId: string })[]) =>
-    sql`${sql.param(rows.map((r) => r.orderId))}::uuid[], ${sql.param(rows.map((r) => r.vendorId))}::text[],
-        ${sql.param(rows.map((r) => r.round))}::int[]`
-  await db.execute(
-    sql`with shipped as (
-          update allocations a set status = 'confirmed', vendor_order_id = s.vendor_order_id, confirmed_at = now()
-          from unnest(${ids(confirmed)}, ${sql.param(confirmed.map((c) => c.vendorOrderId))}::text[])
-               as s(order_id, vendor_id, round, vendor_order_id)
-          where a.order_id = s.order_id and a.vendor_id = s.vendor_id and a.round = s.round and a.status = 'pending'
-          returning a.order_id
-        ), unanswered as (
-          update allocations a set unanswered = true from unnest(${ids(unanswered)}) as u(order_id, vendor_id, round)
-          where a.order_id = u.order_id and a.vendor_id = u.vendor_id and a.round = u.round and a.status = 'pending'
-          returning a.order_id
-        )
-        update orders set status = 'confirmed', failure_reason = null, lease_until = null, updated_at = now()
-        where id = any(${sql.param(done)}::uuid[]) and status = 'forwarding'`,
-  )
+  await answers(db, {
+    confirmedOrders: confirmed.map((r) => r.orderId),
+    confirmedVendors: confirmed.map((r) => r.vendorId),
+    confirmedRounds: confirmed.map((r) => r.round),
+    vendorOrderIds: confirmed.map((r) => r.vendorOrderId),
+    unansweredOrders: unanswered.map((r) => r.orderId),
+    unansweredVendors: unanswered.map((r) => r.vendorId),
+    unansweredRounds: unanswered.map((r) => r.round),
+    done,
+  })
 }
+
+const answers = preparedStatement<
+  never,
+  {
+    confirmedOrders: string[]
+    confirmedVendors: string[]
+    confirmedRounds: number[]
+    vendorOrderIds: (string | null)[]
+    unansweredOrders: string[]
+    unansweredVendors: string[]
+    unansweredRounds: number[]
+    done: string[]
+  }
+>(
+  sql`with shipped as (
+        update allocations a set status = 'confirmed', vendor_order_id = s.vendor_order_id, confirmed_at = now()
+        from unnest(${sql.placeholder('confirmedOrders')}::uuid[], ${sql.placeholder('confirmedVendors')}::text[],
+                    ${sql.placeholder('confirmedRounds')}::int[], ${sql.placeholder('vendorOrderIds')}::text[])
+             as s(order_id, vendor_id, round, vendor_order_id)
+        where a.order_id = s.order_id and a.vendor_id = s.vendor_id and a.round = s.round and a.status = 'pending'
+        returning a.order_id
+      ), unanswered as (
+        update allocations a set unanswered = true
+        from unnest(${sql.placeholder('unansweredOrders')}::uuid[], ${sql.placeholder('unansweredVendors')}::text[],
+                    ${sql.placeholder('unansweredRounds')}::int[]) as u(order_id, vendor_id, round)
+        where a.order_id = u.order_id and a.vendor_id = u.vendor_id and a.round = u.round and a.status = 'pending'
+        returning a.order_id
+      )
+      update orders set status = 'confirmed', failure_reason = null, lease_until = null, updated_at = now()
+      where id = any(${sql.placeholder('done')}::uuid[]) and status = 'forwarding'`,
+)
 
 /** Keeps these orders' leases for another round of vendor calls. */
 async function renewLease(deps: ProcessDeps, orders: ForwardOrderMessage[]): Promise<void> {
