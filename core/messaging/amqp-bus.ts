@@ -34,6 +34,7 @@ interface ActiveSubscription {
   handler: (d: Delivery) => Promise<void>
   prefetch: number
   channel?: Channel | undefined
+  acks?: ChannelAcks | undefined
   consumerTag?: string | undefined
   inFlight: Set<Promise<void>>
   stopped: boolean
@@ -230,6 +231,7 @@ export class AmqpBus implements Bus {
         const { channel, consumerTag } = sub
         if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => {})
         await Promise.all(sub.inFlight)
+        sub.acks?.flush()
         await channel?.close().catch(() => {})
       },
     }
@@ -240,7 +242,9 @@ export class AmqpBus implements Bus {
     const channel = await model.createChannel()
     channel.on('error', () => {})
     await channel.prefetch(sub.prefetch)
+    const acks = new ChannelAcks(channel)
     sub.channel = channel
+    sub.acks = acks
     const { consumerTag } = await channel.consume(this.queueName(sub.queue), (msg: ConsumeMessage | null) => {
       // The broker cancelled the consumer (its queue was deleted): a new channel consumes again.
       if (!msg) return void channel.close().catch(() => {})
@@ -251,10 +255,13 @@ export class AmqpBus implements Bus {
         headers: msg.properties.headers ?? {},
         redelivered: msg.fields.redelivered,
       }
+      acks.delivered(msg)
       const work = sub.handler(delivery).then(
-        () => channel.ack(msg),
+        () => acks.ack(msg),
         () =>
-          new Promise<void>((r) => setTimeout(r, requeueDelayMs)).then(() => channel.nack(msg, false, true)),
+          new Promise<void>((r) => setTimeout(r, requeueDelayMs)).then(() =>
+            acks.settle(msg, () => channel.nack(msg, false, true)),
+          ),
       )
       // A channel lost mid-flight throws on ack; the broker redelivers the message anyway.
       const tracked = work.catch(() => {}).finally(() => sub.inFlight.delete(tracked))
@@ -288,4 +295,65 @@ function connectRecovering(url: string, setup: (model: ChannelModel) => Promise<
       setup,
     },
   })
+}
+
+/**
+ * The acknowledgements of one consuming channel, sent once per turn of the event loop: those of
+ * the deliveries settled in a turn that lie below every delivery still at work go in one frame
+ * (`multiple`: every unacknowledged delivery up to its tag), the others one frame each. A consumer
+ * batch settles its deliveries together: 32 of them were 32 frames, each a write to the socket and
+ * an acknowledgement for the broker to process. A delivery being handed back (nacked after a
+ * delay) stays outstanding until its nack is sent, so no `multiple` covers it.
+ */
+export class ChannelAcks {
+  /** Delivered and not yet settled, in delivery order (a channel's tags rise). */
+  private readonly outstanding = new Set<number>()
+  private settled: ConsumeMessage[] = []
+  private scheduled = false
+
+  constructor(private readonly channel: Pick<Channel, 'ack'>) {}
+
+  delivered(msg: ConsumeMessage): void {
+    this.outstanding.add(msg.fields.deliveryTag)
+  }
+
+  /** Acknowledges `msg` with the others of this turn. */
+  ack(msg: ConsumeMessage): void {
+    this.settled.push(msg)
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  /** Settles `msg` otherwise (`send` nacks it), at once. */
+  settle(msg: ConsumeMessage, send: () => void): void {
+    this.outstanding.delete(msg.fields.deliveryTag)
+    send()
+  }
+
+  /** Sends the acknowledgements waiting for the end of the turn. */
+  flush(): void {
+    this.scheduled = false
+    const settled = this.settled.sort((a, b) => a.fields.deliveryTag - b.fields.deliveryTag)
+    this.settled = []
+    if (settled.length === 0) return
+    const done = new Set(settled.map((m) => m.fields.deliveryTag))
+    let lowestAtWork = Number.POSITIVE_INFINITY
+    for (const tag of this.outstanding) {
+      if (!done.has(tag)) {
+        lowestAtWork = tag
+        break
+      }
+    }
+    for (const tag of done) this.outstanding.delete(tag)
+    const below = settled.filter((m) => m.fields.deliveryTag < lowestAtWork)
+    const above = settled.filter((m) => m.fields.deliveryTag > lowestAtWork)
+    try {
+      if (below.length > 0) this.channel.ack(below.at(-1)!, below.length > 1)
+      for (const m of above) this.channel.ack(m)
+    } catch {
+      // A channel lost mid-flight throws on ack; the broker redelivers its deliveries anyway.
+    }
+  }
 }
