@@ -75,6 +75,9 @@ const concat = (parts) => {
 /**
  * Sends `parts`, then Sync: PostgreSQL answers them, or an error and skips to the Sync. Statements
  * evicted from the cache are closed first, outside transactions (whose state they must not touch).
+ * PGlite's own sync to its file system is never asked for: the data directories used here, a
+ * directory (NodeFS) or `memory://`, are written through, and its sync of them does nothing but
+ * take a lock.
  */
 const send = (parts, inTransaction) =>
   db.execProtocolStream(concat([...(inTransaction ? [] : closing.splice(0)), ...parts, serialize.sync()]), {
@@ -132,8 +135,7 @@ async function execute(text, params, options, inTransaction) {
     }
     throw error
   }
-  if (!inTransaction) await db.syncToFs()
-  const result = parse.parseResults(messages, db.parsers, options)[0]
+  const result = parse.parseResults(messages, options.parsers, { rowMode: options.rowMode })[0]
   written += result?.affectedRows ?? 0
   return result
 }
@@ -173,12 +175,17 @@ async function analyzeWhenChanged() {
 }
 setInterval(() => void analyzeWhenChanged(), ANALYZE_CHECK_MS).unref()
 
-/** Values of these types are handed over as PostgreSQL printed them (drizzle's own parsers do the same). */
+/**
+ * PGlite's parsers, but values of these types handed over as PostgreSQL printed them (drizzle's own
+ * parsers do the same); one object per set of types, made once. (Given parsers of a query's own,
+ * PGlite's parseResults copies all of its parsers into a new object at every call: 28% of this
+ * thread's time on a primary-key read.)
+ */
 const rawParsers = (types) => {
   const key = types?.join(',') ?? ''
   let parsers = parserSets.get(key)
   if (!parsers) {
-    parsers = Object.fromEntries((types ?? []).map((type) => [type, (value) => value]))
+    parsers = { ...db.parsers, ...Object.fromEntries((types ?? []).map((type) => [type, (value) => value])) }
     parserSets.set(key, parsers)
   }
   return parsers
