@@ -374,19 +374,19 @@ export interface PlacedBatch {
   durable_lsn: string | null
 }
 
-const p = sql.placeholder
+const arg = sql.placeholder
 
 /** `place_orders` with its arguments in their order: `reservationValues` names them. */
 const placeOrders = preparedStatement<PlacedBatch, ReturnType<typeof reservationValues>>(
   sql`call place_orders(
-    ${p('orderIds')}::uuid[], ${p('clientIds')}::text[], ${p('customerIds')}::text[], ${p('correlationIds')}::text[],
-    ${p('lineOrders')}::uuid[], ${p('lineSkus')}::text[], ${p('lineQuantities')}::int[],
-    ${p('allocationOrders')}::uuid[], ${p('allocationSkus')}::text[], ${p('allocationVendors')}::text[],
-    ${p('allocationQuantities')}::int[],
-    ${p('destinations')}::text[], ${p('payloads')}::text[], ${p('messageCorrelations')}::text[], ${p('forRelay')}::boolean,
-    ${p('keyClients')}::text[], ${p('keys')}::text[], ${p('outcomes')}::text[],
-    ${p('stockVendors')}::text[], ${p('stockSkus')}::text[], ${p('stockUnits')}::int[],
-    ${p('published')}::bigint[], ${p('flushAtCommit')}::boolean, null, null, null)`,
+    ${arg('orderIds')}::uuid[], ${arg('clientIds')}::text[], ${arg('customerIds')}::text[], ${arg('correlationIds')}::text[],
+    ${arg('lineOrders')}::uuid[], ${arg('lineSkus')}::text[], ${arg('lineQuantities')}::int[],
+    ${arg('allocationOrders')}::uuid[], ${arg('allocationSkus')}::text[], ${arg('allocationVendors')}::text[],
+    ${arg('allocationQuantities')}::int[],
+    ${arg('destinations')}::text[], ${arg('payloads')}::text[], ${arg('messageCorrelations')}::text[], ${arg('forRelay')}::boolean,
+    ${arg('keyClients')}::text[], ${arg('keys')}::text[], ${arg('outcomes')}::text[],
+    ${arg('stockVendors')}::text[], ${arg('stockSkus')}::text[], ${arg('stockUnits')}::int[],
+    ${arg('published')}::bigint[], ${arg('flushAtCommit')}::boolean, null, null, null)`,
 )
 
 function reservationValues(r: Reservation) {
