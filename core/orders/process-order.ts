@@ -212,24 +212,24 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
     attempts: messages.map((m) => m.attempt),
     leaseSeconds: leaseMs(deps) / 1000,
   })
-  const claimedRows = [...new Map(rows.map((r) => [r.orderId, { id: r.orderId, reason: r.reason }])).values()]
+  // Each claimed order's failure reason (null: none), once per order.
+  const reasons = new Map(rows.map((r) => [r.orderId, r.reason]))
   let firstParts: Part[] | undefined = toParts(
     rows.filter((r): r is PartRow & typeof r => r.vendorId !== null),
   )
-  const claimedIds = new Set(claimedRows.map((r) => r.id))
   // A message for an order claimed by an earlier message of the same batch is a duplicate.
   const claimed: ForwardOrderMessage[] = []
   const others: { index: number; message: ForwardOrderMessage }[] = []
   const outcomes: ProcessOutcome[] = new Array(messages.length)
   const seen = new Set<string>()
   for (const [index, m] of messages.entries()) {
-    if (claimedIds.has(m.orderId) && !seen.has(m.orderId)) claimed.push(m)
+    if (reasons.has(m.orderId) && !seen.has(m.orderId)) claimed.push(m)
     else others.push({ index, message: m })
     seen.add(m.orderId)
   }
 
   const failing = new Map(
-    claimedRows.flatMap((r) => (r.reason === null ? [] : [[r.id, r.reason] as [string, string]])),
+    [...reasons].flatMap(([id, reason]) => (reason === null ? [] : [[id, reason] as [string, string]])),
   )
   const byOrder = new Map<string, ProcessOutcome>()
   const lastErrors = new Map<string, string>()
