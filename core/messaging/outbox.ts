@@ -55,8 +55,13 @@ async function publishAll(
   return { sent, failed }
 }
 
+/**
+ * Marks messages sent, found by their key whatever the outbox's size when the plan was made (the
+ * `mark_sent` function, which place_orders calls too). A row a relay run holds is left to it: the
+ * run marks what it publishes.
+ */
 const markSent = preparedStatement<never, { ids: number[] }>(
-  sql`update outbox set published_at = now() where id = any(${sql.placeholder('ids')}::bigint[])`,
+  sql`select mark_sent(${sql.placeholder('ids')}::bigint[])`,
 )
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PendingMarks } from '../../core/messaging/outbox.js'
-import type { OrderRows } from '../../core/orders/place-order.js'
-import { query, sql } from '../../db/client.js'
+import { type OrderRows, reserve as reserveIn } from '../../core/orders/place-order.js'
+import { type Executor, query, sql } from '../../db/client.js'
 import { count, orderRows, reserveDirectly, setMockStock, stockRow } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { eventually, hasService, uniqueId } from '../support/services.js'
@@ -142,6 +142,61 @@ for (const backend of backends) {
       await eventually(async () => ((await sentOf(message_ids))[0] ? true : undefined), 10_000, 'the mark')
     })
   })
+}
+
+for (const backend of backends) {
+  describe.runIf(backend.enabled)(
+    `marks in the reservation on ${backend.name}, after an ANALYZE of a small outbox`,
+    () => {
+      let stack: TestStack
+
+      beforeAll(async () => {
+        stack = await startStack(backend.kind)
+      })
+      afterAll(() => stack?.close())
+
+      /** Scans of the outbox in the transaction of `tx` so far. */
+      const outboxScans = async (tx: Executor) =>
+        (
+          await query<{ seq: number; idx: number }>(
+            tx,
+            sql`select seq_scan::int as seq, idx_scan::int as idx from pg_stat_xact_user_tables where relname = 'outbox'`,
+          )
+        )[0]!
+
+      it('finds the messages it marks by their key, though its plan was made while the outbox was tiny', async () => {
+        // As in a new deployment: the outbox analyzed while (nearly) empty, then one session placing
+        // orders while it grows. The marks' plan is made once per session, at their first call.
+        await stack.db.execute(sql`analyze outbox`)
+        const sku = `A-${uniqueId()}`
+        await setMockStock(stack.db, 'acme', sku, 1000)
+        expect((await api(stack.url).post('/sync')).status).toBe(200)
+        const orderOfOne = () => orderRows([{ sku, vendorId: 'acme', quantity: 1 }])
+
+        const [before, after] = await stack.db.transaction(async (tx) => {
+          const first = await outboxScans(tx)
+          let published: number[] = []
+          for (let i = 0; i < 100; i++) {
+            const order = orderOfOne()
+            const [placed] = await reserveIn(tx, {
+              orders: [order],
+              messages: [{ destination: 'orders', payload: { orderId: order.id } }],
+              keys: [],
+              stock: order.allocations,
+              published,
+              flushAtCommit: true,
+            })
+            published = placed!.message_ids
+          }
+          return [first, await outboxScans(tx)]
+        })
+
+        // 99 calls marked the message of the call before, each found by the primary key.
+        expect(after.seq - before.seq).toBe(0)
+        expect(after.idx - before.idx).toBeGreaterThanOrEqual(99)
+      })
+    },
+  )
 }
 
 function sqlState(error: unknown): unknown {
