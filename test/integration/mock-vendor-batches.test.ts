@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MockOutOfStockError, placeMockOrder, setMockStock } from '../../core/mock-vendor/books.js'
 import { type Database, openDatabase, query, sql } from '../../db/client.js'
 import { migrateDatabase, mockVendorMigrations } from '../../db/migrate.js'
-import { freshDatabase, hasService, uniqueId } from '../support/services.js'
+import { eventually, freshDatabase, hasService, uniqueId } from '../support/services.js'
 
 /**
  * The mock vendor takes the orders that arrive together in one transaction. Two handles on one
@@ -78,6 +78,110 @@ describe.runIf(hasService('DATABASE_URL'))('mock vendor group commit on PostgreS
       sql`select count(*)::int as n from mock_vendor.orders where lines::text like ${`%${a}%`} or lines::text like ${`%${b}%`}`,
     )) as [{ n: number }]
     expect(n).toBe(taken.length)
+  })
+
+  it('takes whole a batch that fits, each order once, its lines deducted together', async () => {
+    const [a, b] = [`F-${uniqueId()}`, `G-${uniqueId()}`]
+    await setMockStock(processes[0]!.db, 'acme', a, 1000)
+    await setMockStock(processes[0]!.db, 'acme', b, 1000)
+    const orders = Array.from({ length: 40 }, (_, i) => ({
+      idempotencyKey: i % 4 === 0 ? undefined : `order-${uniqueId()}:acme`,
+      lines:
+        i % 2
+          ? [{ sku: a, quantity: 2 }]
+          : [
+              { sku: a, quantity: 1 },
+              { sku: b, quantity: 3 },
+            ],
+    }))
+
+    const answers = await Promise.all(orders.map((o, i) => placeMockOrder(processes[i % 2]!.db, 'acme', o)))
+
+    expect(answers.filter((x) => x.replayed)).toEqual([])
+    expect(new Set(answers.map((x) => x.id)).size).toBe(orders.length)
+    const units = (sku: string) =>
+      orders.flatMap((o) => o.lines).reduce((n, l) => n + (l.sku === sku ? l.quantity : 0), 0)
+    expect(await stock(a)).toBe(1000 - units(a))
+    expect(await stock(b)).toBe(1000 - units(b))
+    const books = await query<{ id: string; key: string | null; lines: unknown }>(
+      processes[0]!.db,
+      sql`select id, idempotency_key as key, lines from mock_vendor.orders where id = any(${sql.param(answers.map((x) => x.id))}::uuid[])`,
+    )
+    const booked = new Map(books.map((o) => [o.id, { key: o.key, lines: o.lines }]))
+    expect(answers.map((x) => booked.get(x.id))).toEqual(
+      orders.map((o) => ({ key: o.idempotencyKey ?? null, lines: o.lines })),
+    )
+  })
+
+  it('answers a known key as its first order when it comes again among new ones', async () => {
+    const sku = `R-${uniqueId()}`
+    await setMockStock(processes[0]!.db, 'acme', sku, 100)
+    const key = `order-${uniqueId()}:acme`
+    const first = await placeMockOrder(processes[0]!.db, 'acme', {
+      idempotencyKey: key,
+      lines: [{ sku, quantity: 5 }],
+    })
+
+    const [again, ...others] = await Promise.all([
+      placeMockOrder(processes[0]!.db, 'acme', { idempotencyKey: key, lines: [{ sku, quantity: 5 }] }),
+      ...Array.from({ length: 5 }, () =>
+        placeMockOrder(processes[0]!.db, 'acme', {
+          idempotencyKey: `order-${uniqueId()}:acme`,
+          lines: [{ sku, quantity: 1 }],
+        }),
+      ),
+    ])
+
+    expect(again).toEqual({ id: first.id, replayed: true })
+    expect(others.map((o) => o.replayed)).toEqual([false, false, false, false, false])
+    expect(await stock(sku)).toBe(100 - 5 - 5)
+  })
+
+  it('answers a key another process is taking meanwhile, with other lines, as that order', async () => {
+    const [held, mine] = [`H-${uniqueId()}`, `M-${uniqueId()}`]
+    await setMockStock(processes[0]!.db, 'acme', held, 10)
+    await setMockStock(processes[0]!.db, 'acme', mine, 10)
+    const key = `order-${uniqueId()}:acme`
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let firstId = ''
+    // The first call of the key, on other SKUs, still in its transaction.
+    const first = processes[0]!.db.transaction(async (tx) => {
+      const [row] = await query<{ id: string }>(
+        tx,
+        sql`select order_id as id from mock_vendor.place_orders(
+              array['acme'], array[${key}], array[gen_random_uuid()], array[${JSON.stringify([{ sku: held, quantity: 1 }])}::jsonb],
+              array[1], array[1], array['acme'], array[${held}], array[1])`,
+      )
+      firstId = row!.id
+      await released
+    })
+    await eventually(async () => (firstId ? true : undefined), 10_000, 'the first call')
+
+    const again = placeMockOrder(processes[1]!.db, 'acme', {
+      idempotencyKey: key,
+      lines: [{ sku: mine, quantity: 2 }],
+    })
+    // It waits on the first call's key, then finds that order.
+    await eventually(
+      async () =>
+        (
+          await query<{ n: number }>(
+            processes[0]!.db,
+            sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          )
+        )[0]!.n > 0 || undefined,
+      10_000,
+      'the repeated call waiting on the key',
+    )
+    release()
+    await first
+
+    expect(await again).toEqual({ id: firstId, replayed: true })
+    expect(await stock(mine)).toBe(10)
+    expect(await stock(held)).toBe(9)
   })
 
   it('ships a key once when many callers send it at once, from two processes', async () => {
