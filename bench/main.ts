@@ -8,7 +8,8 @@ import { benchSync } from './sync.js'
  * `npm run bench -- [scenario ...]` prints a table per scenario. Needs DATABASE_URL (a PostgreSQL
  * server; each run makes and drops its own database), except `embedded`. BENCH_SECONDS sets the
  * length of each run; BENCH_EMBEDDED_CHECKOUTS (comma-separated paths of checkouts of this project)
- * runs `embedded` for each of them in turn, side by side.
+ * runs `embedded` for each of them in turn, side by side. BENCH_NODE_ARGS (space-separated) are
+ * given to Node in each process the benches spawn (`--cpu-prof --cpu-prof-dir=/tmp/prof`, say).
  */
 // The systems under test write no CloudWatch EMF lines here (Prometheus counters still run): the
 // output is the tables.

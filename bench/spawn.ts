@@ -10,7 +10,8 @@ import { freePort } from '../local/net.js'
 export async function spawnRuntime(what: string, settings: Record<string, string>) {
   const port = await freePort()
   const { DATABASE_URL: _d, AMQP_URL: _a, ...env } = process.env
-  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...nodeArgs, 'scripts/start.mjs'], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: { ...env, ...settings, PORT: String(port), SYNC_INTERVAL_MS: '0', LOG_LEVEL: 'ERROR' },
     stdio: ['ignore', 'ignore', 'inherit'],

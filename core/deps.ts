@@ -1,5 +1,6 @@
 import { type Database, openDatabase } from '../db/client.js'
 import { type MigrationChain, migrateChains, serviceMigrations } from '../db/migrate.js'
+import { gatherFirstStatistics } from '../db/statistics.js'
 import { queues, retryPolicy } from '../infra/topology.js'
 import { type Config, getConfig } from './config.js'
 import { connectionLog } from './logging.js'
@@ -7,6 +8,7 @@ import { AmqpBus, type QueueDeclaration } from './messaging/amqp-bus.js'
 import type { Bus } from './messaging/bus.js'
 import { MemoryBus } from './messaging/memory-bus.js'
 import { lambdaRelayTrigger, type RelayTrigger } from './messaging/relay.js'
+import { inLambda } from './observability.js'
 import { awsApiClientSettings } from './retry-policy.js'
 
 /** What the handlers need from the outside world, built once per process (a warm Lambda reuses it). */
@@ -43,17 +45,27 @@ export async function createDeps(
   options: { waitForBroker: boolean; brokerGraceMs?: number; migrations?: readonly MigrationChain[] },
 ): Promise<Deps> {
   const migrations = options.migrations ?? (config.migrations === 'start' ? [serviceMigrations] : [])
-  const database = await openDatabase({
+  const opened = await openDatabase({
     url: config.databaseUrl,
     pgliteDataDir: config.pgliteDataDir,
     poolMax: config.dbPoolMax,
     onConnectionChange: connectionLog('database'),
   })
   try {
-    await migrateChains(database, config.databaseUrl, migrations)
+    await migrateChains(opened, config.databaseUrl, migrations)
   } catch (error) {
-    await database.close()
+    await opened.close()
     throw error
+  }
+  // PGlite's thread analyzes by itself. A Lambda container is one of many, and frozen between
+  // invocations: there the first statistics are left to autovacuum.
+  const statistics = opened.kind === 'postgres' && !inLambda() ? gatherFirstStatistics(opened.db) : undefined
+  const database: Database = {
+    ...opened,
+    close: () => {
+      statistics?.stop()
+      return opened.close()
+    },
   }
   let bus: Bus = config.amqpUrl
     ? await AmqpBus.connect(config.amqpUrl, {

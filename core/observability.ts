@@ -11,7 +11,7 @@ import { cloudwatchMetrics } from './metrics.js'
  * process: there a Lambda context set per invocation would be stamped on another invocation's
  * lines, so none is, and metrics are flushed on a timer (one EMF line a minute, not one per request).
  */
-const inLambda = () => process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined
+export const inLambda = () => process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined
 
 /**
  * Adds Powertools' middy middlewares to a handler's chain, in Lambda: `injectLambdaContext` puts
