@@ -23,10 +23,10 @@ export const FIRST_STATISTICS_CHECK_MS = 1_000
  * `FIRST_STATISTICS_MIN_ROWS`), so plans are made again each time the table doubles. Each ANALYZE
  * reads a small sample (`FIRST_STATISTICS_TARGET`): at the usual one, the doublings of a 30 s run
  * were an eighth of PostgreSQL's CPU (sorting the outbox's JSON payloads, a third of that); with
- * it, 1%. Later statistics stay autovacuum's (a tenth of a table changed). The embedded PGlite has no autovacuum: its thread
- * analyzes by itself (`db/pglite-host.mjs`).
+ * it, 1%. Later statistics stay autovacuum's (a tenth of a table changed). The embedded PGlite has
+ * no autovacuum: its thread analyzes by itself (`db/pglite-host.mjs`).
  */
-export function gatherFirstStatistics(db: Db, everyMs = FIRST_STATISTICS_CHECK_MS): { stop(): void } {
+export function gatherFirstStatistics(db: Db): { stop(): void } {
   let running = false
   const check = async () => {
     if (running) return
@@ -53,7 +53,7 @@ export function gatherFirstStatistics(db: Db, everyMs = FIRST_STATISTICS_CHECK_M
       running = false
     }
   }
-  const timer = setInterval(() => void check(), everyMs)
+  const timer = setInterval(() => void check(), FIRST_STATISTICS_CHECK_MS)
   timer.unref()
   return { stop: () => clearInterval(timer) }
 }
