@@ -10,7 +10,7 @@ import { hasService, uniqueId } from '../support/services.js'
 import { startStack, type TestStack } from '../support/stack.js'
 
 /** The indexes of orders and allocations that do not begin with an order's key. */
-const STATUS_INDEXES = [
+const INDEXES_WITHOUT_THE_ORDER = [
   'allocations_unreflected_idx',
   'allocations_confirmed_idx',
   'allocations_refused_idx',
@@ -35,7 +35,7 @@ describe.runIf(hasService('DATABASE_URL'))("the forwarding path's statements on 
         await query<{ name: string; read: number }>(
           tx,
           sql`select relname as name, pg_stat_get_xact_tuples_returned(oid)::int as read from pg_class
-                where relname = any(${sql.param(STATUS_INDEXES)}::text[]) and relnamespace = 'public'::regnamespace`,
+                where relname = any(${sql.param(INDEXES_WITHOUT_THE_ORDER)}::text[]) and relnamespace = 'public'::regnamespace`,
         )
       ).map((r) => [r.name, r.read]),
     )
@@ -77,7 +77,7 @@ describe.runIf(hasService('DATABASE_URL'))("the forwarding path's statements on 
         })),
       )
       const after = await entriesRead(tx)
-      return [outcomes, STATUS_INDEXES.map((i) => (after[i] ?? 0) - (before[i] ?? 0))] as const
+      return [outcomes, INDEXES_WITHOUT_THE_ORDER.map((i) => (after[i] ?? 0) - (before[i] ?? 0))] as const
     })
 
     expect(outcomes).toEqual(batch.map(() => 'confirmed'))
