@@ -3,8 +3,8 @@ import { type Db, query, sql } from './client.js'
 /** Rows a table must hold before its first statistics are worth gathering. */
 export const FIRST_STATISTICS_MIN_ROWS = 1_000
 /**
- * The statistics target of these ANALYZEs (PostgreSQL's default is 100): a sample of 300 rows per
- * unit, 3,000 rows. Autovacuum's later ones use the table's own.
+ * The statistics target of these ANALYZEs (PostgreSQL's default is 100): ANALYZE samples 300 rows
+ * per unit of it, so 3,000 rows. Autovacuum's later ones use the table's own.
  */
 export const FIRST_STATISTICS_TARGET = 10
 /** How often a service asks PostgreSQL which tables need statistics (about a millisecond each time). */

@@ -1,7 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Db, type Executor, preparedStatement, query, type SQL, sql } from '../../db/client.js'
+import type { AllocationStatus, OrderStatus } from '../../db/schema/orders.js'
 import { queues } from '../../infra/topology.js'
-import { mergeLines, type Planning } from '../inventory/plan.js'
+import type { Deps } from '../deps.js'
+import { mergeLines, type Planning, planningFor } from '../inventory/plan.js'
 import { releaseOrderStock, type VendorPart, withdrawCancelledStock } from '../inventory/stock.js'
 import type { Bus, Delivery } from '../messaging/bus.js'
 import { type DeadLetterRecord, ForwardOrderMessage } from '../messaging/messages.js'
@@ -44,6 +46,24 @@ export type ProcessOutcome =
   /** Nothing to do: the order is finished, unknown, or the message is an old attempt. */
   | 'skipped'
   | 'dead-lettered'
+
+/** What forwarding needs, from the process's dependencies and settings. */
+export function processDeps(
+  { database, bus, config }: Pick<Deps, 'database' | 'bus' | 'config'>,
+  log?: Logger,
+): ProcessDeps {
+  return {
+    db: database.db,
+    bus,
+    vendorTimeoutMs: config.vendorTimeoutMs,
+    vendorRetries: config.vendorRetries,
+    retryDelaysMs: config.orderRetryDelaysMs,
+    vendorLimits: config.vendorLimits,
+    vendorApiKey: config.vendorApiKey,
+    planning: planningFor(config),
+    log,
+  }
+}
 
 /**
  * Takes a batch of deliveries from the order queue (a Lambda MQ event carries several) and
@@ -138,7 +158,7 @@ const partColumns = sql`a.vendor_id as "vendorId", a.round, a.status, v.base_url
  * 23 k orders). `IS NOT DISTINCT FROM` means the same for a column that is never null, and
  * PostgreSQL neither looks it up in an index nor proves a partial index's predicate from it.
  */
-const hasStatus = (column: SQL, ...statuses: string[]) =>
+const hasStatus = (column: SQL, ...statuses: (OrderStatus | AllocationStatus)[]) =>
   sql`(${sql.join(
     statuses.map((s) => sql`${column} is not distinct from ${sql.raw(`'${s}'`)}`),
     sql` or `,

@@ -1,10 +1,9 @@
 import type { Context } from 'aws-lambda'
 import { getDeps } from '../../core/deps.js'
-import { planningFor } from '../../core/inventory/plan.js'
 import { functionLogger } from '../../core/logging.js'
 import { deliveriesOf, RabbitMqEvent } from '../../core/messaging/mq-event.js'
 import { lambdaHandler } from '../../core/observability.js'
-import { type ProcessOutcome, processDeliveries } from '../../core/orders/process-order.js'
+import { type ProcessOutcome, processDeliveries, processDeps } from '../../core/orders/process-order.js'
 import { functions } from '../../infra/topology.js'
 
 const log = functionLogger(functions.processOrder.name)
@@ -18,18 +17,10 @@ export const handler = lambdaHandler(
   log,
   async (event: unknown, context: Context): Promise<{ outcomes: ProcessOutcome[] }> => {
     const deliveries = deliveriesOf(RabbitMqEvent.parse(event))
-    const { database, bus, config } = await getDeps()
-    const deps = {
-      db: database.db,
-      bus,
-      vendorTimeoutMs: config.vendorTimeoutMs,
-      vendorRetries: config.vendorRetries,
-      retryDelaysMs: config.orderRetryDelaysMs,
-      vendorLimits: config.vendorLimits,
-      vendorApiKey: config.vendorApiKey,
-      planning: planningFor(config),
-      log: log.createChild({ persistentKeys: { requestId: context.awsRequestId } }),
-    }
+    const deps = processDeps(
+      await getDeps(),
+      log.createChild({ persistentKeys: { requestId: context.awsRequestId } }),
+    )
     return { outcomes: await processDeliveries(deps, deliveries) }
   },
 )
