@@ -52,8 +52,7 @@ describe.runIf(hasService('DATABASE_URL'))('mock vendor group commit on PostgreS
     )
 
     const taken = orders.filter((_, i) => results[i]!.status === 'fulfilled')
-    const units = (sku: string) =>
-      taken.flat().reduce((n, l) => n + (l.sku === sku ? l.quantity : 0), 0)
+    const units = (sku: string) => taken.flat().reduce((n, l) => n + (l.sku === sku ? l.quantity : 0), 0)
     expect(results.some((r) => r.status === 'rejected')).toBe(true)
     // Every refusal is the vendor's out-of-stock answer, nothing else.
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(MockOutOfStockError)
