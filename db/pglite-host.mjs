@@ -149,6 +149,11 @@ async function execute(text, params, options, inTransaction) {
  * the database: rows written by the statements here since the last ANALYZE, against the rows it
  * counted then, checked every few seconds. ANALYZE reads a sample of each table, so it stays short
  * however large they grow; and it invalidates the cached plans, which are made again.
+ *
+ * Only the tables of the database's own schemas (the catalogue's change only with a migration),
+ * with the small sample of db/statistics.ts (`workerData.statisticsTarget`). On a copy of the
+ * embedded runtime's database after 15 s of 16 clients, twice each: the whole database at the
+ * default target 366 and 314 ms of this thread, its own tables at the small one 80 and 75 ms.
  */
 let written = 0
 let counted = 0
@@ -161,7 +166,14 @@ async function analyzeWhenChanged() {
   analyzing = true
   written = 0
   try {
-    await db.exec('analyze')
+    await db.transaction(async (tx) => {
+      const { rows: tables } = await tx.query(
+        `select format('%I.%I', schemaname, relname) as name from pg_stat_user_tables`,
+      )
+      if (tables.length === 0) return
+      await tx.exec(`set local default_statistics_target = ${Number(workerData.statisticsTarget)}`)
+      await tx.exec(`analyze ${tables.map((t) => t.name).join(', ')}`)
+    })
     const { rows } = await db.query(
       `select coalesce(sum(greatest(reltuples, 0)), 0)::float8 as n from pg_class
        where relkind = 'r' and relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)`,

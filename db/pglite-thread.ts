@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
+import { STATISTICS_TARGET } from './statistics.js'
 
 const run = promisify(execFile)
 
@@ -126,7 +127,7 @@ export class PgliteThread implements PgliteQueries {
   private static async open(dataDir: string, settings: string[], template?: string): Promise<PgliteThread> {
     baselineWasmOnly()
     const worker = new Worker(new URL('./pglite-host.mjs', import.meta.url), {
-      workerData: { dataDir, settings, template },
+      workerData: { dataDir, settings, template, statisticsTarget: STATISTICS_TARGET },
       // V8 gives a thread a young generation of 48 MB; PGlite's glue kept under 3 MB of it live,
       // and the rest stayed resident once touched. With 12 MB, 16 clients on `npm start`, two runs
       // alternately: RSS after the load 262 and 278 MB against 291 and 284, CPU-s per 1,000 orders

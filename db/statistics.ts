@@ -3,10 +3,12 @@ import { type Db, query, sql } from './client.js'
 /** Rows a table must hold before its first statistics are worth gathering. */
 export const FIRST_STATISTICS_MIN_ROWS = 1_000
 /**
- * The statistics target of these ANALYZEs (PostgreSQL's default is 100): ANALYZE samples 300 rows
- * per unit of it, so 3,000 rows. Autovacuum's later ones use the table's own.
+ * The statistics target of the ANALYZEs this project runs itself, here and in the embedded PGlite's
+ * thread (PostgreSQL's default is 100): ANALYZE samples 300 rows per unit of it, so 3,000 rows, and
+ * keeps 10 most common values and a histogram of 10 buckets per column, plenty for plans that reach
+ * rows by key. Autovacuum's later ones use the table's own.
  */
-export const FIRST_STATISTICS_TARGET = 10
+export const STATISTICS_TARGET = 10
 /** How often a service asks PostgreSQL which tables need statistics (about a millisecond each time). */
 export const FIRST_STATISTICS_CHECK_MS = 1_000
 
@@ -21,7 +23,7 @@ export const FIRST_STATISTICS_CHECK_MS = 1_000
  * Until autovacuum has analyzed a table once, this does it instead, as the table grows: every
  * second it analyzes each table holding twice the rows its last ANALYZE counted (and at least
  * `FIRST_STATISTICS_MIN_ROWS`), so plans are made again each time the table doubles. Each ANALYZE
- * reads a small sample (`FIRST_STATISTICS_TARGET`): at the usual one, the doublings of a 30 s run
+ * reads a small sample (`STATISTICS_TARGET`): at the usual one, the doublings of a 30 s run
  * were an eighth of PostgreSQL's CPU (sorting the outbox's JSON payloads, a third of that); with
  * it, 1%. Later statistics stay autovacuum's (a tenth of a table changed). The embedded PGlite has
  * no autovacuum: its thread analyzes by itself (`db/pglite-host.mjs`).
@@ -42,9 +44,7 @@ export function gatherFirstStatistics(db: Db): { stop(): void } {
       if (tables.length === 0) return
       await db.transaction(async (tx) => {
         // A tenth of the usual sample: enough for a table's first plans, and ten times cheaper.
-        await tx.execute(
-          sql`set local default_statistics_target = ${sql.raw(String(FIRST_STATISTICS_TARGET))}`,
-        )
+        await tx.execute(sql`set local default_statistics_target = ${sql.raw(String(STATISTICS_TARGET))}`)
         await tx.execute(sql.raw(`analyze ${tables.map((t) => t.name).join(', ')}`))
       })
     } catch {

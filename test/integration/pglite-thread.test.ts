@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, execute, openDatabase, query, sql } from '../../db/client.js'
+import { STATISTICS_TARGET } from '../../db/statistics.js'
 import { eventually, uniqueId } from '../support/services.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -116,7 +117,7 @@ describe('embedded PGlite in its thread', () => {
     }
   })
 
-  it('analyzes the database once enough rows were written, as autovacuum would (PGlite has none)', async () => {
+  it('analyzes its tables once enough rows were written, as autovacuum would (PGlite has none), on a small sample', async () => {
     const t = table()
     await database.db.execute(sql.raw(`create table ${t} (id int primary key, note text)`))
     const analyzed = async () => {
@@ -136,6 +137,19 @@ describe('embedded PGlite in its thread', () => {
       sql`select reltuples::int as tuples from pg_class where relname = ${t}`,
     )
     expect(stats!.tuples).toBe(5000)
+    // The small sample of db/statistics.ts: a histogram of STATISTICS_TARGET buckets, not the default 100.
+    const [histogram] = await query<{ bounds: number }>(
+      database.db,
+      sql`select cardinality(histogram_bounds::text::text[]) as bounds from pg_stats
+          where tablename = ${t} and attname = 'id'`,
+    )
+    expect(histogram!.bounds).toBe(STATISTICS_TARGET + 1)
+    // The catalogue is left alone: it changes only with a migration.
+    const [catalogue] = await query<{ at: string | null }>(
+      database.db,
+      sql`select last_analyze::text as at from pg_stat_sys_tables where relname = 'pg_proc'`,
+    )
+    expect(catalogue!.at).toBeNull()
   })
 
   it('prepares a statement again when a table it reads changes shape', async () => {
