@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, ScheduledEvent } from 'aws-lambda'
@@ -8,29 +9,50 @@ export type RouteMatch =
   | { kind: 'method-not-allowed'; allowed: string[] }
   | { kind: 'not-found' }
 
+type RouteTable = { route: Route; fn: FunctionSpec }[]
+
+/** A route's path as segments: literal text, or the name of a `{param}`. */
+type Compiled = { entry: RouteTable[number]; segments: ({ literal: string } | { param: string })[] }
+
+/**
+ * Each table's routes split into segments once, by how many segments they have: a request is
+ * compared with the routes of its own length only, segment by segment, nothing split again.
+ */
+const compiledTables = new WeakMap<RouteTable, Map<number, Compiled[]>>()
+
+function compiled(table: RouteTable): Map<number, Compiled[]> {
+  let byLength = compiledTables.get(table)
+  if (!byLength) {
+    byLength = new Map()
+    for (const entry of table) {
+      const segments = entry.route.path
+        .split('/')
+        .filter(Boolean)
+        .map((part) =>
+          part.startsWith('{') && part.endsWith('}') ? { param: part.slice(1, -1) } : { literal: part },
+        )
+      byLength.set(segments.length, [...(byLength.get(segments.length) ?? []), { entry, segments }])
+    }
+    compiledTables.set(table, byLength)
+  }
+  return byLength
+}
+
 /** Finds the route for a request the way API Gateway does: literal segments, `{param}` segments. */
-export function matchRoute(
-  table: { route: Route; fn: FunctionSpec }[],
-  method: string,
-  path: string,
-): RouteMatch {
+export function matchRoute(table: RouteTable, method: string, path: string): RouteMatch {
   const segments = path.split('/').filter(Boolean)
   const allowed: string[] = []
-  for (const entry of table) {
-    const pattern = entry.route.path.split('/').filter(Boolean)
-    if (pattern.length !== segments.length) continue
+  for (const { entry, segments: pattern } of compiled(table).get(segments.length) ?? []) {
     const params: Record<string, string> = {}
     const matches = pattern.every((part, i) => {
       const segment = segments[i]!
-      if (part.startsWith('{') && part.endsWith('}')) {
-        try {
-          params[part.slice(1, -1)] = decodeURIComponent(segment)
-        } catch {
-          return false
-        }
-        return true
+      if ('literal' in part) return part.literal === segment
+      try {
+        params[part.param] = decodeURIComponent(segment)
+      } catch {
+        return false
       }
-      return part === segment
+      return true
     })
     if (!matches) continue
     if (entry.route.method === method) return { kind: 'match', ...entry, pathParameters: params }
@@ -69,8 +91,7 @@ export function toApiGatewayEvent(
   }
   const hasQuery = Object.keys(query).length > 0
   const hasParams = Object.keys(match.pathParameters).length > 0
-  const text = request.body.toString('utf8')
-  const isText = Buffer.from(text, 'utf8').equals(request.body)
+  const isText = isUtf8(request.body)
   const requestId = randomUUID()
   return {
     resource: match.route.path,
@@ -82,7 +103,7 @@ export function toApiGatewayEvent(
     multiValueQueryStringParameters: hasQuery ? multiQuery : null,
     pathParameters: hasParams ? match.pathParameters : null,
     stageVariables: null,
-    body: request.body.length === 0 ? null : isText ? text : request.body.toString('base64'),
+    body: request.body.length === 0 ? null : request.body.toString(isText ? 'utf8' : 'base64'),
     isBase64Encoded: request.body.length > 0 && !isText,
     requestContext: {
       accountId: '000000000000',

@@ -253,11 +253,46 @@ export interface TrafficStats {
   peakPerSecond: number
 }
 
-const traffic = new Map<string, TrafficStats & { active: number; recent: number[] }>()
+/**
+ * The arrival times of a vendor's calls in the last second, oldest first. Each call counts those
+ * before it and drops those a second old in constant time (amortized), whatever the rate: filtering
+ * a list of the last second's arrivals twice per call cost each call a pass over ~500 of them at
+ * 1,500 calls/s over three vendors.
+ */
+export class LastSecond {
+  private stamps: number[] = []
+  private start = 0
+
+  /** Drops the arrivals at or before `at - 1 s`; counts those at or before `at`. */
+  countUpTo(at: number): number {
+    while (this.start < this.stamps.length && this.stamps[this.start]! <= at - 1_000) this.start++
+    if (this.start > 1_024 && this.start * 2 > this.stamps.length) {
+      this.stamps = this.stamps.slice(this.start)
+      this.start = 0
+    }
+    // A call stamped later may have been added first (it did not wait on the behaviour's read).
+    let end = this.stamps.length
+    while (end > this.start && this.stamps[end - 1]! > at) end--
+    return end - this.start
+  }
+
+  /** Adds an arrival in its place: after every earlier one. */
+  add(at: number): void {
+    let i = this.stamps.length
+    this.stamps.push(at)
+    while (i > this.start && this.stamps[i - 1]! > at) {
+      this.stamps[i] = this.stamps[i - 1]!
+      i--
+    }
+    this.stamps[i] = at
+  }
+}
+
+const traffic = new Map<string, TrafficStats & { active: number; recent: LastSecond }>()
 const trafficOf = (vendorId: string) => {
   let t = traffic.get(vendorId)
   if (!t) {
-    t = { requests: 0, rejected: 0, peakConcurrent: 0, peakPerSecond: 0, active: 0, recent: [] }
+    t = { requests: 0, rejected: 0, peakConcurrent: 0, peakPerSecond: 0, active: 0, recent: new LastSecond() }
     traffic.set(vendorId, t)
   }
   return t
@@ -325,8 +360,7 @@ export async function misbehave<T>(db: Executor, vendorId: string, work: () => P
   const arrivedAt = Date.now()
   const b = await behaviourOf(db, vendorId)
   const t = trafficOf(vendorId)
-  t.recent = t.recent.filter((at) => at > arrivedAt - 1_000)
-  const inLastSecond = t.recent.filter((at) => at <= arrivedAt).length + 1
+  const inLastSecond = t.recent.countUpTo(arrivedAt) + 1
   if (
     (b?.maxConcurrent && t.active >= b.maxConcurrent) ||
     (b?.maxPerSecond && inLastSecond > b.maxPerSecond)
@@ -336,7 +370,7 @@ export async function misbehave<T>(db: Executor, vendorId: string, work: () => P
   }
   t.requests++
   t.active++
-  t.recent.push(arrivedAt)
+  t.recent.add(arrivedAt)
   t.peakConcurrent = Math.max(t.peakConcurrent, t.active)
   t.peakPerSecond = Math.max(t.peakPerSecond, inLastSecond)
   try {
