@@ -253,8 +253,8 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
   metrics.placed(planned.length, performance.now() - started)
   for (const [i, { pending }] of planned.entries()) pending.resolve(orders[i]!)
   if (!throughOutbox(deps)) {
+    // Only a closing bus refuses: the order stays `reserved`, and the next start sends it round.
     for (const m of outbox)
-      // Only a closing bus refuses: the order stays `reserved`, and the next start sends it round.
       void deps.bus.publish(m.destination, m.payload, { correlationId: m.correlationId }).catch(() => {})
   } else if (!deps.relay) {
     const messages: PendingMessage[] = outbox.map((m, i) => ({
