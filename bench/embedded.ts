@@ -9,6 +9,7 @@ import { findDrift } from '../core/inventory/reconcile.js'
 import { openDatabase, query, sql } from '../db/client.js'
 import { freePort } from '../local/net.js'
 import { closedLoad, randomSku, WARM_UP_SECONDS } from './load.js'
+import { benchNodeArgs } from './spawn.js'
 import { printTable } from './stats.js'
 
 /** Issue #15's goals for `npm start` with no settings. */
@@ -223,7 +224,7 @@ function spawnDefaults(checkout: string, cwd: string, port: number): ChildProces
   const args = existsSync(start)
     ? [start]
     : ['--import', import.meta.resolve('tsx'), join(checkout, 'local/main.ts')]
-  const child = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, [...benchNodeArgs(), ...args], {
     cwd,
     env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],

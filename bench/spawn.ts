@@ -10,8 +10,7 @@ import { freePort } from '../local/net.js'
 export async function spawnRuntime(what: string, settings: Record<string, string>) {
   const port = await freePort()
   const { DATABASE_URL: _d, AMQP_URL: _a, ...env } = process.env
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const child = spawn(process.execPath, [...nodeArgs, 'scripts/start.mjs'], {
+  const child = spawn(process.execPath, [...benchNodeArgs(), 'scripts/start.mjs'], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: { ...env, ...settings, PORT: String(port), SYNC_INTERVAL_MS: '0', LOG_LEVEL: 'ERROR' },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -36,3 +35,6 @@ export async function spawnRuntime(what: string, settings: Record<string, string
   child.kill('SIGKILL')
   throw new Error(`${what} did not start`)
 }
+
+/** BENCH_NODE_ARGS: Node flags for every process a bench spawns (`--cpu-prof`, say). */
+export const benchNodeArgs = () => process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
