@@ -11,16 +11,21 @@
  *
  * `run` answers each request of its batch (resolve or reject) and returns those to run again in
  * the next batch (a lost race); if it throws, every request of the batch gets the error.
+ *
+ * `lanes` batches run at once at most (one by default): with two, a batch starts while another is
+ * at the database, from what arrived meanwhile. Where the database runs one statement at a time
+ * (PGlite's thread), that keeps it fed while the event loop plans and answers the other batch;
+ * against PostgreSQL, two batches only wait on each other's locks and flushes.
  */
 export function groupCommit<T extends { reject(error: unknown): void }>(
   maxBatch: number,
   run: (batch: T[]) => Promise<T[] | undefined>,
+  lanes = 1,
 ): (request: T) => void {
   const queue: T[] = []
-  let draining = false
+  let running = 0
 
   const drain = async () => {
-    draining = true
     try {
       while (queue.length > 0) {
         const batch = queue.splice(0, maxBatch)
@@ -31,14 +36,14 @@ export function groupCommit<T extends { reject(error: unknown): void }>(
         }
       }
     } finally {
-      draining = false
+      running--
     }
   }
 
   return (request) => {
     queue.push(request)
-    if (!draining) {
-      draining = true
+    if (running < lanes) {
+      running++
       setImmediate(() => void drain())
     }
   }

@@ -54,6 +54,14 @@ export interface PlaceOrderDeps extends Planning {
   flushAtCommit?: boolean
   /** Most orders reserved in one transaction. */
   maxBatch?: number
+  /**
+   * Reservation batches under way at once (`groupCommit`'s lanes; one by default). Two where the
+   * database is serial (PGlite): `npm start`, 16 clients, three pairs side by side, one lane
+   * against two: 926 / 1,014, 741 / 837, 840 / 1,056 orders/s. Against PostgreSQL one: at 16
+   * clients, against pgbench in the same run, two lanes placed 0.85 of it against one lane's 1.10
+   * (spread), 1.64 against 2.36 (one hot row).
+   */
+  lanes?: number
 }
 
 export interface PlacedOrder {
@@ -124,7 +132,11 @@ export interface OrderPlacer {
 export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
   // What this placer published, marked sent by its next reservation.
   const marks = new PendingMarks(deps.db)
-  const reserve = groupCommit<Pending>(deps.maxBatch ?? 256, (batch) => reserveBatch(deps, marks, batch))
+  const reserve = groupCommit<Pending>(
+    deps.maxBatch ?? 256,
+    (batch) => reserveBatch(deps, marks, batch),
+    deps.lanes,
+  )
 
   const submit = (order: Omit<Pending, 'resolve' | 'reject'>) =>
     new Promise<PlacedOrder>((resolve, reject) => reserve({ ...order, resolve, reject }))

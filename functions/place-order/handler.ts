@@ -21,6 +21,7 @@ const placer = perDeps(({ database, bus, relay, config }) =>
     ...planningFor(config),
     idempotencyTtlMs: config.idempotencyTtlMs,
     flushAtCommit: database.serial,
+    lanes: database.serial ? 2 : 1,
   }),
 )
 

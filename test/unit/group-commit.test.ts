@@ -8,7 +8,7 @@ interface Request {
 }
 
 /** A group whose batches each wait until the test lets them finish. */
-function harness(maxBatch: number, lose: (n: number) => boolean = () => false) {
+function harness(maxBatch: number, lose: (n: number) => boolean = () => false, lanes?: number) {
   const batches: { ns: number[]; finish: (error?: Error) => void }[] = []
   const submit = groupCommit<Request>(
     maxBatch,
@@ -24,6 +24,7 @@ function harness(maxBatch: number, lose: (n: number) => boolean = () => false) {
           },
         })
       }),
+    lanes,
   )
   const add = (...ns: number[]) =>
     ns.map((n) => new Promise<number>((resolve, reject) => submit({ n, resolve, reject })))
@@ -61,6 +62,25 @@ describe('groupCommit', () => {
     h.batches[2]!.finish()
     expect(await Promise.all(later)).toEqual([2, 3, 4])
     expect(h.batches.map((b) => b.ns)).toEqual([[1], [2, 3], [4]])
+  })
+
+  it('with two lanes, starts a second batch from what arrives while one runs, never a third', async () => {
+    const h = harness(10, () => false, 2)
+    const first = h.add(1)
+    await turn()
+    const second = h.add(2, 3)
+    await turn()
+    const third = h.add(4)
+    await turn()
+
+    expect(h.batches.map((b) => b.ns)).toEqual([[1], [2, 3]])
+    h.batches[1]!.finish()
+    expect(await Promise.all(second)).toEqual([2, 3])
+    await turn()
+    expect(h.batches.map((b) => b.ns)).toEqual([[1], [2, 3], [4]])
+    h.batches[0]!.finish()
+    h.batches[2]!.finish()
+    expect(await Promise.all([...first, ...third])).toEqual([1, 4])
   })
 
   it('runs a lost race again first in the next batch, and fails a whole batch that throws', async () => {
