@@ -241,7 +241,8 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
   // returns once it is flushed, having asked for a relay run if there is a relay: nothing is
   // answered or published before. If the call fails after the reservation's commit (the connection
   // is lost), the orders are committed all the same: their keys are done (a retry replays them)
-  // and the relay publishes their messages; the callers hear of a 5xx.
+  // and the relay publishes their messages (on the in-process queue, the sweep sends them round);
+  // the callers hear of a 5xx.
   const published = marks.take()
   let rows: PlacedBatch[]
   try {
@@ -259,9 +260,10 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
   // With a relay, its run is started before anyone is answered (a Lambda is frozen once it
   // answers, and its work with it).
   if (deps.relay) await handToRelay(deps.db, deps.relay, placed.start_relay ?? true, deps.onRelayError)
-  // Answered once durable: the order and its message are in the outbox from here on. The
-  // broker's confirm (which RabbitMQ gives only after its own disk sync) is not waited for, nor
-  // does the next batch wait for it; what the broker never confirms, the relay publishes again.
+  // Answered once durable: the order and its message are in the outbox from here on (on the
+  // in-process queue, the order alone: `throughOutbox`). The broker's confirm (which RabbitMQ
+  // gives only after its own disk sync) is not waited for, nor does the next batch wait for it;
+  // what the broker never confirms, the relay publishes again.
   metrics.placed(planned.length, performance.now() - started)
   for (const [i, { pending }] of planned.entries()) pending.resolve(orders[i]!)
   if (!throughOutbox(deps)) {
