@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { queueDeclarations } from '../../core/deps.js'
+import { retryPolicy } from '../../core/retry-policy.js'
 import { amqpUrl, deleteQueues, eventually, freshDatabase, uniqueId } from './services.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -71,17 +73,20 @@ export async function spawnedStack(options: { rabbit?: boolean } = {}): Promise<
     DATABASE_URL: database.url,
     ...(options.rabbit ? { AMQP_URL: amqpUrl!, QUEUE_PREFIX: prefix } : {}),
   }
+  // The retry queues a start's own ORDER_RETRY_DELAYS_MS declared, deleted with the default ones.
+  const retryDelaysMs = new Set<number>(retryPolicy.orderAttempts.delaysMs)
   const stack: SpawnedStack = {
     env,
     databaseUrl: database.url,
     runtime: undefined,
     async start(port, extra = {}) {
+      for (const delay of extra.ORDER_RETRY_DELAYS_MS?.split(',') ?? []) retryDelaysMs.add(Number(delay))
       stack.runtime = await startLocalRuntime(port, { ...env, ...extra })
       return stack.runtime
     },
     async close() {
       await stack.runtime?.stop('SIGKILL')
-      if (options.rabbit) await deleteQueues(prefix)
+      if (options.rabbit) await deleteQueues(prefix, queueDeclarations([...retryDelaysMs]))
       await database.drop()
     },
   }
