@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { loadConfig } from '../../core/config.js'
 import { queueDeclarations } from '../../core/deps.js'
 import { retryPolicy } from '../../core/retry-policy.js'
 import { amqpUrl, deleteQueues, eventually, freshDatabase, uniqueId } from './services.js'
@@ -73,14 +74,14 @@ export async function spawnedStack(options: { rabbit?: boolean } = {}): Promise<
     DATABASE_URL: database.url,
     ...(options.rabbit ? { AMQP_URL: amqpUrl!, QUEUE_PREFIX: prefix } : {}),
   }
-  // The retry queues a start's own ORDER_RETRY_DELAYS_MS declared, deleted with the default ones.
+  // The retry queues of every start's delays (its own ORDER_RETRY_DELAYS_MS, or the default ones).
   const retryDelaysMs = new Set<number>(retryPolicy.orderAttempts.delaysMs)
   const stack: SpawnedStack = {
     env,
     databaseUrl: database.url,
     runtime: undefined,
     async start(port, extra = {}) {
-      for (const delay of extra.ORDER_RETRY_DELAYS_MS?.split(',') ?? []) retryDelaysMs.add(Number(delay))
+      for (const delay of loadConfig({ ...env, ...extra }).orderRetryDelaysMs) retryDelaysMs.add(delay)
       stack.runtime = await startLocalRuntime(port, { ...env, ...extra })
       return stack.runtime
     },
