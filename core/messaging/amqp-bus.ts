@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib'
 import { type ConnectionWatcher, connectionState } from '../connection-state.js'
 import { retryPolicy } from '../retry-policy.js'
@@ -135,6 +136,7 @@ export class AmqpBus implements Bus {
   }
 
   private async onConnect(model: ChannelModel): Promise<void> {
+    writesOncePerTurn(model)
     const ch = await model.createChannel()
     for (const q of this.declarations) {
       const name = this.queueName(q.name)
@@ -296,6 +298,40 @@ function connectRecovering(url: string, setup: (model: ChannelModel) => Promise<
     },
   })
 }
+
+/**
+ * The frames a connection sends in one turn of the event loop leave in one `writev`. amqplib's
+ * muxer hands its socket one frame (a whole message, an ack) at a time, each a `write(2)` and a
+ * segment of its own: a publisher sending a batch of orders made one syscall per order, and the
+ * broker read each on its own. Corked at a turn's first write and uncorked on the next tick, they
+ * go together at the end of the same turn: nothing waits for a timer.
+ *
+ * amqplib has no option for it and exposes its socket only as the connection's `stream`; where
+ * that is not a socket that corks (another amqplib), writes are left as they are.
+ */
+export function writesOncePerTurn(model: ChannelModel): boolean {
+  const socket = (model.connection as { stream?: unknown }).stream as Socket | undefined
+  if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return false
+  if (batchedSockets.has(socket)) return true
+  batchedSockets.add(socket)
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean
+  let corked = false
+  const uncork = () => {
+    corked = false
+    socket.uncork()
+  }
+  socket.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(uncork)
+    }
+    return write(...args)
+  }) as Socket['write']
+  return true
+}
+
+const batchedSockets = new WeakSet<Socket>()
 
 /**
  * The acknowledgements of one consuming channel, sent once per turn of the event loop: those of

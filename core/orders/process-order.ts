@@ -1,10 +1,10 @@
-import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Db, type Executor, preparedStatement, query, type SQL, sql } from '../../db/client.js'
 import type { AllocationStatus, OrderStatus } from '../../db/schema/orders.js'
 import { queues } from '../../infra/topology.js'
 import type { Deps } from '../deps.js'
 import { mergeLines, type Planning, planningFor } from '../inventory/plan.js'
 import { releaseOrderStock, type VendorPart, withdrawCancelledStock } from '../inventory/stock.js'
+import type { LineLog } from '../logging.js'
 import type { Bus, Delivery } from '../messaging/bus.js'
 import { type DeadLetterRecord, ForwardOrderMessage } from '../messaging/messages.js'
 import { enqueue, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
@@ -34,7 +34,7 @@ export interface ProcessDeps {
   vendorApiKey?: (vendorId: string) => string | undefined
   /** How an allocation a vendor refused is planned again on the other vendors. */
   planning: Planning
-  log?: Logger
+  log?: LineLog
 }
 
 export type ProcessOutcome =
@@ -50,7 +50,7 @@ export type ProcessOutcome =
 /** What forwarding needs, from the process's dependencies and settings. */
 export function processDeps(
   { database, bus, config }: Pick<Deps, 'database' | 'bus' | 'config'>,
-  log?: Logger,
+  log?: LineLog,
 ): ProcessDeps {
   return {
     db: database.db,

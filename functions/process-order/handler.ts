@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda'
 import { getDeps } from '../../core/deps.js'
-import { functionLogger } from '../../core/logging.js'
+import { functionLogger, withKeys } from '../../core/logging.js'
 import { deliveriesOf, RabbitMqEvent } from '../../core/messaging/mq-event.js'
 import { lambdaHandler } from '../../core/observability.js'
 import { type ProcessOutcome, processDeliveries, processDeps } from '../../core/orders/process-order.js'
@@ -17,10 +17,7 @@ export const handler = lambdaHandler(
   log,
   async (event: unknown, context: Context): Promise<{ outcomes: ProcessOutcome[] }> => {
     const deliveries = deliveriesOf(RabbitMqEvent.parse(event))
-    const deps = processDeps(
-      await getDeps(),
-      log.createChild({ persistentKeys: { requestId: context.awsRequestId } }),
-    )
+    const deps = processDeps(await getDeps(), withKeys(log, { requestId: context.awsRequestId }))
     return { outcomes: await processDeliveries(deps, deliveries) }
   },
 )

@@ -1,7 +1,8 @@
+import type { Socket } from 'node:net'
 import amqp from 'amqplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { queueDeclarations } from '../../core/deps.js'
-import { AmqpBus } from '../../core/messaging/amqp-bus.js'
+import { AmqpBus, writesOncePerTurn } from '../../core/messaging/amqp-bus.js'
 import type { Delivery } from '../../core/messaging/bus.js'
 import { retryPolicy } from '../../infra/topology.js'
 import { amqpUrl, deleteQueues, eventually, hasService, uniqueId } from '../support/services.js'
@@ -139,5 +140,44 @@ describe.runIf(hasService('AMQP_URL'))('AmqpBus with broker-side dead-lettering 
     expect(JSON.parse(poisoned.content.toString())).toEqual({ doomed: true })
     expect(deliveries).toBeGreaterThanOrEqual(3)
     expect(deliveries).toBeLessThanOrEqual(4)
+  })
+
+  it('sends the messages published in one turn in one write to the socket, every one of them delivered in order', async () => {
+    const connection = await amqp.connect(amqpUrl!)
+    const queue = `${prefix}batched`
+    try {
+      expect(writesOncePerTurn(connection)).toBe(true)
+      const channel = await connection.createConfirmChannel()
+      await channel.assertQueue(queue, { durable: false, autoDelete: false })
+      // Counted below the socket's buffering: each call here is one write(2) or writev(2).
+      const socket = (connection.connection as unknown as { stream: Socket }).stream
+      const writes = { single: 0, vectored: 0 }
+      const { _write, _writev } = socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>
+      Object.assign(socket, {
+        _write: (...a: unknown[]) => {
+          writes.single++
+          _write.apply(socket, a)
+        },
+        _writev: (...a: unknown[]) => {
+          writes.vectored++
+          _writev.apply(socket, a)
+        },
+      })
+      for (let i = 0; i < 50; i++) channel.sendToQueue(queue, Buffer.from(String(i)))
+      await channel.waitForConfirms()
+      // amqplib hands the socket one frame per message: 50 writes without the batching.
+      expect(writes.single + writes.vectored).toBeLessThanOrEqual(2)
+
+      const received: string[] = []
+      for (;;) {
+        const message = await channel.get(queue, { noAck: true })
+        if (!message) break
+        received.push(message.content.toString())
+      }
+      expect(received).toEqual(Array.from({ length: 50 }, (_, i) => String(i)))
+      await channel.deleteQueue(queue)
+    } finally {
+      await connection.close()
+    }
   })
 })
