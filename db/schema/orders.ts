@@ -103,7 +103,11 @@ export const allocations = pgTable(
     index('allocations_unreflected_idx').on(t.vendorId, t.sku).where(sql`${t.status} = 'pending'`),
     // A sync asks of each (vendor, sku) row whether an allocation was confirmed, or refused, since
     // the row's snapshot (core/vendors/sync.ts): one probe of these per row, however old the row.
-    index('allocations_confirmed_idx').on(t.vendorId, t.sku, t.confirmedAt),
+    // Only confirmed allocations: a pending one's entry (no time yet) served nothing and was
+    // written with every allocation placed.
+    index('allocations_confirmed_idx')
+      .on(t.vendorId, t.sku, t.confirmedAt)
+      .where(sql`${t.confirmedAt} is not null`),
     index('allocations_refused_idx').on(t.vendorId, t.sku, t.refusedAt).where(sql`${t.status} = 'refused'`),
     check('allocations_quantity_positive', sql`${t.quantity} > 0`),
   ],
@@ -137,7 +141,8 @@ export const idempotencyKeys = pgTable(
 export const orderEvents = pgTable(
   'order_events',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** Rising with every event: an order's history in the order it happened. */
+    id: bigserial('id', { mode: 'number' }).notNull(),
     // No foreign key: only the triggers on `orders` write these rows, each from an order row of the
     // same statement, so the reference holds by construction. Its check cost a lookup of `orders`
     // per event (three an order), which the embedded runtime's one PGlite thread paid in full.
@@ -148,7 +153,9 @@ export const orderEvents = pgTable(
     at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    index('order_events_order_idx').on(t.orderId, t.id),
+    // An order's history, in order. The key is the order's and the event's: a key of `id` alone was
+    // a second index written with every event (three an order), read by nothing.
+    primaryKey({ columns: [t.orderId, t.id] }),
     // The dashboard's time series reads the last minutes of events.
     index('order_events_at_idx').on(t.at),
   ],
