@@ -23,6 +23,7 @@ type Line = (message: string, attributes?: LogAttributes) => void
 
 /** What code that only writes lines needs of a logger. */
 export interface LineLog {
+  debug: Line
   info: Line
   warn: Line
   error: Line
@@ -35,6 +36,7 @@ export interface LineLog {
  */
 export function withKeys(log: Logger, keys: Record<string, unknown>): LineLog {
   return {
+    debug: (message, attributes) => log.debug(message, keys, attributes ?? {}),
     info: (message, attributes) => log.info(message, keys, attributes ?? {}),
     warn: (message, attributes) => log.warn(message, keys, attributes ?? {}),
     error: (message, attributes) => log.error(message, keys, attributes ?? {}),

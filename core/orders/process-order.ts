@@ -350,7 +350,8 @@ async function forwardPass(
           callOptions(deps, part.vendorId),
         )
         result = { ...part, ok: true, vendorOrderId, refused: false }
-        deps.log?.info('order forwarded to vendor', {
+        // A step of the order's, not a milestone: its vendor order ids are in GET /orders/{id}.
+        deps.log?.debug('order forwarded to vendor', {
           orderId: part.orderId,
           vendorId: part.vendorId,
           vendorOrderId,

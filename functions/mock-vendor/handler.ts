@@ -61,7 +61,8 @@ const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body,
       lines: mergeLines(body.lines),
     }),
   )
-  log.info('vendor order placed', {
+  // The vendor's own line, not the service's: written when asked for (LOG_LEVEL=DEBUG).
+  log.debug('vendor order placed', {
     vendorId: params.vendorId,
     vendorOrderId: order.id,
     replayed: order.replayed,
