@@ -151,7 +151,7 @@ const partColumns = sql`a.vendor_id as "vendorId", a.round, a.status, v.base_url
 /**
  * A row's status is one of these, written so that the statement's key is its only way to the rows.
  * Written as `status = 'pending'`, PostgreSQL may prove that the partial index of pending
- * allocations covers the rows, or look the status up in `orders_status_idx` (the sweep's index):
+ * allocations covers the rows, or look the status up in `orders_unfinished_idx` (the sweep's index):
  * it did both whenever its statistics made those indexes look small (a new table, or one analyzed
  * when small), and read every pending allocation of a vendor, or every order being forwarded, at
  * each row, dead entries too (a 30 s pipeline run at 1,500 orders/s: 188 M index entries read for

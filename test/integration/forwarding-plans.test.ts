@@ -13,7 +13,7 @@ const INDEXES_WITHOUT_THE_ORDER = [
   'allocations_unreflected_idx',
   'allocations_confirmed_idx',
   'allocations_refused_idx',
-  'orders_status_idx',
+  'orders_unfinished_idx',
 ]
 
 // PostgreSQL only: the test holds one transaction open across the vendors' calls, to count its
