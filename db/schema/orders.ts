@@ -41,9 +41,7 @@ export const orders = pgTable(
     // The sweep's: unfinished orders, least recently touched first. Only those: an entry for every
     // confirmed order was written at its last update and read by nothing, and kept the index as
     // large as the table instead of the orders under way.
-    index('orders_unfinished_idx')
-      .on(t.updatedAt)
-      .where(sql`${t.status} in ('reserved', 'forwarding')`),
+    index('orders_unfinished_idx').on(t.updatedAt).where(sql`${t.status} in ('reserved', 'forwarding')`),
     // Keyset pagination of GET /orders: newest first, by customer or not.
     index('orders_created_idx').on(t.createdAt.desc(), t.id.desc()),
     // Orders that name a customer only: the listing asks for one customer's, and an order without
@@ -167,8 +165,6 @@ export const orderEvents = pgTable(
     primaryKey({ columns: [t.orderId, t.id] }),
     // The dashboard's time series reads the last minutes of outcomes. Outcomes only: the events of
     // an order under way (reserved, forwarding) were two entries of three an order, read by nothing.
-    index('order_events_at_idx')
-      .on(t.at)
-      .where(sql`${t.status} in ('confirmed', 'failed', 'cancelled')`),
+    index('order_events_at_idx').on(t.at).where(sql`${t.status} in ('confirmed', 'failed', 'cancelled')`),
   ],
 )
