@@ -148,7 +148,8 @@ describe.runIf(hasService('AMQP_URL'))('AmqpBus with broker-side dead-lettering 
     try {
       expect(writesOncePerTurn(connection)).toBe(true)
       const channel = await connection.createConfirmChannel()
-      await channel.assertQueue(queue, { durable: false, autoDelete: false })
+      // Exclusive: gone with the connection, whatever the test's outcome.
+      await channel.assertQueue(queue, { durable: false, exclusive: true })
       // Counted below the socket's buffering: each call here is one write(2) or writev(2).
       const socket = (connection.connection as unknown as { stream: Socket }).stream
       const writes = { single: 0, vectored: 0 }
@@ -175,7 +176,6 @@ describe.runIf(hasService('AMQP_URL'))('AmqpBus with broker-side dead-lettering 
         received.push(message.content.toString())
       }
       expect(received).toEqual(Array.from({ length: 50 }, (_, i) => String(i)))
-      await channel.deleteQueue(queue)
     } finally {
       await connection.close()
     }
