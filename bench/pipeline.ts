@@ -108,18 +108,22 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
         requests,
         workers: 1,
       })
-    const unfinishedOrders = async () => {
-      const [row] = await query<{ n: number }>(
-        db,
-        sql`select count(*)::int as n from orders where status not in ('confirmed', 'failed')`,
-      )
-      return row!.n
+    /** Waits up to a minute for every order to be finished; returns how many are not. */
+    const drained = async () => {
+      const deadline = Date.now() + 60_000
+      for (;;) {
+        const [row] = await query<{ n: number }>(
+          db,
+          sql`select count(*)::int as n from orders where status not in ('confirmed', 'failed')`,
+        )
+        if (row!.n === 0 || Date.now() >= deadline) return row!.n
+        await new Promise((r) => setTimeout(r, 250))
+      }
     }
     // The same load first, drained before anything is measured: what is measured is the system
     // running, not its first seconds (V8 compiles the hot paths then, on every core it can get).
     await fixedRate(WARM_UP_SECONDS)
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline && (await unfinishedOrders()) > 0; )
-      await new Promise((r) => setTimeout(r, 250))
+    await drained()
     const databaseName = (url: string) => new URL(url).pathname.slice(1)
     const service = databaseName(database.url)
     const vendorData = databaseName(vendorDatabase.url)
@@ -145,13 +149,7 @@ async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: n
     const placed = load['2xx']
     const placingSeconds = (Date.now() - started) / 1000
     // Give the pipeline time to drain what is still queued, then count what is left behind.
-    const deadline = Date.now() + 60_000
-    let unfinished = placed
-    while (Date.now() < deadline) {
-      unfinished = await unfinishedOrders()
-      if (unfinished === 0) break
-      await new Promise((r) => setTimeout(r, 250))
-    }
+    const unfinished = await drained()
     const cpu = await meter.stop()
     const [stats] = await query<{
       confirmed: number
