@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../../core/config.js'
 import { queueDeclarations } from '../../core/deps.js'
-import { retryPolicy } from '../../core/retry-policy.js'
 import { amqpUrl, deleteQueues, eventually, freshDatabase, uniqueId } from './services.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -75,7 +74,7 @@ export async function spawnedStack(options: { rabbit?: boolean } = {}): Promise<
     ...(options.rabbit ? { AMQP_URL: amqpUrl!, QUEUE_PREFIX: prefix } : {}),
   }
   // The retry queues of every start's delays (its own ORDER_RETRY_DELAYS_MS, or the default ones).
-  const retryDelaysMs = new Set<number>(retryPolicy.orderAttempts.delaysMs)
+  const retryDelaysMs = new Set<number>()
   const stack: SpawnedStack = {
     env,
     databaseUrl: database.url,
