@@ -16,7 +16,7 @@ import { AmqpBus } from '../core/messaging/amqp-bus.js'
 import { type Db, openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { functionName } from '../infra/service-function.js'
-import { functions, routes } from '../infra/topology.js'
+import { functions, queues, routes } from '../infra/topology.js'
 import { matchRoute, responseParts, toApiGatewayEvent } from '../local/events.js'
 import { freePort } from '../local/net.js'
 import { startRuntime } from '../local/runtime.js'
@@ -103,59 +103,61 @@ export async function benchLambda(options: LambdaBenchOptions): Promise<void> {
       LOG_LEVEL: 'ERROR',
       POWERTOOLS_METRICS_DISABLED: 'true',
     }
-    for (const publish of options.publish) {
-      for (const n of options.workers) {
-        // `direct`: each container publishes its orders itself, on a broker connection of its own
-        // (place-order as it was). `relay`: it binds no broker and starts the relay function
-        // through the Lambda API (the dispatcher's), whose containers alone hold one.
-        const fleet = await startFleet(n, worker, (lambdaApi) =>
-          publish === 'direct'
-            ? { placeOrder: { ...env, AMQP_URL: options.amqpUrl } }
-            : {
-                placeOrder: {
-                  ...env,
-                  // Binds no broker, as the stack deploys it: no AMQP_URL, whatever this shell has.
-                  AMQP_URL: '',
-                  OUTBOX_RELAY_FUNCTION: functionName(functions.relayOutbox),
-                  AWS_ENDPOINT_URL: lambdaApi,
-                  AWS_REGION: 'us-east-1',
-                  AWS_ACCESS_KEY_ID: 'bench',
-                  AWS_SECRET_ACCESS_KEY: 'bench',
+    const ordersQueue = await watchOrdersQueue(options.amqpUrl, prefix)
+    try {
+      for (const publish of options.publish) {
+        for (const n of options.workers) {
+          // `direct`: each container publishes its orders itself, on a broker connection of its own
+          // (place-order as it was). `relay`: it binds no broker and starts the relay function
+          // through the Lambda API (the dispatcher's), whose containers alone hold one.
+          const fleet = await startFleet(n, worker, (lambdaApi) =>
+            publish === 'direct'
+              ? { placeOrder: { ...env, AMQP_URL: options.amqpUrl } }
+              : {
+                  placeOrder: {
+                    ...env,
+                    // Binds no broker, as the stack deploys it: no AMQP_URL, whatever this shell has.
+                    AMQP_URL: '',
+                    OUTBOX_RELAY_FUNCTION: functionName(functions.relayOutbox),
+                    AWS_ENDPOINT_URL: lambdaApi,
+                    AWS_REGION: 'us-east-1',
+                    AWS_ACCESS_KEY_ID: 'bench',
+                    AWS_SECRET_ACCESS_KEY: 'bench',
+                  },
+                  relay: {
+                    ...env,
+                    AMQP_URL: options.amqpUrl,
+                    BENCH_FUNCTION: functions.relayOutbox.name,
+                  },
                 },
-                relay: {
-                  ...env,
-                  AMQP_URL: options.amqpUrl,
-                  BENCH_FUNCTION: functions.relayOutbox.name,
-                },
-              },
-        )
-        try {
-          const broker = await brokerConnections(fleet.pids)
-          const relayBroker =
-            fleet.relayPids.length > 0 ? await brokerConnections(fleet.relayPids) : undefined
-          for (const catalogue of options.catalogues) {
-            const [since] = await query<{ id: number }>(
-              check.db,
-              sql`select coalesce(max(id), 0)::int as id from outbox`,
-            )
-            // Twice as many clients as containers: the dispatcher always has a queue to hand out.
-            const load = await measure(watch, () =>
-              httpRun(fleet.url, catalogue, 2 * n, options.durationSeconds),
-            )
-            const delay = await publishDelays(check.db, since!.id)
-            rows.push(
-              row(catalogue, `lambda model, ${n} workers, ${2 * n} clients, ${publish} publish`, load, {
-                broker: relayBroker ? `${broker} + relay ${relayBroker}` : broker,
-                rssMb: await fleetRss(fleet.pids),
-                delay,
-                relayRuns: fleet.relayRuns(),
-              }),
-            )
+          )
+          try {
+            const broker = await brokerConnections(fleet.pids)
+            const relayBroker =
+              fleet.relayPids.length > 0 ? await brokerConnections(fleet.relayPids) : undefined
+            for (const catalogue of options.catalogues) {
+              const since = new Date()
+              // Twice as many clients as containers: the dispatcher always has a queue to hand out.
+              const load = await measure(watch, () =>
+                httpRun(fleet.url, catalogue, 2 * n, options.durationSeconds),
+              )
+              const delay = await publishDelays(check.db, ordersQueue.arrivals, since)
+              rows.push(
+                row(catalogue, `lambda model, ${n} workers, ${2 * n} clients, ${publish} publish`, load, {
+                  broker: relayBroker ? `${broker} + relay ${relayBroker}` : broker,
+                  rssMb: await fleetRss(fleet.pids),
+                  delay,
+                  relayRuns: fleet.relayRuns(),
+                }),
+              )
+            }
+          } finally {
+            await fleet.close()
           }
-        } finally {
-          await fleet.close()
         }
       }
+    } finally {
+      await ordersQueue.close()
     }
 
     for (const catalogue of options.catalogues) {
@@ -247,26 +249,52 @@ interface PublishDelays {
 }
 
 /**
- * From placement to publish, for the outbox rows written after `since`: waited for until every one
- * is published (at most 30 s), then read from the outbox (created_at: the placement's transaction;
- * published_at: the publisher's confirm).
+ * When each order's message reached the orders queue, by order id: a consumer of the bench's own
+ * (the fleet runs place-order and the relay only, so nothing else takes the queue's messages).
  */
-async function publishDelays(db: Db, since: number): Promise<PublishDelays> {
-  const stats = () =>
-    query<PublishDelays>(
-      db,
-      sql`select coalesce(round(percentile_cont(0.5) within group (order by ms))::int, 0) as p50,
-                 coalesce(round(percentile_cont(0.99) within group (order by ms))::int, 0) as p99,
-                 coalesce(round(max(ms))::int, 0) as max,
-                 count(*) filter (where ms is null)::int as unpublished
-          from (select extract(epoch from published_at - created_at) * 1000 as ms from outbox where id > ${since}) d`,
-    )
+async function watchOrdersQueue(amqpUrl: string, prefix: string) {
+  const arrivals = new Map<string, number>()
+  const bus = await AmqpBus.connect(amqpUrl, { prefix, queues: queueDeclarations(), waitForConnect: true })
+  const subscription = await bus.subscribe(
+    queues.orders.name,
+    async (delivery) => {
+      const { orderId } = JSON.parse(delivery.body.toString()) as { orderId: string }
+      arrivals.set(orderId, Date.now())
+    },
+    256,
+  )
+  return {
+    arrivals,
+    close: async () => {
+      await subscription.stop()
+      await bus.close()
+    },
+  }
+}
+
+/**
+ * From placement to the orders queue, for the orders placed from `since` on: waited for until every
+ * one has arrived (at most 30 s). Placement: the order's `created_at` (its transaction); arrival:
+ * when the bench's consumer received the message, just after the broker took it.
+ */
+async function publishDelays(db: Db, arrivals: Map<string, number>, since: Date): Promise<PublishDelays> {
+  const placed = await query<{ id: string; at: number }>(
+    db,
+    sql`select id, extract(epoch from created_at) * 1000 as at from orders where created_at >= ${since.toISOString()}::timestamptz`,
+  )
   const until = Date.now() + 30_000
-  for (;;) {
-    const [result] = await stats()
-    if (result!.unpublished === 0 || Date.now() > until) return result!
+  while (placed.some((o) => !arrivals.has(o.id)) && Date.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
+  const ms = placed
+    .flatMap((o) => {
+      const arrived = arrivals.get(o.id)
+      return arrived === undefined ? [] : [Math.max(0, arrived - Number(o.at))]
+    })
+    .sort((a, b) => a - b)
+  const at = (q: number) =>
+    ms.length > 0 ? Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!) : 0
+  return { p50: at(0.5), p99: at(0.99), max: at(1), unpublished: placed.length - ms.length }
 }
 
 /** Runs a load while sampling the database's connections (all but the sampler's own). */

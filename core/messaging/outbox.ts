@@ -56,9 +56,9 @@ async function publishAll(
 }
 
 /**
- * Marks messages sent, found by their key whatever the outbox's size when the plan was made (the
- * `mark_sent` function, which place_orders calls too). A row a relay run holds is left to it: the
- * run marks what it publishes.
+ * Marks messages sent: deletes their rows, found by their key (the `mark_sent` function, which
+ * place_orders calls too; migrations 0022 and 0026). A row a relay run holds is left to it: the run
+ * marks what it publishes.
  */
 const markSent = preparedStatement<never, { ids: number[] }>(
   sql`select mark_sent(${sql.placeholder('ids')}::bigint[])`,
@@ -119,10 +119,10 @@ export class PendingMarks {
 const MARK_WITHIN_MS = 100
 
 /**
- * One batch of the relay: the oldest unpublished rows that are the relay's (`for_relay`) or that
- * their own publisher has had `graceMs` for, and that no other relay run holds (SKIP LOCKED),
- * published with confirms; confirmed ones marked, failed ones counted in `attempts`. `taken` rows
- * were tried, `sent` of them confirmed.
+ * One batch of the relay: the oldest rows (every row is unpublished) that are the relay's
+ * (`for_relay`) or that their own publisher has had `graceMs` for, and that no other relay run
+ * holds (SKIP LOCKED), published with confirms; confirmed ones marked sent (deleted), failed ones
+ * counted in `attempts`. `taken` rows were tried, `sent` of them confirmed.
  */
 export async function relayOutbox(
   db: Db,
@@ -133,8 +133,7 @@ export async function relayOutbox(
     const rows = await query<PendingMessage>(
       tx,
       sql`select ${pendingColumns} from outbox
-          where published_at is null
-            and (for_relay or created_at < now() - make_interval(secs => ${options.graceMs / 1000}))
+          where for_relay or created_at < now() - make_interval(secs => ${options.graceMs / 1000})
           order by id limit ${options.limit}
           for update skip locked`,
     )

@@ -3,7 +3,6 @@ import {
   bigserial,
   boolean,
   check,
-  index,
   integer,
   jsonb,
   pgTable,
@@ -12,29 +11,28 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core'
 
-/** Messages written in the same transaction as the state change that causes them; published after commit. */
-export const outbox = pgTable(
-  'outbox',
-  {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    /** Logical queue name from infra/topology.ts, e.g. `orders` or `orders.dlq`. */
-    destination: text('destination').notNull(),
-    payload: jsonb('payload').notNull(),
-    correlationId: text('correlation_id'),
-    /** Deliver this long after publishing (a retry's backoff). */
-    delayMs: integer('delay_ms').notNull().default(0),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-    publishedAt: timestamp('published_at', { withTimezone: true }),
-    attempts: integer('attempts').notNull().default(0),
-    /**
-     * Written by a function with no publisher of its own (it binds `relay`, or the relay's own
-     * sweep): the relay publishes it at once. Any other row is left to the function that wrote it
-     * for `retryPolicy.relay.graceMs` first, so the two never publish it both.
-     */
-    forRelay: boolean('for_relay').notNull().default(false),
-  },
-  (t) => [index('outbox_unpublished_idx').on(t.id).where(sql`${t.publishedAt} is null`)],
-)
+/**
+ * Messages written in the same transaction as the state change that causes them; published after
+ * commit. A row is deleted once the broker has confirmed its message (`mark_sent`, migration 0026):
+ * the outbox holds only what is still to be published.
+ */
+export const outbox = pgTable('outbox', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  /** Logical queue name from infra/topology.ts, e.g. `orders` or `orders.dlq`. */
+  destination: text('destination').notNull(),
+  payload: jsonb('payload').notNull(),
+  correlationId: text('correlation_id'),
+  /** Deliver this long after publishing (a retry's backoff). */
+  delayMs: integer('delay_ms').notNull().default(0),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  attempts: integer('attempts').notNull().default(0),
+  /**
+   * Written by a function with no publisher of its own (it binds `relay`, or the relay's own
+   * sweep): the relay publishes it at once. Any other row is left to the function that wrote it
+   * for `retryPolicy.relay.graceMs` first, so the two never publish it both.
+   */
+  forRelay: boolean('for_relay').notNull().default(false),
+})
 
 /**
  * One row: whether a relay run has been asked for and has not started yet (core/messaging/relay.ts).

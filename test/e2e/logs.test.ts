@@ -92,11 +92,11 @@ describe.runIf(hasService('DATABASE_URL'))('structured logs', () => {
     )
     const observer = await openDatabase({ url: stack.databaseUrl, pgliteDataDir: '', poolMax: 1 })
     try {
-      const [record] = await query<{ payload: { correlationId: string; orderId: string } }>(
+      const [record] = await query<{ message: { correlationId: string; orderId: string } }>(
         observer.db,
-        sql`select payload from outbox where destination = 'orders.dlq' order by id desc limit 1`,
+        sql`select message from dead_letters where order_id = ${failing.body.id}`,
       )
-      expect(record!.payload).toMatchObject({ correlationId: bad, orderId: failing.body.id })
+      expect(record!.message).toMatchObject({ correlationId: bad, orderId: failing.body.id })
     } finally {
       await observer.close()
     }

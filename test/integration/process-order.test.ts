@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { findDrift } from '../../core/inventory/reconcile.js'
 import type { ForwardOrderMessage } from '../../core/messaging/messages.js'
 import { query, sql } from '../../db/client.js'
@@ -122,15 +122,22 @@ for (const backend of backends) {
         sql`update vendors set base_url = 'http://127.0.0.1:9/down' where id = ${vendorId}`,
       )
       try {
-        expect(await deliver(forward(order.id, order.correlationId))).toEqual(['retry-scheduled'])
-        const [retry] = await query<{ payload: ForwardOrderMessage; delayMs: number }>(
-          stack.db,
-          sql`select payload, delay_ms as "delayMs" from outbox where destination = 'orders' order by id desc limit 1`,
+        // What the stack's bus is handed (and publishes: the spy calls through).
+        const publish = vi.spyOn(stack.runtime.deps.bus, 'publish')
+        let calls: typeof publish.mock.calls
+        try {
+          expect(await deliver(forward(order.id, order.correlationId))).toEqual(['retry-scheduled'])
+        } finally {
+          // Restoring clears the spy's record.
+          calls = [...publish.mock.calls]
+          publish.mockRestore()
+        }
+        const retries = calls.filter(
+          ([queue, body]) => queue === 'orders' && (body as ForwardOrderMessage).orderId === order.id,
         )
-        expect(retry).toEqual({
-          payload: forward(order.id, order.correlationId, 2),
-          delayMs: retryPolicy.orderAttempts.delaysMs[0],
-        })
+        expect(retries.map(([, body, options]) => [body, options?.delayMs])).toEqual([
+          [forward(order.id, order.correlationId, 2), retryPolicy.orderAttempts.delaysMs[0]],
+        ])
 
         expect(await deliver(forward(order.id, order.correlationId, maxOrderAttempts))).toEqual(['failed'])
       } finally {
