@@ -13,6 +13,7 @@ import { loadConfig } from '../core/config.js'
 import { queueDeclarations } from '../core/deps.js'
 import { findDrift } from '../core/inventory/reconcile.js'
 import { AmqpBus } from '../core/messaging/amqp-bus.js'
+import { forwardsOf, OrderQueueMessage } from '../core/messaging/messages.js'
 import { type Db, openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { functionName } from '../infra/service-function.js'
@@ -258,8 +259,8 @@ async function watchOrdersQueue(amqpUrl: string, prefix: string) {
   const subscription = await bus.subscribe(
     queues.orders.name,
     async (delivery) => {
-      const { orderId } = JSON.parse(delivery.body.toString()) as { orderId: string }
-      arrivals.set(orderId, Date.now())
+      const message = OrderQueueMessage.parse(JSON.parse(delivery.body.toString()))
+      for (const { orderId } of forwardsOf(message)) arrivals.set(orderId, Date.now())
     },
     256,
   )

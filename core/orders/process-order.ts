@@ -6,7 +6,12 @@ import { mergeLines, type Planning, planningFor } from '../inventory/plan.js'
 import { releaseOrderStock, type VendorPart, withdrawCancelledStock } from '../inventory/stock.js'
 import type { LineLog } from '../logging.js'
 import type { Bus, Delivery } from '../messaging/bus.js'
-import { type DeadLetterRecord, ForwardOrderMessage } from '../messaging/messages.js'
+import {
+  type DeadLetterRecord,
+  type ForwardOrderMessage,
+  forwardsOf,
+  OrderQueueMessage,
+} from '../messaging/messages.js'
 import { enqueue, type PendingMessage, publishCommitted } from '../messaging/outbox.js'
 import { metrics } from '../metrics.js'
 import { leaseMs as leaseFor, retryPolicy } from '../retry-policy.js'
@@ -67,24 +72,28 @@ export function processDeps(
 
 /**
  * Takes a batch of deliveries from the order queue (a Lambda MQ event carries several) and
- * returns an outcome per delivery, in order. Throws only when the database is unreachable.
+ * returns an outcome per order, in the order of the deliveries and of the orders in each (a
+ * poison message has one). Throws only when the database is unreachable.
  */
 export async function processDeliveries(
   deps: ProcessDeps,
   deliveries: Delivery[],
 ): Promise<ProcessOutcome[]> {
-  const outcomes: ProcessOutcome[] = new Array(deliveries.length)
+  const outcomes: ProcessOutcome[] = []
   const valid: { index: number; message: ForwardOrderMessage }[] = []
-  for (const [index, delivery] of deliveries.entries()) {
+  for (const delivery of deliveries) {
     let raw: unknown
     try {
       raw = JSON.parse(delivery.body.toString('utf8'))
     } catch {
       raw = { unparsed: delivery.body.toString('utf8').slice(0, 10_000) }
     }
-    const message = ForwardOrderMessage.safeParse(raw)
+    const message = OrderQueueMessage.safeParse(raw)
     if (message.success) {
-      valid.push({ index, message: message.data })
+      for (const forward of forwardsOf(message.data)) {
+        valid.push({ index: outcomes.length, message: forward })
+        outcomes.push('skipped')
+      }
       continue
     }
     // A poison message goes to the DLQ at once and is acknowledged: it never loops.
@@ -97,7 +106,7 @@ export async function processDeliveries(
       message: raw,
     })
     deps.log?.warn('poison message dead-lettered', { messageId: delivery.messageId })
-    outcomes[index] = 'dead-lettered'
+    outcomes.push('dead-lettered')
   }
   const results = await processOrders(
     deps,

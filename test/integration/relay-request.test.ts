@@ -2,7 +2,7 @@ import amqp from 'amqplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { planningFor } from '../../core/inventory/plan.js'
 import type { Bus } from '../../core/messaging/bus.js'
-import { ForwardOrderMessage } from '../../core/messaging/messages.js'
+import { forwardsOf, OrderQueueMessage } from '../../core/messaging/messages.js'
 import { enqueue } from '../../core/messaging/outbox.js'
 import {
   askingRelay,
@@ -87,7 +87,8 @@ describe.runIf(hasService('DATABASE_URL') && hasService('AMQP_URL'))(
           for (;;) {
             const message = await channel.get(queue, { noAck: true })
             if (!message) break
-            forwarded.add(ForwardOrderMessage.parse(JSON.parse(message.content.toString())).orderId)
+            const body = OrderQueueMessage.parse(JSON.parse(message.content.toString()))
+            for (const forward of forwardsOf(body)) forwarded.add(forward.orderId)
           }
           return [...ids].every((id) => forwarded.has(id)) || undefined
         },
