@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MockOutOfStockError, placeMockOrder, setMockStock } from '../../core/mock-vendor/books.js'
-import { type Database, openDatabase, query, sql } from '../../db/client.js'
+import {
+  Behaviour,
+  MockOutOfStockError,
+  misbehave,
+  placeMockOrder,
+  setBehaviour,
+  setMockStock,
+} from '../../core/mock-vendor/books.js'
+import { type Database, type Executor, openDatabase, query, type SQL, sql } from '../../db/client.js'
 import { migrateDatabase, mockVendorMigrations } from '../../db/migrate.js'
 import { eventually, freshDatabase, hasService, uniqueId } from '../support/services.js'
 
@@ -197,5 +204,32 @@ describe.runIf(hasService('DATABASE_URL'))('mock vendor group commit on PostgreS
     expect(answers.filter((a) => !a.replayed)).toHaveLength(1)
     expect(new Set(answers.map((a) => a.id)).size).toBe(1)
     expect(await stock(sku)).toBe(97)
+  })
+
+  it("reads a vendor's behaviour once for the calls that arrive together, and applies it to each", async () => {
+    await setBehaviour(processes[0]!.db, 'acme', Behaviour.parse({ down: true }))
+    // The same database, its statements counted: a handle of its own, so nothing is cached for it yet.
+    let statements = 0
+    const db = processes[1]!.db
+    const counted: Executor = {
+      _: db._,
+      execute: ((statement: SQL) => {
+        statements++
+        return db.execute(statement)
+      }) as Executor['execute'],
+    }
+
+    try {
+      const calls = await Promise.allSettled(
+        Array.from({ length: 10 }, () => misbehave(counted, 'acme', async () => 'placed')),
+      )
+
+      expect(statements).toBe(1)
+      expect(calls.map((c) => (c.status === 'rejected' ? (c.reason as Error).message : c.value))).toEqual(
+        Array.from({ length: 10 }, () => 'acme is down'),
+      )
+    } finally {
+      await setBehaviour(processes[0]!.db, 'acme', Behaviour.parse({}))
+    }
   })
 })
