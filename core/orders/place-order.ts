@@ -15,7 +15,7 @@ import {
 } from '../inventory/plan.js'
 import { loadOffers } from '../inventory/stock.js'
 import type { Bus } from '../messaging/bus.js'
-import { type ForwardOrderMessage, forwardMessage } from '../messaging/messages.js'
+import { forwardMessage } from '../messaging/messages.js'
 import {
   type OutboxMessage,
   PendingMarks,
@@ -216,18 +216,20 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
   if (planned.length === 0) return []
 
   const orders = planned.map(({ pending, allocations }) => view(pending, allocations))
-  // One message for the batch's orders (a forward-order when it holds one).
-  const forwards: ForwardOrderMessage[] = planned.map(({ pending }) => ({
-    type: 'forward-order',
-    orderId: pending.id,
-    attempt: 1,
-    correlationId: pending.correlationId,
-  }))
+  // One message for the batch's orders (a forward-order, with its correlation id, when it holds one).
+  const payload = forwardMessage(
+    planned.map(({ pending }) => ({
+      type: 'forward-order',
+      orderId: pending.id,
+      attempt: 1,
+      correlationId: pending.correlationId,
+    })),
+  )
   const outbox: OutboxMessage[] = [
     {
       destination: queues.orders.name,
-      payload: forwardMessage(forwards),
-      correlationId: forwards.length === 1 ? forwards[0]!.correlationId : undefined,
+      payload,
+      correlationId: payload.type === 'forward-order' ? payload.correlationId : undefined,
     },
   ]
   const batchReservation: Reservation = {

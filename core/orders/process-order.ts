@@ -90,6 +90,7 @@ export async function processDeliveries(
     }
     const message = OrderQueueMessage.safeParse(raw)
     if (message.success) {
+      // Each order's place among the outcomes, set once the orders are processed.
       for (const forward of forwardsOf(message.data)) {
         valid.push({ index: outcomes.length, message: forward })
         outcomes.push('skipped')
