@@ -1,6 +1,6 @@
 import amqp from 'amqplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { highestAvailableFirst } from '../../core/inventory/plan.js'
+import { planningFor } from '../../core/inventory/plan.js'
 import { forwardsOf, OrderQueueMessage } from '../../core/messaging/messages.js'
 import { toRabbitMqEvent } from '../../core/messaging/mq-event.js'
 import { createOrderPlacer } from '../../core/orders/place-order.js'
@@ -24,12 +24,12 @@ describe.runIf(hasService('DATABASE_URL', 'AMQP_URL'))("a placement batch's orde
     const sku = `BATCH-${uniqueId()}`
     await setMockStock(stack.db, 'acme', sku, 10)
     expect((await api(stack.url).post('/sync')).status).toBe(200)
+    // The stack's own placement settings, on its RabbitMQ bus.
     const placer = createOrderPlacer({
       db: stack.db,
       bus: stack.runtime.deps.bus,
-      staleAfterMs: stack.config.staleAfterMs,
-      strategy: highestAvailableFirst,
-      idempotencyTtlMs: 60_000,
+      ...planningFor(stack.config),
+      idempotencyTtlMs: stack.config.idempotencyTtlMs,
     })
 
     // Placed in one turn of the event loop: the group starts its batch at the end of the turn, so
