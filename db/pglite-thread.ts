@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { copyFile, mkdir, readdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -14,13 +14,42 @@ const run = promisify(execFile)
 
 /**
  * The template of new databases (db/pglite-create.mjs): a database fresh from PGlite's initdb, one
- * per PGlite version on this machine, as a directory and as its tarball (`.tar.gz`).
+ * per PGlite version and installation, as a directory and as its tarball (`.tar.gz`). Kept in
+ * node_modules/.cache (the usual place of a package's caches): made once by `npm install`
+ * (scripts/prepare.mjs), it outlives a reboot, which a temp directory on tmpfs does not, and goes
+ * with node_modules. Where node_modules cannot be written, under the temp directory, made by the
+ * first start that needs it.
  */
 const TEMPLATE = (() => {
-  const pglite = dirname(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')))
+  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite')
+  const pglite = dirname(dirname(entry))
   const { version } = JSON.parse(readFileSync(join(pglite, 'package.json'), 'utf8')) as { version: string }
-  return join(tmpdir(), 'order-aggregator', `pglite-${version}`)
+  const modules = entry.slice(0, entry.lastIndexOf('node_modules') + 'node_modules'.length)
+  const writable = (dir: string) => {
+    try {
+      accessSync(dir, constants.W_OK)
+      return true
+    } catch {
+      return false
+    }
+  }
+  const cache = writable(modules) ? join(modules, '.cache') : tmpdir()
+  return join(cache, 'order-aggregator', `pglite-${version}`)
 })()
+
+/**
+ * The template, made now (initdb, in a process of its own) if it is missing: 2.9-3.1 s, 3.6 CPU-s
+ * (with --liftoff-only: see baselineWasmOnly; 3.65 s and 5.5 CPU-s without).
+ */
+export async function ensureTemplate(): Promise<string> {
+  if (!existsSync(`${TEMPLATE}.tar.gz`))
+    await run(process.execPath, [
+      '--liftoff-only',
+      fileURLToPath(new URL('./pglite-create.mjs', import.meta.url)),
+      TEMPLATE,
+    ])
+  return TEMPLATE
+}
 
 /**
  * PGlite's WebAssembly runs on V8's baseline compiler (Liftoff) alone, never tiered up to
@@ -112,14 +141,7 @@ export class PgliteThread implements PgliteQueries {
     // A new database starts as a copy of a template (db/pglite-create.mjs makes it when missing).
     const inMemory = dataDir.startsWith('memory://')
     const fresh = inMemory || !existsSync(join(dataDir, 'PG_VERSION'))
-    // initdb on Liftoff alone too (see baselineWasmOnly): 3.65 -> 2.9-3.1 s, 5.5 -> 3.6 CPU-s,
-    // the first start on a machine.
-    if (fresh && !existsSync(`${TEMPLATE}.tar.gz`))
-      await run(process.execPath, [
-        '--liftoff-only',
-        fileURLToPath(new URL('./pglite-create.mjs', import.meta.url)),
-        TEMPLATE,
-      ])
+    if (fresh) await ensureTemplate()
     if (fresh && !inMemory) await copyTree(TEMPLATE, dataDir)
     return PgliteThread.open(dataDir, settings, inMemory ? `${TEMPLATE}.tar.gz` : undefined)
   }
