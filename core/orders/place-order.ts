@@ -5,7 +5,6 @@ import { foregroundWork } from '../background.js'
 import { InsufficientStockError, type Shortfall } from '../errors.js'
 import { groupCommit } from '../group-commit.js'
 import {
-  groupBySku,
   mergeLines,
   type Offer,
   type OrderLine,
@@ -132,9 +131,10 @@ export interface OrderPlacer {
 export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
   // What this placer published, marked sent by its next reservation.
   const marks = new PendingMarks(deps.db)
+  const known = new KnownOffers()
   const reserve = groupCommit<Pending>(
     deps.maxBatch ?? 256,
-    (batch) => reserveBatch(deps, marks, batch),
+    (batch) => reserveBatch(deps, marks, known, batch),
     deps.lanes,
   )
 
@@ -195,17 +195,79 @@ function readKeyOutcome(stored: unknown): KeyOutcome {
   return { kind: 'placed', order: stored as PlacedOrder }
 }
 
+/**
+ * The offers placement plans on, by SKU, remembered from one batch to the next: what
+ * `stock_offers` last returned for the SKU, less what this placer's batches have taken since. A
+ * batch of SKUs all known is planned without reading them; the reservation call checks them
+ * against the current offers before writing anything (`place_orders`, migration 0027) and, where
+ * anything changed (a sync, a cancellation, a re-plan, another process), writes nothing and returns
+ * the current ones, which replace these: the batch is planned again on them. So a plan is always
+ * one a fresh read would have made, at one round trip a batch instead of two while nothing else
+ * changes the stock it plans on.
+ */
+class KnownOffers {
+  private readonly bySku = new Map<string, Offer[]>()
+
+  /** Forgets everything past this many SKUs (a catalogue larger than that reads more often). */
+  constructor(private readonly maxSkus = 100_000) {}
+
+  has(sku: string): boolean {
+    return this.bySku.has(sku)
+  }
+
+  /** Remembers the offers just read (or returned by a stale check) as those of these SKUs. */
+  set(skus: string[], offers: Offer[]): void {
+    if (this.bySku.size + skus.length > this.maxSkus) this.bySku.clear()
+    for (const sku of skus) this.bySku.set(sku, [])
+    for (const offer of offers) this.bySku.get(offer.sku)?.push(offer)
+  }
+
+  forget(skus: string[]): void {
+    for (const sku of skus) this.bySku.delete(sku)
+  }
+
+  /**
+   * The offers of these SKUs: the remembered objects themselves, so that what a plan takes is
+   * remembered too (`take`).
+   */
+  of(skus: string[]): Map<string, Offer[]> {
+    return new Map(skus.map((sku) => [sku, this.bySku.get(sku) ?? []]))
+  }
+}
+
 /** Reserves a batch; returns the orders to plan again because a concurrent change beat the plan. */
-async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pending[]): Promise<Pending[]> {
+async function reserveBatch(
+  deps: PlaceOrderDeps,
+  marks: PendingMarks,
+  known: KnownOffers,
+  batch: Pending[],
+): Promise<Pending[]> {
   const started = performance.now()
   const skus = [...new Set(batch.flatMap((p) => p.lines.map((l) => l.sku)))]
+  const unknown = skus.filter((sku) => !known.has(sku))
+  if (unknown.length > 0) known.set(unknown, await loadOffers(deps.db, unknown, deps.staleAfterMs))
+  const read = new Set(unknown)
   // Grouped once: each order is planned against, and takes from, the offers of its own SKUs only.
-  const offers = groupBySku(await loadOffers(deps.db, skus, deps.staleAfterMs))
+  const offers = known.of(skus)
+  // What the plans start from, which the reservation checks (before `take` changes it).
+  const plannedOn = [...offers.values()]
+    .flat()
+    .filter((o) => o.available > 0)
+    .map((o) => ({ ...o }))
   const planned: Planned[] = []
+  const again: Pending[] = []
   for (const pending of batch) {
     const mine = pending.lines.flatMap((l) => offers.get(l.sku) ?? [])
     const plan = planOrder(pending.lines, mine, deps.strategy)
     if (!plan.ok) {
+      // Never refused on remembered offers: the order is planned again on all its SKUs read
+      // again (all of them, so that the next batch reads every one).
+      const own = pending.lines.map((l) => l.sku)
+      if (own.some((sku) => !read.has(sku))) {
+        known.forget(own)
+        again.push(pending)
+        continue
+      }
       pending.reject(new InsufficientStockError(plan.shortfalls))
       metrics.rejected(1)
       continue
@@ -213,7 +275,7 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
     take(offers, plan.allocations)
     planned.push({ pending, allocations: plan.allocations })
   }
-  if (planned.length === 0) return []
+  if (planned.length === 0) return again
 
   const orders = planned.map(({ pending, allocations }) => view(pending, allocations))
   // One message for the batch's orders (a forward-order, with its correlation id, when it holds one).
@@ -242,6 +304,7 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
     }),
     stock: totals(planned),
     forRelay: deps.relay !== undefined,
+    plannedOn: { skus, offers: plannedOn, staleAfterMs: deps.staleAfterMs },
   }
   // One call: the reservation commits without waiting for its WAL flush (so the hot rows' locks
   // are not held through it; where no statement ever waits for a lock, with it), and the call
@@ -260,10 +323,16 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
     })
   } catch (error) {
     marks.add(published)
-    if (isLostRace(error)) return planned.map((p) => p.pending)
+    known.forget(skus)
+    if (isLostRace(error)) return [...planned.map((p) => p.pending), ...again]
     throw error
   }
   const placed = rows[0]!
+  if (placed.stale) {
+    // Nothing was written: the batch is planned again on the current offers, which came back.
+    known.set(skus, currentOffers(placed))
+    return [...planned.map((p) => p.pending), ...again]
+  }
   // With a relay, its run is started before anyone is answered (a Lambda is frozen once it
   // answers, and its work with it).
   if (deps.relay) await handToRelay(deps.db, deps.relay, placed.start_relay ?? true, deps.onRelayError)
@@ -287,7 +356,7 @@ async function reserveBatch(deps: PlaceOrderDeps, marks: PendingMarks, batch: Pe
     }))
     void publishCommitted(deps.db, deps.bus, messages, marks)
   }
-  return []
+  return again
 }
 
 /**
@@ -375,6 +444,12 @@ export interface Reservation {
   flushAtCommit?: boolean
   /** Outbox ids published since the previous call, marked sent in the same call. */
   published?: number[]
+  /**
+   * The offers the orders were planned on (those with units left) for these SKUs: checked before
+   * anything is written; if they are no longer the current ones, nothing is, and the call returns
+   * the current ones (`PlacedBatch.stale`). Without it, nothing is checked.
+   */
+  plannedOn?: { skus: string[]; offers: Offer[]; staleAfterMs: number }
 }
 
 /**
@@ -410,6 +485,24 @@ export interface PlacedBatch {
   start_relay: boolean | null
   /** The WAL position on disk when the call returned (none with `flushAtCommit`). */
   durable_lsn: string | null
+  /**
+   * With `plannedOn`: true if the offers planned on were not the current ones, and nothing was
+   * written; the current offers of those SKUs are then `current_*`.
+   */
+  stale: boolean | null
+  current_vendors: string[] | null
+  current_skus: string[] | null
+  current_units: (number | string)[] | null
+}
+
+/** The current offers a stale check returned. */
+function currentOffers(placed: PlacedBatch): Offer[] {
+  const skus = placed.current_skus ?? []
+  return (placed.current_vendors ?? []).map((vendorId, i) => ({
+    vendorId,
+    sku: skus[i]!,
+    available: Number(placed.current_units![i]),
+  }))
 }
 
 const arg = sql.placeholder
@@ -424,7 +517,9 @@ const placeOrders = preparedStatement<PlacedBatch, ReturnType<typeof reservation
     ${arg('destinations')}::text[], ${arg('payloads')}::text[], ${arg('messageCorrelations')}::text[], ${arg('forRelay')}::boolean,
     ${arg('keyClients')}::text[], ${arg('keys')}::text[], ${arg('outcomes')}::text[],
     ${arg('stockVendors')}::text[], ${arg('stockSkus')}::text[], ${arg('stockUnits')}::int[],
-    ${arg('published')}::bigint[], ${arg('flushAtCommit')}::boolean, null, null, null)`,
+    ${arg('published')}::bigint[], ${arg('flushAtCommit')}::boolean,
+    ${arg('plannedSkus')}::text[], ${arg('offerVendors')}::text[], ${arg('offerSkus')}::text[], ${arg('offerUnits')}::int[],
+    ${arg('staleAfterSeconds')}::float8, null, null, null, null, null, null, null)`,
 )
 
 function reservationValues(r: Reservation) {
@@ -457,6 +552,11 @@ function reservationValues(r: Reservation) {
     stockUnits: stock.map((a) => a.quantity),
     published: r.published ?? [],
     flushAtCommit: r.flushAtCommit ?? false,
+    plannedSkus: r.plannedOn?.skus ?? null,
+    offerVendors: r.plannedOn?.offers.map((o) => o.vendorId) ?? null,
+    offerSkus: r.plannedOn?.offers.map((o) => o.sku) ?? null,
+    offerUnits: r.plannedOn?.offers.map((o) => o.available) ?? null,
+    staleAfterSeconds: (r.plannedOn?.staleAfterMs ?? 0) / 1000,
   }
 }
 
