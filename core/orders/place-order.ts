@@ -201,12 +201,18 @@ function readKeyOutcome(stored: unknown): KeyOutcome {
  * batch of SKUs all known is planned without reading them; the reservation call checks them
  * against the current offers before writing anything (`place_orders`, migration 0027) and, where
  * anything changed (a sync, a cancellation, a re-plan, another process), writes nothing and returns
- * the current ones, which replace these: the batch is planned again on them. So a plan is always
- * one a fresh read would have made, at one round trip a batch instead of two while nothing else
- * changes the stock it plans on.
+ * the current ones, which replace these: the batch is planned again on them, as on offers just
+ * read. So a plan is made on offers as fresh as a read, at one round trip a batch instead of two
+ * while nothing else changes the stock it plans on, and at two (as with a read) when something
+ * does.
  */
 class KnownOffers {
   private readonly bySku = new Map<string, Offer[]>()
+  /** SKUs whose offers were read (or returned by a check) and not yet planned on. */
+  private readonly fresh = new Set<string>()
+  /** How often the reservation's checks found the offers changed, lately (a moving average). */
+  private staleness = 0
+  private batches = 0
 
   /** Forgets everything past this many SKUs (a catalogue larger than that reads more often). */
   constructor(private readonly maxSkus = 100_000) {}
@@ -215,23 +221,51 @@ class KnownOffers {
     return this.bySku.has(sku)
   }
 
-  /** Remembers the offers just read (or returned by a stale check) as those of these SKUs. */
+  /**
+   * Whether to plan on remembered offers at all. Not while most checks find them changed, as
+   * where many processes place orders on the same rows (each Lambda function instance has offers
+   * of its own): a failed check is a call that writes nothing, where a read is a lighter one. One
+   * batch in 16 still tries, so the placer goes back to them when the others stop. (Lambda model,
+   * 8 workers, hot row, side by side: planning on remembered offers regardless placed 488 / 497
+   * orders/s against 572 / 556 reading them every batch.)
+   */
+  remembering(): boolean {
+    this.batches++
+    return this.staleness < 0.5 || this.batches % 16 === 0
+  }
+
+  /** What a reservation's check found. */
+  checked(stale: boolean): void {
+    this.staleness = this.staleness * 0.9 + (stale ? 0.1 : 0)
+  }
+
+  /** Remembers offers just read (or returned by a stale check) as those of these SKUs. */
   set(skus: string[], offers: Offer[]): void {
-    if (this.bySku.size + skus.length > this.maxSkus) this.bySku.clear()
-    for (const sku of skus) this.bySku.set(sku, [])
+    if (this.bySku.size + skus.length > this.maxSkus) {
+      this.bySku.clear()
+      this.fresh.clear()
+    }
+    for (const sku of skus) {
+      this.bySku.set(sku, [])
+      this.fresh.add(sku)
+    }
     for (const offer of offers) this.bySku.get(offer.sku)?.push(offer)
   }
 
   forget(skus: string[]): void {
-    for (const sku of skus) this.bySku.delete(sku)
+    for (const sku of skus) {
+      this.bySku.delete(sku)
+      this.fresh.delete(sku)
+    }
   }
 
   /**
-   * The offers of these SKUs: the remembered objects themselves, so that what a plan takes is
-   * remembered too (`take`).
+   * The offers of these SKUs, to plan on: the remembered objects themselves, so that what a plan
+   * takes is remembered too (`take`); and which of the SKUs were fresh (they are not any more).
    */
-  of(skus: string[]): Map<string, Offer[]> {
-    return new Map(skus.map((sku) => [sku, this.bySku.get(sku) ?? []]))
+  forPlanning(skus: string[]): { offers: Map<string, Offer[]>; fresh: Set<string> } {
+    const fresh = new Set(skus.filter((sku) => this.fresh.delete(sku)))
+    return { offers: new Map(skus.map((sku) => [sku, this.bySku.get(sku) ?? []])), fresh }
   }
 }
 
@@ -244,38 +278,48 @@ async function reserveBatch(
 ): Promise<Pending[]> {
   const started = performance.now()
   const skus = [...new Set(batch.flatMap((p) => p.lines.map((l) => l.sku)))]
-  const unknown = skus.filter((sku) => !known.has(sku))
+  const unknown = known.remembering() ? skus.filter((sku) => !known.has(sku)) : skus
   if (unknown.length > 0) known.set(unknown, await loadOffers(deps.db, unknown, deps.staleAfterMs))
-  const read = new Set(unknown)
   // Grouped once: each order is planned against, and takes from, the offers of its own SKUs only.
-  const offers = known.of(skus)
-  // What the plans start from, which the reservation checks (before `take` changes it).
-  const plannedOn = [...offers.values()]
-    .flat()
-    .filter((o) => o.available > 0)
-    .map((o) => ({ ...o }))
+  const { offers, fresh } = known.forPlanning(skus)
+  // What the plans start from, which the reservation checks (before `take` changes it), unless
+  // every SKU's offers are fresh: then the plan is the one a read makes, as it always was.
+  const plannedOn =
+    fresh.size === skus.length
+      ? undefined
+      : [...offers.values()]
+          .flat()
+          .filter((o) => o.available > 0)
+          .map((o) => ({ ...o }))
   const planned: Planned[] = []
+  // Refused once the batch is placed: if it is planned again, so are they.
+  const refused: { pending: Pending; shortfalls: Shortfall[] }[] = []
   const again: Pending[] = []
   for (const pending of batch) {
     const mine = pending.lines.flatMap((l) => offers.get(l.sku) ?? [])
     const plan = planOrder(pending.lines, mine, deps.strategy)
     if (!plan.ok) {
-      // Never refused on remembered offers: the order is planned again on all its SKUs read
+      // Never refused on remembered offers: the order is planned again with all its SKUs read
       // again (all of them, so that the next batch reads every one).
       const own = pending.lines.map((l) => l.sku)
-      if (own.some((sku) => !read.has(sku))) {
+      if (own.some((sku) => !fresh.has(sku))) {
         known.forget(own)
         again.push(pending)
-        continue
-      }
-      pending.reject(new InsufficientStockError(plan.shortfalls))
-      metrics.rejected(1)
+      } else refused.push({ pending, shortfalls: plan.shortfalls })
       continue
     }
     take(offers, plan.allocations)
     planned.push({ pending, allocations: plan.allocations })
   }
-  if (planned.length === 0) return again
+  const refuse = () => {
+    for (const { pending, shortfalls } of refused) pending.reject(new InsufficientStockError(shortfalls))
+    if (refused.length > 0) metrics.rejected(refused.length)
+  }
+  const planAgain = () => [...planned.map((p) => p.pending), ...refused.map((r) => r.pending), ...again]
+  if (planned.length === 0) {
+    refuse()
+    return again
+  }
 
   const orders = planned.map(({ pending, allocations }) => view(pending, allocations))
   // One message for the batch's orders (a forward-order, with its correlation id, when it holds one).
@@ -304,7 +348,7 @@ async function reserveBatch(
     }),
     stock: totals(planned),
     forRelay: deps.relay !== undefined,
-    plannedOn: { skus, offers: plannedOn, staleAfterMs: deps.staleAfterMs },
+    plannedOn: plannedOn && { skus, offers: plannedOn, staleAfterMs: deps.staleAfterMs },
   }
   // One call: the reservation commits without waiting for its WAL flush (so the hot rows' locks
   // are not held through it; where no statement ever waits for a lock, with it), and the call
@@ -324,15 +368,17 @@ async function reserveBatch(
   } catch (error) {
     marks.add(published)
     known.forget(skus)
-    if (isLostRace(error)) return [...planned.map((p) => p.pending), ...again]
+    if (isLostRace(error)) return planAgain()
     throw error
   }
   const placed = rows[0]!
+  if (plannedOn) known.checked(placed.stale === true)
   if (placed.stale) {
     // Nothing was written: the batch is planned again on the current offers, which came back.
     known.set(skus, currentOffers(placed))
-    return [...planned.map((p) => p.pending), ...again]
+    return planAgain()
   }
+  refuse()
   // With a relay, its run is started before anyone is answered (a Lambda is frozen once it
   // answers, and its work with it).
   if (deps.relay) await handToRelay(deps.db, deps.relay, placed.start_relay ?? true, deps.onRelayError)
