@@ -5,6 +5,7 @@ import { foregroundWork } from '../background.js'
 import { InsufficientStockError, type Shortfall } from '../errors.js'
 import { groupCommit } from '../group-commit.js'
 import {
+  groupBySku,
   mergeLines,
   type Offer,
   type OrderLine,
@@ -245,11 +246,11 @@ class KnownOffers {
       this.bySku.clear()
       this.fresh.clear()
     }
+    const bySku = groupBySku(offers)
     for (const sku of skus) {
-      this.bySku.set(sku, [])
+      this.bySku.set(sku, bySku.get(sku) ?? [])
       this.fresh.add(sku)
     }
-    for (const offer of offers) this.bySku.get(offer.sku)?.push(offer)
   }
 
   forget(skus: string[]): void {
