@@ -1,15 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { loadConfig, settingsReference } from '../core/config.js'
 import { findDrift } from '../core/inventory/reconcile.js'
 import { openDatabase, query, sql } from '../db/client.js'
 import { freePort } from '../local/net.js'
 import { closedLoad, randomSku, WARM_UP_SECONDS } from './load.js'
-import { benchNodeArgs } from './spawn.js'
+import { benchNodeArgs, startArgs, thisCheckout } from './spawn.js'
 import { printTable } from './stats.js'
 
 /** Issue #15's goals for `npm start` with no settings. */
@@ -32,8 +30,7 @@ export interface EmbeddedBenchOptions {
  * directory is opened again (a restart) and checked: no oversold row, no drift.
  */
 export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<void> {
-  const here = fileURLToPath(new URL('..', import.meta.url))
-  const checkouts = options.checkouts ?? [here]
+  const checkouts = options.checkouts ?? [thisCheckout]
   const results: Measured[] = []
   for (const checkout of checkouts) results.push(await measureCheckout(checkout, options))
   const [load1] = (await readFile('/proc/loadavg', 'utf8')).split(' ')
@@ -220,11 +217,7 @@ function spawnDefaults(checkout: string, cwd: string, port: number): ChildProces
   const env = { ...process.env }
   for (const setting of settingsReference()) delete env[setting.name]
   delete env.POWERTOOLS_METRICS_DISABLED
-  const start = join(checkout, 'scripts/start.mjs')
-  const args = existsSync(start)
-    ? [start]
-    : ['--import', import.meta.resolve('tsx'), join(checkout, 'local/main.ts')]
-  const child = spawn(process.execPath, [...benchNodeArgs(), ...args], {
+  const child = spawn(process.execPath, [...benchNodeArgs(), ...startArgs(checkout)], {
     cwd,
     env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],

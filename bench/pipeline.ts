@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import autocannon from 'autocannon'
 import { queueDeclarations } from '../core/deps.js'
 import { AmqpBus } from '../core/messaging/amqp-bus.js'
@@ -5,7 +7,7 @@ import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { activityPerOrder, CpuMeter, databaseActivity, rabbitPid } from './cpu.js'
 import { orderRequests, randomSku, stockMockVendors, WARM_UP_SECONDS } from './load.js'
-import { spawnRuntime } from './spawn.js'
+import { spawnRuntime, thisCheckout } from './spawn.js'
 import { printTable } from './stats.js'
 
 const CATALOGUE = 1_500
@@ -39,23 +41,59 @@ export async function benchPipeline(options: {
   amqpUrl: string
   seconds: number
   rates: number[]
+  /** Checkouts of the project to run at each rate, side by side in this order (default: this one). */
+  checkouts?: string[]
+  /**
+   * Settings for the system under test of every checkout but this one: an older checkout's defaults
+   * may not be what it was measured with (before 522f80a the consumer held 16 deliveries, ~140
+   * confirmed orders/s, and issue #15's figures were taken with the bench's 256).
+   */
+  otherSettings?: Record<string, string>
 }) {
+  const checkouts = options.checkouts ?? [thisCheckout]
+  const label = (checkout: string): Record<string, string> => (checkouts.length > 1 ? { checkout } : {})
   const rows: Record<string, string | number>[] = []
-  const costs: Record<string, string | number>[] = []
+  const costs: { checkout: string; rate: number; total: number; row: Record<string, string | number> }[] = []
   const writes: Record<string, string | number>[] = []
   for (const rate of options.rates) {
-    const run = await runAt(options, rate)
-    rows.push(run.row)
-    costs.push({ 'target/s': rate, ...cpuPerThousand(run.cpu, Number(run.row.confirmed)) })
-    writes.push(...run.writes)
+    for (const checkout of checkouts) {
+      const settings = resolve(checkout) === resolve(thisCheckout) ? {} : (options.otherSettings ?? {})
+      const run = await runAt(options, rate, checkout, settings)
+      const confirmed = Number(run.row.confirmed)
+      rows.push({ ...label(checkout), ...run.row })
+      costs.push({
+        checkout,
+        rate,
+        total: COMPONENTS.reduce((sum, c) => sum + (run.cpu[c] ?? 0), 0) / confirmed,
+        row: { ...label(checkout), 'target/s': rate, ...cpuPerThousand(run.cpu, confirmed) },
+      })
+      writes.push(...run.writes.map((w) => ({ ...label(checkout), ...w })))
+    }
   }
+  const [load1] = (await readFile('/proc/loadavg', 'utf8')).split(' ')
   printTable(
-    `pipeline: orders placed at a fixed rate for ${options.seconds} s after ${WARM_UP_SECONDS} s of the same load (drained), RabbitMQ + PostgreSQL, forwarded to 3 mock vendors (their own process and database); the system under test on its default settings (no scheduled sync, error logs only)`,
+    `pipeline: orders placed at a fixed rate for ${options.seconds} s after ${WARM_UP_SECONDS} s of the same load (drained), RabbitMQ + PostgreSQL, forwarded to 3 mock vendors (their own process and database); the system under test on its default settings (no scheduled sync, error logs only)${
+      options.otherSettings && checkouts.length > 1
+        ? `; other checkouts than this one with ${Object.entries(options.otherSettings)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }; load average ${load1} at the end`,
     rows,
   )
+  // Side by side, each total beside the first checkout's at the same rate (the mean of its runs):
+  // figures of one run on one machine, where absolute CPU seconds differ from machine to machine.
+  const first = (rate: number) => {
+    const totals = costs.filter((c) => c.checkout === checkouts[0] && c.rate === rate).map((c) => c.total)
+    return totals.reduce((a, b) => a + b, 0) / totals.length
+  }
   printTable(
     "pipeline cost: CPU seconds per 1,000 confirmed orders from placement to drained (/proc): node = the system under test, PostgreSQL = its backends and the server's shared processes, vendors = the mock vendors' process and backends; the load generator left out",
-    costs,
+    costs.map((c) =>
+      checkouts.length > 1
+        ? { ...c.row, [`total / ${checkouts[0]}'s`]: (c.total / first(c.rate)).toFixed(2) }
+        : c.row,
+    ),
   )
   printTable(
     "pipeline database work per confirmed order (pg_stat_database, from placement to drained; the service's figure includes the bench's own polling)",
@@ -63,24 +101,35 @@ export async function benchPipeline(options: {
   )
 }
 
-async function runAt(options: { databaseUrl: string; amqpUrl: string; seconds: number }, rate: number) {
+async function runAt(
+  options: { databaseUrl: string; amqpUrl: string; seconds: number },
+  rate: number,
+  checkout: string,
+  settings: Record<string, string>,
+) {
   const database = await createScratchDatabase(options.databaseUrl, 'oa_bench')
   const vendorDatabase = await createScratchDatabase(options.databaseUrl, 'oa_bench_vendors')
-  const vendors = await spawnRuntime('the mock vendors', {
-    DATABASE_URL: vendorDatabase.url,
-    MOCK_CATALOGUE_SIZE: String(CATALOGUE),
-  })
+  const vendors = await spawnRuntime(
+    'the mock vendors',
+    { DATABASE_URL: vendorDatabase.url, MOCK_CATALOGUE_SIZE: String(CATALOGUE) },
+    checkout,
+  )
   const vendorDb = await openDatabase({ url: vendorDatabase.url, pgliteDataDir: '', poolMax: 2 })
   const prefix = `bench.${Date.now()}.`
   // The system's own defaults otherwise (pool, consumer prefetch, vendor limits): what a user gets
   // with no settings is what is measured.
-  const runtime = await spawnRuntime('the system under test', {
-    DATABASE_URL: database.url,
-    AMQP_URL: options.amqpUrl,
-    QUEUE_PREFIX: prefix,
-    MOCK_CATALOGUE_SIZE: String(CATALOGUE),
-    MOCK_VENDOR_BASE_URL: `${vendors.url}/mock-vendors`,
-  })
+  const runtime = await spawnRuntime(
+    'the system under test',
+    {
+      ...settings,
+      DATABASE_URL: database.url,
+      AMQP_URL: options.amqpUrl,
+      QUEUE_PREFIX: prefix,
+      MOCK_CATALOGUE_SIZE: String(CATALOGUE),
+      MOCK_VENDOR_BASE_URL: `${vendors.url}/mock-vendors`,
+    },
+    checkout,
+  )
   // The bench's own queries are named so that the CPU meter leaves their backend out.
   const observerUrl = new URL(database.url)
   observerUrl.searchParams.set('application_name', OBSERVER)

@@ -1,17 +1,33 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../local/net.js'
+
+/** This checkout of the project. */
+export const thisCheckout = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * Node's arguments for what `npm start` runs in `checkout`: scripts/start.mjs, or tsx local/main.ts
+ * in checkouts from before it (a baseline measured side by side).
+ */
+export function startArgs(checkout: string): string[] {
+  const start = join(checkout, 'scripts/start.mjs')
+  return existsSync(start)
+    ? [start]
+    : ['--import', import.meta.resolve('tsx'), join(checkout, 'local/main.ts')]
+}
 
 /**
  * `npm start` in a process of its own, so that its CPU can be read from /proc apart from the load
  * generator's: the system under test, and the mock vendors as what real vendors are (a system of
  * their own with their own database), so their work does not share the event loop under test.
  */
-export async function spawnRuntime(what: string, settings: Record<string, string>) {
+export async function spawnRuntime(what: string, settings: Record<string, string>, checkout = thisCheckout) {
   const port = await freePort()
   const { DATABASE_URL: _d, AMQP_URL: _a, ...env } = process.env
-  const child = spawn(process.execPath, [...benchNodeArgs(), 'scripts/start.mjs'], {
-    cwd: fileURLToPath(new URL('..', import.meta.url)),
+  const child = spawn(process.execPath, [...benchNodeArgs(), ...startArgs(checkout)], {
+    cwd: checkout,
     env: { ...env, ...settings, PORT: String(port), SYNC_INTERVAL_MS: '0', LOG_LEVEL: 'ERROR' },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
