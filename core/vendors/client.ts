@@ -1,7 +1,7 @@
 import pRetry, { AbortError } from 'p-retry'
 import { Agent, errors, request } from 'undici'
 import { z } from 'zod'
-import { yieldToForeground } from '../background.js'
+import { backgroundStep } from '../background.js'
 import { retryPolicy } from '../retry-policy.js'
 import type { VendorLimiter } from './limits.js'
 
@@ -207,18 +207,21 @@ export async function fetchStock(
   const pages: FetchedPage[] = []
   let cursor: string | undefined
   do {
-    // Reading a whole catalogue is background work: orders being placed meanwhile go first.
-    await yieldToForeground()
     const url = new URL(`${baseUrl}/stock`)
     url.searchParams.set('limit', String(options.pageSize))
     if (cursor) url.searchParams.set('cursor', cursor)
     let requestedAt = 0
-    const { body } = await withRetries(() => {
-      requestedAt = performance.now()
-      return call(url.href, { method: 'GET', headers: credential(options) }, options.timeoutMs)
-    }, options)
-    const receivedAt = performance.now()
-    const page = StockPage.safeParse(body)
+    let receivedAt = 0
+    // Reading a whole catalogue is background work: a page a step, and orders being placed
+    // meanwhile go first.
+    const page = await backgroundStep(async () => {
+      const { body } = await withRetries(() => {
+        requestedAt = performance.now()
+        return call(url.href, { method: 'GET', headers: credential(options) }, options.timeoutMs)
+      }, options)
+      receivedAt = performance.now()
+      return StockPage.safeParse(body)
+    })
     if (!page.success) {
       const issue = page.error.issues[0]
       throw new VendorPayloadError(
