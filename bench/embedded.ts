@@ -8,7 +8,7 @@ import { openDatabase, query, sql } from '../db/client.js'
 import { freePort } from '../local/net.js'
 import { closedLoad, randomSku, WARM_UP_SECONDS } from './load.js'
 import { benchNodeArgs, startArgs, thisCheckout } from './spawn.js'
-import { printTable } from './stats.js'
+import { loadAverage, printTable } from './stats.js'
 
 /** Issue #15's goals for `npm start` with no settings. */
 const GOALS = { ordersPerSecond: 1_000, rssMb: 300, firstPlacedMs: 3_000 }
@@ -33,7 +33,7 @@ export async function benchEmbedded(options: EmbeddedBenchOptions): Promise<void
   const checkouts = options.checkouts ?? [thisCheckout]
   const results: Measured[] = []
   for (const checkout of checkouts) results.push(await measureCheckout(checkout, options))
-  const [load1] = (await readFile('/proc/loadavg', 'utf8')).split(' ')
+  const load1 = await loadAverage()
   const label = (m: Measured) => (checkouts.length > 1 ? `${m.checkout}: ` : '')
   const ratio = (value: number, goal: number, lowerIsBetter: boolean) =>
     `${(lowerIsBetter ? goal / value : value / goal).toFixed(2)}`

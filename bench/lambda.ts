@@ -33,7 +33,7 @@ import {
   stockBenchCatalogue,
   writePgbenchScripts,
 } from './reservation-limit.js'
-import { printTable } from './stats.js'
+import { loadAverage, printTable } from './stats.js'
 
 const run = promisify(execFile)
 
@@ -192,7 +192,7 @@ export async function benchLambda(options: LambdaBenchOptions): Promise<void> {
       check.db,
       sql`select reserved from vendor_stock where vendor_id = 'acme' and sku = ${HOT_SKU}`,
     )
-    const [load1] = (await readFile('/proc/loadavg', 'utf8')).split(' ')
+    const load1 = await loadAverage()
     printTable(
       `lambda: ${options.durationSeconds} s per run, PostgreSQL, ${CATALOGUE} SKUs x 3 vendors, load average ${load1}` +
         ` at the end (afterwards: ${drift.length} drifting rows, ${over.n} oversold rows, hot row reserved ${hot?.reserved})`,

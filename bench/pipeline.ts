@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import autocannon from 'autocannon'
 import { queueDeclarations } from '../core/deps.js'
@@ -8,7 +7,7 @@ import { createScratchDatabase } from '../db/scratch.js'
 import { activityPerOrder, CpuMeter, databaseActivity, rabbitPid } from './cpu.js'
 import { orderRequests, randomSku, stockMockVendors, WARM_UP_SECONDS } from './load.js'
 import { spawnRuntime, thisCheckout } from './spawn.js'
-import { printTable } from './stats.js'
+import { loadAverage, printTable } from './stats.js'
 
 const CATALOGUE = 1_500
 const OBSERVER = 'bench-observer'
@@ -17,9 +16,12 @@ const COMPONENTS = ['node', 'PostgreSQL', 'RabbitMQ', 'vendors'] as const
 /** Issue #15: CPU per 1,000 confirmed orders, all processes but the load generator. */
 const CPU_GOAL = 0.6
 
+/** CPU seconds of all components together. */
+const cpuTotal = (cpu: Record<string, number>) => COMPONENTS.reduce((sum, c) => sum + (cpu[c] ?? 0), 0)
+
 function cpuPerThousand(cpu: Record<string, number>, confirmed: number): Record<string, string> {
   const per = (seconds: number) => (confirmed > 0 ? ((seconds * 1000) / confirmed).toFixed(2) : 'n/a')
-  const total = COMPONENTS.reduce((sum, c) => sum + (cpu[c] ?? 0), 0)
+  const total = cpuTotal(cpu)
   return {
     ...Object.fromEntries(COMPONENTS.map((c) => [c, per(cpu[c] ?? 0)])),
     [`total (goal <= ${CPU_GOAL})`]: per(total),
@@ -64,13 +66,13 @@ export async function benchPipeline(options: {
       costs.push({
         checkout,
         rate,
-        total: COMPONENTS.reduce((sum, c) => sum + (run.cpu[c] ?? 0), 0) / confirmed,
+        total: cpuTotal(run.cpu) / confirmed,
         row: { ...label(checkout), 'target/s': rate, ...cpuPerThousand(run.cpu, confirmed) },
       })
       writes.push(...run.writes.map((w) => ({ ...label(checkout), ...w })))
     }
   }
-  const [load1] = (await readFile('/proc/loadavg', 'utf8')).split(' ')
+  const load1 = await loadAverage()
   printTable(
     `pipeline: orders placed at a fixed rate for ${options.seconds} s after ${WARM_UP_SECONDS} s of the same load (drained), RabbitMQ + PostgreSQL, forwarded to 3 mock vendors (their own process and database); the system under test on its default settings (no scheduled sync, error logs only)${
       options.otherSettings && checkouts.length > 1

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+
 /** Percentile of a set of samples (nearest rank). */
 export function percentile(samples: number[], p: number): number {
   if (samples.length === 0) return Number.NaN
@@ -17,4 +19,9 @@ export function printTable(title: string, rows: Record<string, string | number>[
   console.log(line(columns))
   console.log(line(widths.map((w) => '-'.repeat(w))))
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]!))))
+}
+
+/** The machine's load average over the last minute, as /proc/loadavg gives it. */
+export async function loadAverage(): Promise<string> {
+  return (await readFile('/proc/loadavg', 'utf8')).split(' ')[0]!
 }
