@@ -50,6 +50,7 @@ export async function createDeps(
     pgliteDataDir: config.pgliteDataDir,
     poolMax: config.dbPoolMax,
     onConnectionChange: connectionLog('database'),
+    migrated: migrations,
   })
   try {
     await migrateChains(opened, config.databaseUrl, migrations)

@@ -7,6 +7,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import pg from 'pg'
 import { type ConnectionWatcher, connectionState } from '../core/connection-state.js'
+import type { MigrationChain } from './migrate.js'
 import * as schema from './schema/index.js'
 
 /** A Drizzle database over either driver; both speak PostgreSQL. */
@@ -35,6 +36,12 @@ export interface DatabaseOptions {
   poolMax: number
   /** Told when the connection to PostgreSQL is lost, and when a connection succeeds again after that. */
   onConnectionChange?: ConnectionWatcher | undefined
+  /**
+   * Migration chains a new embedded database starts with, already applied: it is a copy of a
+   * template made once for this set of migrations (db/pglite-thread.ts). Whoever asks still
+   * migrates, which then finds nothing to do; PostgreSQL ignores this.
+   */
+  migrated?: readonly MigrationChain[] | undefined
 }
 
 /** Opens the configured database: a pg Pool when a URL is given, otherwise embedded PGlite. */
@@ -59,7 +66,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     import('./pglite-thread.js'),
     import('drizzle-orm/pglite'),
   ])
-  const client = await PgliteThread.start(dir, PGLITE_SETTINGS)
+  const client = await PgliteThread.start(dir, PGLITE_SETTINGS, options.migrated)
   return {
     // Drizzle's PGlite driver calls only what the thread's client has (query, transaction).
     db: drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db,

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
@@ -34,6 +37,37 @@ const chain = (name: MigrationChain['name'], path: string, migrationsSchema: str
 export const serviceMigrations = chain('service', 'migrations', 'drizzle')
 export const mockVendorMigrations = chain('mock-vendor', 'mock-vendor/migrations', 'mock_vendor')
 export const migrationChains = { service: serviceMigrations, 'mock-vendor': mockVendorMigrations } as const
+/** The chains of a database the mock vendor runs beside (the embedded runtime, the `local` target). */
+export const withMockVendorMigrations = [serviceMigrations, mockVendorMigrations] as const
+
+/** What drizzle's migrators are told of a chain. */
+export interface MigratorConfig {
+  migrationsFolder: string
+  migrationsSchema: string
+  migrationsTable: string
+}
+
+export const migratorConfig = (migrations: MigrationChain): MigratorConfig => ({
+  migrationsFolder: migrations.folder,
+  migrationsSchema: migrations.migrationsSchema,
+  migrationsTable: migrations.migrationsTable,
+})
+
+/** A hash of every committed migration of the chains (their journals and SQL). */
+export function migrationsDigest(chains: readonly MigrationChain[]): string {
+  const hash = createHash('sha256')
+  for (const chain of chains) {
+    hash.update(chain.name)
+    hash.update(readFileSync(join(chain.folder, 'meta', '_journal.json')))
+    for (const file of readdirSync(chain.folder)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
+      hash.update(file)
+      hash.update(readFileSync(join(chain.folder, file)))
+    }
+  }
+  return hash.digest('hex')
+}
 
 // Any constant will do: it only has to be the same in every process that migrates.
 export const MIGRATION_LOCK = 7_311_022
@@ -48,11 +82,7 @@ export async function migrateDatabase(
   url?: string,
   migrations: MigrationChain = serviceMigrations,
 ): Promise<void> {
-  const config = {
-    migrationsFolder: migrations.folder,
-    migrationsSchema: migrations.migrationsSchema,
-    migrationsTable: migrations.migrationsTable,
-  }
+  const config = migratorConfig(migrations)
   if (database.kind === 'pglite') {
     // Loaded only when used, like PGlite itself (db/client.ts).
     const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator')

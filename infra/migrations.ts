@@ -1,11 +1,13 @@
-import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { CustomResource } from 'aws-cdk-lib'
 import type * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as cr from 'aws-cdk-lib/custom-resources'
 import { Construct } from 'constructs'
-import { type MigrationChain, mockVendorMigrations, serviceMigrations } from '../db/migrate.js'
+import {
+  type MigrationChain,
+  migrationsDigest,
+  serviceMigrations,
+  withMockVendorMigrations,
+} from '../db/migrate.js'
 import { ServiceFunction } from './service-function.js'
 import type { FunctionSpec, Target } from './topology.js'
 
@@ -27,8 +29,8 @@ export const migrateSpec: FunctionSpec = {
 export const MIGRATION_CONNECTIONS = 2
 
 /** The chains a target's deploy step applies: never the mock vendor's on `aws`. */
-export const chainsFor = (target: Target): MigrationChain[] =>
-  target === 'local' ? [serviceMigrations, mockVendorMigrations] : [serviceMigrations]
+export const chainsFor = (target: Target): readonly MigrationChain[] =>
+  target === 'local' ? withMockVendorMigrations : [serviceMigrations]
 
 export interface MigrationsProps {
   target: Target
@@ -44,7 +46,7 @@ export function migrationEvent(target: Target) {
   const chains = chainsFor(target)
   return {
     RequestType: 'Create' as const,
-    ResourceProperties: { Chains: chains.map((c) => c.name), Digest: digest(chains) },
+    ResourceProperties: { Chains: chains.map((c) => c.name), Digest: migrationsDigest(chains) },
   }
 }
 
@@ -65,7 +67,7 @@ export function migrationEvent(target: Target) {
 export class Migrations extends Construct {
   readonly resource: CustomResource | undefined
   readonly fn: ServiceFunction
-  readonly chains: MigrationChain[]
+  readonly chains: readonly MigrationChain[]
 
   constructor(scope: Construct, id: string, props: MigrationsProps) {
     super(scope, id)
@@ -89,20 +91,4 @@ export class Migrations extends Construct {
       properties: migrationEvent(props.target).ResourceProperties,
     })
   }
-}
-
-/** A hash of every committed migration of the chains (their journals and SQL). */
-function digest(chains: MigrationChain[]): string {
-  const hash = createHash('sha256')
-  for (const chain of chains) {
-    hash.update(chain.name)
-    hash.update(readFileSync(join(chain.folder, 'meta', '_journal.json')))
-    for (const file of readdirSync(chain.folder)
-      .filter((f) => f.endsWith('.sql'))
-      .sort()) {
-      hash.update(file)
-      hash.update(readFileSync(join(chain.folder, file)))
-    }
-  }
-  return hash.digest('hex')
 }

@@ -13,7 +13,7 @@ import { errorResponse, problemResponse } from '../core/http/problem.js'
 import { logger } from '../core/logging.js'
 import { flushMetrics, PROMETHEUS_CONTENT_TYPE, prometheusMetrics } from '../core/metrics.js'
 import { sweepStuckOrders } from '../core/orders/sweep.js'
-import { mockVendorMigrations, serviceMigrations } from '../db/migrate.js'
+import { withMockVendorMigrations } from '../db/migrate.js'
 import {
   type FunctionSpec,
   functions,
@@ -93,7 +93,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     createDeps(config, {
       waitForBroker: false,
       brokerGraceMs: retryPolicy.broker.coldStartGraceMs,
-      migrations: [serviceMigrations, mockVendorMigrations],
+      migrations: withMockVendorMigrations,
     }),
     Promise.all(specs.map(async (fn) => [fn.name, await loadHandler(fn)] as const)),
   ])

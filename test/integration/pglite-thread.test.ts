@@ -4,8 +4,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
+import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, execute, openDatabase, query, sql } from '../../db/client.js'
+import {
+  type MigrationChain,
+  migratorConfig,
+  mockVendorMigrations,
+  serviceMigrations,
+  withMockVendorMigrations,
+} from '../../db/migrate.js'
 import { STATISTICS_TARGET } from '../../db/statistics.js'
 import { eventually, uniqueId } from '../support/services.js'
 
@@ -117,6 +125,42 @@ describe('embedded PGlite in its thread', () => {
     }
   })
 
+  it('starts a new database asked for with migration chains as a copy of a template of those migrations, already applied', async () => {
+    const count = async (d: Database, table: string) =>
+      (await query<{ n: number }>(d.db, sql.raw(`select count(*)::int as n from ${table}`)))[0]!.n
+    const mockVendorSchema = async (d: Database) =>
+      (
+        await query<{ schema: string | null }>(
+          d.db,
+          sql`select to_regnamespace('mock_vendor')::text as schema`,
+        )
+      )[0]!.schema
+    const opened = [
+      await openDatabase({
+        pgliteDataDir: join(dir, 'migrated'),
+        poolMax: 1,
+        migrated: withMockVendorMigrations,
+      }),
+      await openDatabase({ pgliteDataDir: 'memory://', poolMax: 1, migrated: withMockVendorMigrations }),
+      await openDatabase({ pgliteDataDir: 'memory://', poolMax: 1, migrated: [serviceMigrations] }),
+    ]
+    try {
+      const [inDirectory, inMemory, serviceOnly] = opened as [Database, Database, Database]
+
+      // Nothing migrated them here: every migration of each chain is recorded as applied.
+      for (const d of [inDirectory, inMemory]) {
+        expect(await count(d, 'drizzle.__drizzle_migrations')).toBe(migrationsOf(serviceMigrations))
+        expect(await count(d, 'mock_vendor.__drizzle_migrations')).toBe(migrationsOf(mockVendorMigrations))
+      }
+      expect(await count(serviceOnly, 'drizzle.__drizzle_migrations')).toBe(migrationsOf(serviceMigrations))
+      // A template per set of chains: the service's alone brings no mock vendor.
+      expect(await mockVendorSchema(serviceOnly)).toBeNull()
+      expect(await count(inDirectory, 'orders')).toBe(0)
+    } finally {
+      for (const d of opened) await d.close()
+    }
+  })
+
   it('analyzes its tables once enough rows were written, as autovacuum would (PGlite has none), on a small sample', async () => {
     const t = table()
     await database.db.execute(sql.raw(`create table ${t} (id int primary key, note text)`))
@@ -204,3 +248,6 @@ function codeOf(error: unknown): unknown {
   }
   return undefined
 }
+
+/** How many migrations a chain has committed (its journal's entries). */
+const migrationsOf = (chain: MigrationChain) => readMigrationFiles(migratorConfig(chain)).length
