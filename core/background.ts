@@ -9,6 +9,8 @@ export class Background {
   private lastForeground = Number.NEGATIVE_INFINITY
   /** Background work may start again at this time, if orders are being placed. */
   private resumeAt = Number.NEGATIVE_INFINITY
+  /** Steps that waited for orders being placed, since the process started. */
+  private waited = 0
 
   constructor(
     private readonly options = {
@@ -53,6 +55,11 @@ export class Background {
     return this.foreground
   }
 
+  /** How many steps have waited for orders being placed so far. */
+  get stepsWaited(): number {
+    return this.waited
+  }
+
   private busy(): boolean {
     return this.foreground > 0 || performance.now() - this.lastForeground < this.options.busyForMs
   }
@@ -66,6 +73,7 @@ export class Background {
    */
   async step<T>(work: () => Promise<T>): Promise<T> {
     await new Promise((resolve) => setImmediate(resolve))
+    if (this.busy() && performance.now() < this.resumeAt) this.waited++
     while (this.busy() && performance.now() < this.resumeAt) {
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs))
     }
@@ -85,4 +93,10 @@ const shared = new Background()
 
 export const foregroundWork = (): (() => void) => shared.foregroundWork()
 export const foregroundInFlight = (): number => shared.inFlight
-export const backgroundStep = <T>(work: () => Promise<T>): Promise<T> => shared.step(work)
+export const backgroundStepsWaited = (): number => shared.stepsWaited
+/**
+ * Runs a step of background work (Background.step), or, unless `paced`, at once: work that orders
+ * wait for (a vendor's stock not offered yet) is not background work.
+ */
+export const backgroundStep = <T>(work: () => Promise<T>, paced = true): Promise<T> =>
+  paced ? shared.step(work) : work()

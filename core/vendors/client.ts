@@ -202,7 +202,11 @@ async function withRetries<T>(fn: () => Promise<T>, options: CallOptions): Promi
  */
 export async function fetchStock(
   baseUrl: string,
-  options: CallOptions & { pageSize: number },
+  options: CallOptions & {
+    pageSize: number
+    /** Whether reading it is background work (true: see below); not while orders wait for it. */
+    paced: boolean
+  },
 ): Promise<FetchedPage[]> {
   const pages: FetchedPage[] = []
   let cursor: string | undefined
@@ -221,7 +225,7 @@ export async function fetchStock(
       }, options)
       receivedAt = performance.now()
       return StockPage.safeParse(body)
-    })
+    }, options.paced)
     if (!page.success) {
       const issue = page.error.issues[0]
       throw new VendorPayloadError(

@@ -3,6 +3,7 @@ import { type Db, type Executor, query, sql } from '../../db/client.js'
 import { backgroundStep } from '../background.js'
 import type { Config } from '../config.js'
 import { unreflectedUnits } from '../inventory/reconcile.js'
+import { offeredVendor } from '../inventory/stock.js'
 import { metrics } from '../metrics.js'
 import { type FetchedPage, fetchStock, type StockItem } from './client.js'
 import { limiterFor } from './limits.js'
@@ -25,7 +26,13 @@ export interface SyncSummary {
 
 export type SyncOptions = Pick<
   Config,
-  'vendors' | 'vendorTimeoutMs' | 'vendorRetries' | 'syncPageSize' | 'vendorLimits' | 'vendorApiKey'
+  | 'vendors'
+  | 'vendorTimeoutMs'
+  | 'vendorRetries'
+  | 'syncPageSize'
+  | 'vendorLimits'
+  | 'vendorApiKey'
+  | 'staleAfterMs'
 > & {
   /** Rows per INSERT; each batch is one statement. */
   batchSize?: number
@@ -39,9 +46,10 @@ export type SyncOptions = Pick<
 export async function syncVendors(db: Db, options: SyncOptions): Promise<SyncSummary> {
   const started = Date.now()
   await ensureVendors(db, options.vendors)
-  const vendors = await query<{ id: string; baseUrl: string }>(
+  const vendors = await query<Vendor>(
     db,
-    sql`select id, base_url as "baseUrl" from vendors where enabled order by id`,
+    sql`select v.id, v.base_url as "baseUrl", ${offeredVendor(options.staleAfterMs)} as offered
+        from vendors v where v.enabled order by v.id`,
   )
   const results = await Promise.all(vendors.map((v) => syncVendor(db, v, options)))
   await recordSyncs(db, results)
@@ -91,11 +99,18 @@ export function requireAnyVendorSynced(summary: SyncSummary): SyncSummary {
   return summary
 }
 
-async function syncVendor(
-  db: Db,
-  vendor: { id: string; baseUrl: string },
-  options: SyncOptions,
-): Promise<VendorSyncResult> {
+/**
+ * A vendor to read. While its stock is not `offered` (never read yet, or stale), orders of it wait
+ * for this sync, which is then no background work: paced beside them (core/background.ts), the
+ * first start's sync took three times as long when a client was already asking for an order.
+ */
+interface Vendor {
+  id: string
+  baseUrl: string
+  offered: boolean
+}
+
+async function syncVendor(db: Db, vendor: Vendor, options: SyncOptions): Promise<VendorSyncResult> {
   const started = Date.now()
   const clock = await databaseClock(db)
   try {
@@ -105,9 +120,13 @@ async function syncVendor(
       pageSize: options.syncPageSize,
       limiter: limiterFor(vendor.id, options.vendorLimits(vendor.id)),
       apiKey: options.vendorApiKey(vendor.id),
+      paced: vendor.offered,
     })
     const skus = pages.reduce((n, p) => n + p.items.length, 0)
-    const { changed, written } = await writeSnapshot(db, vendor.id, pages, clock, options.batchSize ?? 1_000)
+    const { changed, written } = await writeSnapshot(db, vendor.id, pages, clock, {
+      batchSize: options.batchSize ?? 1_000,
+      paced: vendor.offered,
+    })
     const durationMs = Date.now() - started
     await db.execute(
       sql`update vendors set last_sync_at = now(), last_sync_status = 'ok', last_sync_error = null,
@@ -205,7 +224,7 @@ async function writeSnapshot(
   vendorId: string,
   pages: FetchedPage[],
   clock: DatabaseClock,
-  batchSize: number,
+  { batchSize, paced }: { batchSize: number; paced: boolean },
 ): Promise<{ changed: number; written: number }> {
   const times = pages.map((p) => pageTime(p, clock))
   // A SKU listed twice (a cursor that moved under us) keeps its later page.
@@ -234,11 +253,12 @@ async function writeSnapshot(
     // outside the bounds only reads as new and is written again, never wrongly.
     const range = sql`between ${batch[0]!.sku} and ${batch.at(-1)!.sku} and sku = any(${skus}::text[])`
     // One transaction a step (no row locked between two): orders being placed meanwhile go first.
-    const done = await backgroundStep(() =>
-      db.transaction(async (tx) => {
-        const [result] = (await query<{ changed: number; skus: string[] }>(
-          tx,
-          sql`with t as (
+    const done = await backgroundStep(
+      () =>
+        db.transaction(async (tx) => {
+          const [result] = (await query<{ changed: number; skus: string[] }>(
+            tx,
+            sql`with t as (
               select * from unnest(${skus}::text[], ${sql.param(batch.map((r) => r.name))}::text[],
                                    ${sql.param(batch.map((r) => r.price))}::numeric[], ${sql.param(batch.map((r) => r.quantity))}::int[],
                                    ${sql.param(batchPages)}::int[])
@@ -276,10 +296,11 @@ async function writeSnapshot(
             )
             select (select count(*)::int from changed) as changed,
                    coalesce((select array_agg(sku) from written), '{}') as skus`,
-        )) as [{ changed: number; skus: string[] }]
-        await recount(tx, vendorId, result.skus, earliest(batchPages.map((page) => times[page]!)))
-        return { changed: result.changed, written: result.skus.length }
-      }),
+          )) as [{ changed: number; skus: string[] }]
+          await recount(tx, vendorId, result.skus, earliest(batchPages.map((page) => times[page]!)))
+          return { changed: result.changed, written: result.skus.length }
+        }),
+      paced,
     )
     changed += done.changed
     written += done.written

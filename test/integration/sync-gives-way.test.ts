@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { foregroundInFlight, foregroundWork } from '../../core/background.js'
+import { backgroundStepsWaited, foregroundInFlight, foregroundWork } from '../../core/background.js'
+import { sql } from '../../db/client.js'
 import { setMockStock } from '../support/fixtures.js'
 import { api } from '../support/http.js'
 import { eventually, hasService, uniqueId } from '../support/services.js'
@@ -9,7 +10,8 @@ import { backends, startStack, type TestStack } from '../support/stack.js'
 /**
  * The sync is background work: between its pages and its write batches it waits while this
  * process is placing orders (core/background.ts), so back-to-back syncs do not starve placement,
- * and it waits a bounded time, so that it always finishes.
+ * and it waits a bounded time, so that it always finishes. Not so for a vendor that is not offered,
+ * whose sync the orders wait for.
  */
 for (const backend of backends) {
   describe.runIf(backend.enabled)(`the sync beside order placement on ${backend.name}`, () => {
@@ -32,6 +34,25 @@ for (const backend of backends) {
         endless()
       }
       expect((await api(stack.url).get(`/products/${sku}`)).body.available).toBe(7)
+    })
+
+    it('gives no way while the vendors are not offered: orders of their stock wait for that sync', async () => {
+      // As on a first start: no vendor read yet.
+      await stack.db.execute(sql`update vendors set last_success_at = null`)
+      const endless = foregroundWork()
+      try {
+        const before = backgroundStepsWaited()
+        expect((await api(stack.url).post('/sync')).status).toBe(200)
+        const unoffered = backgroundStepsWaited() - before
+        // Now every vendor is offered: the same sync is background work again.
+        expect((await api(stack.url).post('/sync')).status).toBe(200)
+        const offered = backgroundStepsWaited() - before - unoffered
+
+        expect(unoffered).toBe(0)
+        expect(offered).toBeGreaterThan(0)
+      } finally {
+        endless()
+      }
     })
   })
 }
