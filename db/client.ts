@@ -66,7 +66,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     import('./pglite-thread.js'),
     import('drizzle-orm/pglite'),
   ])
-  const client = await PgliteThread.start(dir, PGLITE_SETTINGS, options.migrated)
+  const client = await PgliteThread.start(dir, options.migrated)
   return {
     // Drizzle's PGlite driver calls only what the thread's client has (query, transaction).
     db: drizzlePglite({ client: client as unknown as PGlite, schema }) as unknown as Db,
@@ -76,15 +76,6 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     close: () => client.close(),
   }
 }
-
-/**
- * PostgreSQL settings of the embedded database, beside PGlite's own (`PGlite.defaultStartParams`,
- * which turn fsync off: a commit is written to the operating system before it returns, so it
- * survives the process, not the machine). The buffer cache lives inside PGlite's WebAssembly
- * memory, which never shrinks: PostgreSQL's default of 128 MB made most of the process's RSS. With
- * 16 MB, what does not fit is read from the files, which the kernel caches outside the process.
- */
-const PGLITE_SETTINGS = ['-c', 'shared_buffers=16MB']
 
 /**
  * A pg Pool whose every client has its 'error' handled for its whole life, idle or checked out

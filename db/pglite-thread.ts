@@ -8,10 +8,14 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
+import pLimit from 'p-limit'
 import { type MigrationChain, migrationsDigest, migratorConfig } from './migrate.js'
 import { STATISTICS_TARGET } from './statistics.js'
 
 const run = promisify(execFile)
+
+/** Threads `PgliteThread.begin` started, by data directory, until a `start` takes them. */
+const begun = new Map<string, Promise<PgliteThread>>()
 
 /**
  * The template of new databases (db/pglite-create.mjs): a database fresh from PGlite's initdb, one
@@ -66,6 +70,15 @@ export async function ensureTemplate(chains: readonly MigrationChain[] = []): Pr
   return template
 }
 
+/**
+ * PostgreSQL settings of the embedded database, beside PGlite's own (`PGlite.defaultStartParams`,
+ * which turn fsync off: a commit is written to the operating system before it returns, so it
+ * survives the process, not the machine). The buffer cache lives inside PGlite's WebAssembly
+ * memory, which never shrinks: PostgreSQL's default of 128 MB made most of the process's RSS. With
+ * 16 MB, what does not fit is read from the files, which the kernel caches outside the process.
+ */
+const SETTINGS = ['-c', 'shared_buffers=16MB']
+
 /** Migrated templates kept: the newest few by use (another checkout's may be one of them). */
 const KEEP_MIGRATED = 3
 
@@ -111,18 +124,21 @@ function baselineWasmOnly(): void {
 }
 
 /**
- * Copies a directory tree, every file at once. `fs.cp` walks it one entry at a time with a stat
- * of each: 0.4-1.2 s for the template's ~1,000 files, against ~50 ms here (most of a new
- * database's start-up before this).
+ * Copies a directory tree, two files at a time. `fs.cp` walks it one entry at a time with a stat
+ * of each: 0.4-1.2 s for the template's ~1,000 files, against ~50 ms with every file at once. But
+ * each copy holds one of libuv's four threads, which the module loader reads its files with too:
+ * all at once, the copy of a first start held up the runtime's modules until it was done (1.2 s
+ * on a machine whose disk makes a file in a millisecond, as fast as one at a time). Two at once
+ * leave the loader two threads.
  */
-async function copyTree(from: string, to: string): Promise<void> {
+async function copyTree(from: string, to: string, copies = pLimit(2)): Promise<void> {
   await mkdir(to, { recursive: true })
   const entries = await readdir(from, { withFileTypes: true })
   await Promise.all(
     entries.map((entry) =>
       entry.isDirectory()
-        ? copyTree(join(from, entry.name), join(to, entry.name))
-        : copyFile(join(from, entry.name), join(to, entry.name)),
+        ? copyTree(join(from, entry.name), join(to, entry.name), copies)
+        : copies(() => copyFile(join(from, entry.name), join(to, entry.name))),
     ),
   )
 }
@@ -179,29 +195,44 @@ export class PgliteThread implements PgliteQueries {
   }
 
   /**
-   * Starts the thread and opens (or creates) the database in `dataDir`, with PostgreSQL's
-   * `settings` (`-c name=value` arguments) after PGlite's own; a database it creates starts with
-   * the `migrated` chains applied.
+   * Starts the thread and opens (or creates) the database in `dataDir`; a database it creates
+   * starts with the `migrated` chains applied. Takes the thread `begin` started for `dataDir`, if
+   * any.
    */
-  static async start(
-    dataDir: string,
-    settings: string[],
-    migrated: readonly MigrationChain[] = [],
-  ): Promise<PgliteThread> {
+  static start(dataDir: string, migrated: readonly MigrationChain[] = []): Promise<PgliteThread> {
+    const early = begun.get(dataDir)
+    begun.delete(dataDir)
+    return early ?? PgliteThread.create(dataDir, migrated)
+  }
+
+  /**
+   * Starts opening `dataDir` now, for the next `start` of it to take: the embedded runtime begins
+   * before it loads the rest of its modules, so that the copy of the template (disk work) and
+   * PGlite's start (its own thread) go on meanwhile.
+   */
+  static begin(dataDir: string, migrated: readonly MigrationChain[] = []): void {
+    if (begun.has(dataDir)) return
+    const thread = PgliteThread.create(dataDir, migrated)
+    // Whoever takes it hears of a failure.
+    thread.catch(() => {})
+    begun.set(dataDir, thread)
+  }
+
+  private static async create(dataDir: string, migrated: readonly MigrationChain[]): Promise<PgliteThread> {
     // A new database starts as a copy of a template (db/pglite-create.mjs makes it when missing).
     const inMemory = dataDir.startsWith('memory://')
-    if (!inMemory && existsSync(join(dataDir, 'PG_VERSION'))) return PgliteThread.open(dataDir, settings)
+    if (!inMemory && existsSync(join(dataDir, 'PG_VERSION'))) return PgliteThread.open(dataDir)
     // A template that cannot be made (a migration that fails) leaves the migrations to the caller,
     // whose migrator reports what failed.
     const template = await ensureTemplate(migrated).catch(() => ensureTemplate())
     if (!inMemory) await copyTree(template, dataDir)
-    return PgliteThread.open(dataDir, settings, inMemory ? `${template}.tar.gz` : undefined)
+    return PgliteThread.open(dataDir, inMemory ? `${template}.tar.gz` : undefined)
   }
 
-  private static async open(dataDir: string, settings: string[], template?: string): Promise<PgliteThread> {
+  private static async open(dataDir: string, template?: string): Promise<PgliteThread> {
     baselineWasmOnly()
     const worker = new Worker(new URL('./pglite-host.mjs', import.meta.url), {
-      workerData: { dataDir, settings, template, statisticsTarget: STATISTICS_TARGET },
+      workerData: { dataDir, settings: SETTINGS, template, statisticsTarget: STATISTICS_TARGET },
       // V8 gives a thread a young generation of 48 MB; PGlite's glue kept under 3 MB of it live,
       // and the rest stayed resident once touched. With 12 MB, 16 clients on `npm start`, two runs
       // alternately: RSS after the load 262 and 278 MB against 291 and 284, CPU-s per 1,000 orders

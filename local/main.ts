@@ -1,7 +1,4 @@
 import { ConfigError, getConfig } from '../core/config.js'
-import { logger } from '../core/logging.js'
-import { startupBanner } from './banner.js'
-import { startRuntime } from './runtime.js'
 
 /** `npm start`: the whole system in one process, on embedded defaults. */
 async function main() {
@@ -15,6 +12,21 @@ async function main() {
     }
     throw error
   }
+  // The embedded database opens (a new one is copied from its template, disk work, and PGlite
+  // starts in its own thread) while the rest of the runtime's modules load, rather than after:
+  // each took 1-2 s of a first start on a slow machine.
+  if (!config.databaseUrl) {
+    const [{ PgliteThread }, { withMockVendorMigrations }] = await Promise.all([
+      import('../db/pglite-thread.js'),
+      import('../db/migrate.js'),
+    ])
+    PgliteThread.begin(config.pgliteDataDir, withMockVendorMigrations)
+  }
+  const [{ logger }, { startupBanner }, { startRuntime }] = await Promise.all([
+    import('../core/logging.js'),
+    import('./banner.js'),
+    import('./runtime.js'),
+  ])
   const runtime = await startRuntime(config)
   // On stderr, so that stdout stays one JSON log line per line (npm start | jq works).
   process.stderr.write(`${startupBanner(runtime)}\n`)

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +15,7 @@ import {
   serviceMigrations,
   withMockVendorMigrations,
 } from '../../db/migrate.js'
+import { PgliteThread } from '../../db/pglite-thread.js'
 import { STATISTICS_TARGET } from '../../db/statistics.js'
 import { eventually, uniqueId } from '../support/services.js'
 
@@ -158,6 +160,29 @@ describe('embedded PGlite in its thread', () => {
       expect(await count(inDirectory, 'orders')).toBe(0)
     } finally {
       for (const d of opened) await d.close()
+    }
+  })
+
+  it('opens a database begun ahead (npm start, before its modules load) for the next open of its directory to take', async () => {
+    const begunDir = join(dir, 'begun')
+
+    PgliteThread.begin(begunDir, withMockVendorMigrations)
+    // Copied from its template before anything opened it.
+    await eventually(
+      async () => (existsSync(join(begunDir, 'PG_VERSION')) ? true : undefined),
+      60_000,
+      'the copy',
+    )
+    const opened = await openDatabase({
+      pgliteDataDir: begunDir,
+      poolMax: 1,
+      migrated: withMockVendorMigrations,
+    })
+    try {
+      const [row] = await query<{ n: number }>(opened.db, sql`select count(*)::int as n from orders`)
+      expect(row!.n).toBe(0)
+    } finally {
+      await opened.close()
     }
   })
 
