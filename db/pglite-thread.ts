@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
-import { copyFile, mkdir, readdir, rm, stat, utimes } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -13,6 +13,8 @@ import { type MigrationChain, migrationsDigest, migratorConfig } from './migrate
 import { STATISTICS_TARGET } from './statistics.js'
 
 const run = promisify(execFile)
+/** The script that makes templates and their spares. */
+const CREATE = fileURLToPath(new URL('./pglite-create.mjs', import.meta.url))
 
 /** Threads `PgliteThread.begin` started, by data directory, until a `start` takes them. */
 const begun = new Map<string, Promise<PgliteThread>>()
@@ -60,12 +62,7 @@ export async function ensureTemplate(chains: readonly MigrationChain[] = []): Pr
     return template
   }
   const base = chains.length === 0 ? [] : [await ensureTemplate(), JSON.stringify(chains.map(migratorConfig))]
-  await run(process.execPath, [
-    '--liftoff-only',
-    fileURLToPath(new URL('./pglite-create.mjs', import.meta.url)),
-    template,
-    ...base,
-  ])
+  await run(process.execPath, ['--liftoff-only', CREATE, template, ...base])
   if (chains.length > 0) await pruneMigrated(template)
   return template
 }
@@ -82,7 +79,7 @@ const SETTINGS = ['-c', 'shared_buffers=16MB']
 /** Migrated templates kept: the newest few by use (another checkout's may be one of them). */
 const KEEP_MIGRATED = 3
 
-/** Removes all but the newest few migrated templates (their directories and tarballs). */
+/** Removes all but the newest few migrated templates (their directories, tarballs and spares). */
 async function pruneMigrated(current: string): Promise<void> {
   const prefix = `${basename(TEMPLATE)}-migrated-`
   const used = await Promise.all(
@@ -106,6 +103,7 @@ async function pruneMigrated(current: string): Promise<void> {
   for (const { template } of older) {
     await rm(`${template}.tar.gz`, { force: true })
     await rm(template, { recursive: true, force: true })
+    await rm(spareOf(template), { recursive: true, force: true })
   }
 }
 
@@ -121,6 +119,43 @@ async function pruneMigrated(current: string): Promise<void> {
  */
 function baselineWasmOnly(): void {
   setFlagsFromString('--liftoff-only')
+}
+
+/**
+ * The spare copy of a migrated template: a new database directory made ahead, which the next one
+ * is moved into place from (a rename), since a copy of the template's ~1,000 files took 1.2-2.5 s
+ * of a first start on a machine whose disk makes a file in a millisecond. `npm install` makes the
+ * runtime's (scripts/prepare.mjs); a process that takes a spare, or finds none, has the next made
+ * in the background.
+ */
+export const spareOf = (template: string) => `${template}.spare`
+
+const isMigrated = (template: string) => basename(template).startsWith(`${basename(TEMPLATE)}-migrated-`)
+
+/**
+ * Makes the spare of a migrated template, unless it has one, by a process of its own: waited for,
+ * or left to finish by itself (it outlives this process if it must).
+ */
+export async function makeSpare(template: string, { wait }: { wait: boolean }): Promise<void> {
+  if (wait) await run(process.execPath, [CREATE, '--spare', template])
+  else spawn(process.execPath, [CREATE, '--spare', template], { detached: true, stdio: 'ignore' }).unref()
+}
+
+/**
+ * Makes the database directory `dataDir` from `template`: moves the template's spare copy there if
+ * it has one (on the same file system), copies the template otherwise.
+ */
+async function newDirectory(template: string, dataDir: string): Promise<void> {
+  if (isMigrated(template)) {
+    await mkdir(dirname(dataDir), { recursive: true })
+    const taken = await rename(spareOf(template), dataDir).then(
+      () => true,
+      () => false,
+    )
+    void makeSpare(template, { wait: false })
+    if (taken) return
+  }
+  await copyTree(template, dataDir)
 }
 
 /**
@@ -225,7 +260,7 @@ export class PgliteThread implements PgliteQueries {
     // A template that cannot be made (a migration that fails) leaves the migrations to the caller,
     // whose migrator reports what failed.
     const template = await ensureTemplate(migrated).catch(() => ensureTemplate())
-    if (!inMemory) await copyTree(template, dataDir)
+    if (!inMemory) await newDirectory(template, dataDir)
     return PgliteThread.open(dataDir, inMemory ? `${template}.tar.gz` : undefined)
   }
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -15,7 +15,7 @@ import {
   serviceMigrations,
   withMockVendorMigrations,
 } from '../../db/migrate.js'
-import { PgliteThread } from '../../db/pglite-thread.js'
+import { ensureTemplate, makeSpare, PgliteThread, spareOf } from '../../db/pglite-thread.js'
 import { STATISTICS_TARGET } from '../../db/statistics.js'
 import { eventually, uniqueId } from '../support/services.js'
 
@@ -184,6 +184,32 @@ describe('embedded PGlite in its thread', () => {
     } finally {
       await opened.close()
     }
+  })
+
+  it("moves a new database directory into place from its template's spare copy, made ahead, and makes the next", async () => {
+    // A set of chains of its own: no other test takes its spare.
+    const chains = [mockVendorMigrations]
+    const template = await ensureTemplate(chains)
+    await makeSpare(template, { wait: true })
+    const spare = spareOf(template)
+    const { ino: spared } = await stat(join(spare, 'PG_VERSION'))
+
+    const opened = await openDatabase({ pgliteDataDir: join(dir, 'spared'), poolMax: 1, migrated: chains })
+    try {
+      expect((await stat(join(dir, 'spared', 'PG_VERSION'))).ino).toBe(spared)
+      const [row] = await query<{ n: number }>(
+        opened.db,
+        sql`select count(*)::int as n from mock_vendor.__drizzle_migrations`,
+      )
+      expect(row!.n).toBe(migrationsOf(mockVendorMigrations))
+    } finally {
+      await opened.close()
+    }
+    await eventually(
+      async () => (existsSync(join(spare, 'PG_VERSION')) ? true : undefined),
+      60_000,
+      'the next spare',
+    )
   })
 
   it('analyzes its tables once enough rows were written, as autovacuum would (PGlite has none), on a small sample', async () => {
