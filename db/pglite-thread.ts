@@ -150,10 +150,11 @@ async function newDirectory(template: string, dataDir: string): Promise<void> {
     await mkdir(dirname(dataDir), { recursive: true })
     const taken = await rename(spareOf(template), dataDir).then(
       () => true,
-      () => false,
+      (error: NodeJS.ErrnoException) => error.code,
     )
-    void makeSpare(template, { wait: false })
-    if (taken) return
+    // On another file system than the templates, a spare would never be taken.
+    if (taken !== 'EXDEV') void makeSpare(template, { wait: false })
+    if (taken === true) return
   }
   await copyTree(template, dataDir)
 }
