@@ -73,10 +73,9 @@ export class Background {
    */
   async step<T>(work: () => Promise<T>): Promise<T> {
     await new Promise((resolve) => setImmediate(resolve))
-    if (this.busy() && performance.now() < this.resumeAt) this.waited++
-    while (this.busy() && performance.now() < this.resumeAt) {
-      await new Promise((resolve) => setTimeout(resolve, this.options.pollMs))
-    }
+    const held = () => this.busy() && performance.now() < this.resumeAt
+    if (held()) this.waited++
+    while (held()) await new Promise((resolve) => setTimeout(resolve, this.options.pollMs))
     const started = performance.now()
     try {
       return await work()
