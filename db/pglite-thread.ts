@@ -246,12 +246,14 @@ export class PgliteThread implements PgliteQueries {
    * before it loads the rest of its modules, so that the copy of the template (disk work) and
    * PGlite's start (its own thread) go on meanwhile.
    */
-  static begin(dataDir: string, migrated: readonly MigrationChain[] = []): void {
-    if (begun.has(dataDir)) return
+  static begin(dataDir: string, migrated: readonly MigrationChain[] = []): Promise<PgliteThread> {
+    const already = begun.get(dataDir)
+    if (already) return already
     const thread = PgliteThread.create(dataDir, migrated)
     // Whoever takes it hears of a failure.
     thread.catch(() => {})
     begun.set(dataDir, thread)
+    return thread
   }
 
   private static async create(dataDir: string, migrated: readonly MigrationChain[]): Promise<PgliteThread> {

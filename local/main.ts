@@ -20,7 +20,7 @@ async function main() {
       import('../db/pglite-thread.js'),
       import('../db/migrate.js'),
     ])
-    PgliteThread.begin(config.pgliteDataDir, withMockVendorMigrations)
+    void PgliteThread.begin(config.pgliteDataDir, withMockVendorMigrations)
   }
   const [{ logger }, { startupBanner }, { startRuntime }] = await Promise.all([
     import('../core/logging.js'),

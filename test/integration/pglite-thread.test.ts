@@ -166,23 +166,20 @@ describe('embedded PGlite in its thread', () => {
   it('opens a database begun ahead (npm start, before its modules load) for the next open of its directory to take', async () => {
     const begunDir = join(dir, 'begun')
 
-    PgliteThread.begin(begunDir, withMockVendorMigrations)
+    const begun = PgliteThread.begin(begunDir, withMockVendorMigrations)
     // Copied from its template before anything opened it.
     await eventually(
       async () => (existsSync(join(begunDir, 'PG_VERSION')) ? true : undefined),
       60_000,
       'the copy',
     )
-    const opened = await openDatabase({
-      pgliteDataDir: begunDir,
-      poolMax: 1,
-      migrated: withMockVendorMigrations,
-    })
+    const taken = await PgliteThread.start(begunDir, withMockVendorMigrations)
     try {
-      const [row] = await query<{ n: number }>(opened.db, sql`select count(*)::int as n from orders`)
-      expect(row!.n).toBe(0)
+      // The thread begun, not a second one on the same files.
+      expect(taken).toBe(await begun)
+      expect((await taken.query('select count(*)::int as n from orders')).rows).toEqual([{ n: 0 }])
     } finally {
-      await opened.close()
+      await taken.close()
     }
   })
 
