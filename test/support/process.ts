@@ -37,7 +37,10 @@ export async function startLocalRuntime(port: number, env: Record<string, string
   await eventually(
     async () => {
       if (child.exitCode !== null) throw new Error(`runtime exited with ${child.exitCode}:\n${output}`)
-      return output.includes(`listening on ${url}`) ? true : undefined
+      // Up once it has said so on both streams, which are read apart: its log line on stdout, and
+      // the banner, which it prints last, on stderr. Either alone left the other yet unread.
+      const logged = output.includes(`"message":"listening on ${url}"`)
+      return logged && output.includes(`Order Aggregator is up, listening on ${url}`) ? true : undefined
     },
     60_000,
     'the runtime to listen',
