@@ -1,21 +1,19 @@
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../local/net.js'
+import { npmStartArgs } from '../local/npm-start.js'
 
 /** This checkout of the project. */
 export const thisCheckout = fileURLToPath(new URL('..', import.meta.url))
 
 /**
- * Node's arguments for what `npm start` runs in `checkout`: scripts/start.mjs, or tsx local/main.ts
- * in checkouts from before it (a baseline measured side by side).
+ * Node's arguments for what `npm start` runs in `checkout`: its start script's (scripts/start.mjs
+ * and Node's flags), or tsx local/main.ts in checkouts from before it (a baseline measured side by
+ * side).
  */
 export function startArgs(checkout: string): string[] {
-  const start = join(checkout, 'scripts/start.mjs')
-  return existsSync(start)
-    ? [start]
-    : ['--import', import.meta.resolve('tsx'), join(checkout, 'local/main.ts')]
+  return npmStartArgs(checkout) ?? ['--import', import.meta.resolve('tsx'), join(checkout, 'local/main.ts')]
 }
 
 /**

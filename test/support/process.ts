@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../../core/config.js'
 import { queueDeclarations } from '../../core/deps.js'
+import { npmStartArgs } from '../../local/npm-start.js'
 import { amqpUrl, deleteQueues, eventually, freshDatabase, uniqueId } from './services.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -20,7 +21,7 @@ export interface RunningProcess {
  */
 export async function startLocalRuntime(port: number, env: Record<string, string>): Promise<RunningProcess> {
   const { DATABASE_URL: _db, AMQP_URL: _amqp, ...inherited } = process.env
-  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+  const child = spawn(process.execPath, npmStartArgs(root)!, {
     cwd: root,
     env: { ...inherited, PORT: String(port), LOG_LEVEL: 'INFO', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
