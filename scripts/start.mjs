@@ -17,9 +17,10 @@
 // clients, for the runtime's goal of under 300 MB (issue #15):
 // - `--max-semi-space-size=4`: V8 gives the main thread a young generation of up to 3 x 16 MB,
 //   which a steady load keeps resident once touched; the runtime's young objects are requests and
-//   rows that live for milliseconds. At ~450 orders/s, RSS after the load 232-260 MB against
-//   277-287, CPU-s per 1,000 orders 2.80-3.33 against 2.97-3.45 (2 MB saved ~20 MB more, and cost
-//   up to 20% CPU in one run of three).
+//   rows that live for milliseconds. Three alternating pairs, under clients that mostly named SKUs
+//   outside the catalogue (answered 4xx; the same load for both): RSS after the load 232-260 MB
+//   against 277-287, CPU-s per 1,000 orders placed 2.80-3.33 against 2.97-3.45 (2 MB saved ~20 MB
+//   more, and cost up to 20% CPU in one run of three).
 // - `--heap-growing-percent=50`: at ~1,450 orders/s the old generation grew to 3-4 times the
 //   ~26 MB that survives a full collection before the next one (a main-thread heap of 96-112 MB).
 //   Letting it grow by half instead, two alternating pairs and two more runs: RSS peak 235-241 MB
