@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { findDrift } from '../../core/inventory/reconcile.js'
+import { Behaviour, setBehaviour } from '../../core/mock-vendor/books.js'
 import { openDatabase, query, sql } from '../../db/client.js'
 import { ordersIn, setMockStock } from '../support/fixtures.js'
 import { api } from '../support/http.js'
@@ -110,9 +111,12 @@ async function killInTheMiddle(stack: SpawnedStack, extra: Record<string, string
   try {
     for (const v of ['acme', 'globex', 'initech']) await setMockStock(observer.db, v, 'KILL-1', 150)
     await http.post('/sync')
-    // Slow vendors, so that the kill lands while forwards are in flight.
-    for (const v of ['acme', 'globex', 'initech'])
-      await http.put(`/mock-vendors/${v}/behaviour`, { latencyMs: 40 })
+    // Slow vendors, so that the kill lands while forwards are in flight. One answers only after
+    // the service has stopped waiting (VENDOR_TIMEOUT_MS), so its orders cannot be confirmed
+    // before the kill, however late the kill lands: with all three at 40 ms, a fast machine
+    // confirmed all 200 between two looks, and there was nothing left in the middle to kill.
+    for (const v of ['acme', 'globex']) await http.put(`/mock-vendors/${v}/behaviour`, { latencyMs: 40 })
+    await http.put('/mock-vendors/initech/behaviour', { latencyMs: 60_000 })
     const confirmed = async () =>
       (
         await query<{ n: number }>(
@@ -131,6 +135,9 @@ async function killInTheMiddle(stack: SpawnedStack, extra: Record<string, string
     expect(await runtime.stop('SIGKILL')).toBeNull()
     const atKill = await confirmed()
     expect(atKill).toBeLessThan(200)
+    // From the restart on, the late vendor answers in time. It took the orders whose calls timed
+    // out (a mock vendor does the work, then waits): their replays must not ship them again.
+    await setBehaviour(observer.db, 'initech', Behaviour.parse({ latencyMs: 40 }))
 
     runtime = await stack.start(port, settings)
     await eventually(
