@@ -13,21 +13,24 @@
 // of its own, ~45 MB of a runtime whose goal is under 300 MB at rest, and it compiles every module
 // of every start at load time (issue #15).
 //
-// `npm start` runs it with two V8 flags (package.json), each measured in alternating runs at 16
-// clients, for the runtime's goal of under 300 MB (issue #15):
-// - `--max-semi-space-size=4`: V8 gives the main thread a young generation of up to 3 x 16 MB,
-//   which a steady load keeps resident once touched; the runtime's young objects are requests and
-//   rows that live for milliseconds. Three alternating pairs, under clients that mostly named SKUs
-//   outside the catalogue (answered 4xx; the same load for both): RSS after the load 232-260 MB
-//   against 277-287, CPU-s per 1,000 orders placed 2.80-3.33 against 2.97-3.45 (2 MB saved ~20 MB
-//   more, and cost up to 20% CPU in one run of three).
-// - `--heap-growing-percent=50`: at ~1,450 orders/s the old generation grew to 3-4 times the
-//   ~26 MB that survives a full collection before the next one (a main-thread heap of 96-112 MB).
-//   Letting it grow by half instead, two alternating pairs and two more runs: RSS peak 235-241 MB
-//   against 296-305, 1,388-1,463 orders/s against 1,449-1,516, CPU-s per 1,000 orders 0.98-1.06
-//   against 0.95-1.00. By a quarter saved ~5 MB more, at up to 10% of the throughput.
-// Both, in the embedded bench side by side with neither, two pairs: RSS peak 303 / 305 -> 238 / 239
-// MB, 1,530 / 1,636 -> 1,501 / 1,496 orders/s, CPU-s per 1,000 orders 0.95 / 0.89 -> 0.99 / 0.99.
+// `npm start` runs it with one V8 flag (package.json), for the runtime's goal of under 300 MB
+// (issue #15): `--heap-growing-percent=50`. At ~1,450 orders/s the old generation grew to 3-4 times
+// the ~26 MB that survives a full collection before the next one (a main-thread heap of 96-112 MB);
+// letting it grow by half instead, two alternating pairs and two more runs: RSS peak 235-241 MB
+// against 296-305, 1,388-1,463 orders/s against 1,449-1,516, CPU-s per 1,000 orders 0.98-1.06
+// against 0.95-1.00. By a quarter saved ~5 MB more, at up to 10% of the throughput.
+//
+// Smaller semi-spaces (`--max-semi-space-size=4`, or 8) saved 10-20 MB more in the embedded bench,
+// and were taken out again: the same flags run the runtime on PostgreSQL, where a pipeline at
+// 1,500 orders/s keeps a few MB of orders in flight (vendor calls, the queue) that a small young
+// generation copies and promotes. Side by side in the pipeline bench, node's CPU-s per 1,000
+// confirmed orders, two runs each: both flags 0.64 / 0.66, 4 MB semi-spaces alone 0.58 / 0.53,
+// 8 MB with the growth flag 0.59 / 0.53, the growth flag alone 0.48 / 0.48 / 0.48 / 0.48, neither
+// 0.49 / 0.46 / 0.47 / 0.46; with both, that machine confirmed 1,245 of 1,500 orders/s offered.
+// A flag cannot be chosen per mode: V8 sizes the young generation when the process starts, and a
+// second process to choose it would cost its own memory. In the embedded bench (that machine, ~600
+// orders/s), RSS peak: both flags 233 / 231 MB, the growth flag alone 249 / 253 / 258 / 257,
+// neither 262 / 267.
 // The tests and benches start it with the same flags (local/npm-start.ts).
 import { createHash } from 'node:crypto'
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises'
