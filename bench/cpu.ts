@@ -23,6 +23,13 @@ function readProcess(pid: number): { cpu: number; startedAt: number } | undefine
   }
 }
 
+/** User + system CPU seconds a running process has spent so far (all its threads). */
+export function processCpu(pid: number): number {
+  const seen = readProcess(pid)
+  if (!seen) throw new Error(`process ${pid} is gone`)
+  return seen.cpu
+}
+
 /** Which group a PostgreSQL backend's CPU is counted in, from pg_stat_activity; undefined leaves it out. */
 export type BackendGroup = (backend: {
   datname: string | null

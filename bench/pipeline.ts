@@ -5,6 +5,7 @@ import { AmqpBus } from '../core/messaging/amqp-bus.js'
 import { openDatabase, query, sql } from '../db/client.js'
 import { createScratchDatabase } from '../db/scratch.js'
 import { activityPerOrder, CpuMeter, databaseActivity, rabbitPid } from './cpu.js'
+import { httpFloor } from './http-floor.js'
 import { orderRequests, randomSku, stockMockVendors, WARM_UP_SECONDS } from './load.js'
 import { spawnRuntime, thisCheckout } from './spawn.js'
 import { loadAverage, printTable } from './stats.js'
@@ -15,6 +16,8 @@ const SHARED_BACKENDS = new Set(['walwriter', 'checkpointer', 'background writer
 const COMPONENTS = ['node', 'PostgreSQL', 'RabbitMQ', 'vendors'] as const
 /** Issue #15: CPU per 1,000 confirmed orders, all processes but the load generator. */
 const CPU_GOAL = 0.6
+/** Seconds of the HTTP floor's measurement at each rate (after 2 s of warm-up). */
+const FLOOR_SECONDS = 5
 
 /** CPU seconds of all components together. */
 const cpuTotal = (cpu: Record<string, number>) => COMPONENTS.reduce((sum, c) => sum + (cpu[c] ?? 0), 0)
@@ -58,6 +61,8 @@ export async function benchPipeline(options: {
   const costs: { checkout: string; rate: number; total: number; row: Record<string, string | number> }[] = []
   const writes: Record<string, string | number>[] = []
   for (const rate of options.rates) {
+    // The floor under the cost at this rate, measured here and now: figures of one machine.
+    const floor = await httpFloor(rate, FLOOR_SECONDS)
     for (const checkout of checkouts) {
       const settings = resolve(checkout) === resolve(thisCheckout) ? {} : (options.otherSettings ?? {})
       const run = await runAt(options, rate, checkout, settings)
@@ -67,7 +72,12 @@ export async function benchPipeline(options: {
         checkout,
         rate,
         total: cpuTotal(run.cpu) / confirmed,
-        row: { ...label(checkout), 'target/s': rate, ...cpuPerThousand(run.cpu, confirmed) },
+        row: {
+          ...label(checkout),
+          'target/s': rate,
+          ...cpuPerThousand(run.cpu, confirmed),
+          'HTTP alone (floor)': floor.perOrder.toFixed(2),
+        },
       })
       writes.push(...run.writes.map((w) => ({ ...label(checkout), ...w })))
     }
@@ -90,7 +100,7 @@ export async function benchPipeline(options: {
     return totals.reduce((a, b) => a + b, 0) / totals.length
   }
   printTable(
-    "pipeline cost: CPU seconds per 1,000 confirmed orders from placement to drained (/proc): node = the system under test, PostgreSQL = its backends and the server's shared processes, vendors = the mock vendors' process and backends; the load generator left out",
+    "pipeline cost: CPU seconds per 1,000 confirmed orders from placement to drained (/proc): node = the system under test, PostgreSQL = its backends and the server's shared processes, vendors = the mock vendors' process and backends; the load generator left out; HTTP alone = what an order's three HTTP crossings (served by the service, sent to a vendor, served by it) cost two bare processes at the same rate on this machine, measured before the rate's runs (bench/http-floor.ts)",
     costs.map((c) =>
       checkouts.length > 1
         ? { ...c.row, [`total / ${checkouts[0]}'s`]: (c.total / first(c.rate)).toFixed(2) }
