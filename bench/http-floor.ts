@@ -15,7 +15,7 @@ import { processCpu } from './cpu.js'
  */
 export async function httpFloor(rate: number, seconds: number, warmUpSeconds = 2) {
   const server = peer('server')
-  const [url] = (await once(server.process, 'message')) as [string]
+  const [url] = (await Promise.race([once(server.process, 'message'), server.gone])) as [string]
   const client = peer('client', url, String(rate))
   try {
     await new Promise((r) => setTimeout(r, warmUpSeconds * 1000))
@@ -39,13 +39,20 @@ function peer(role: 'server' | 'client', ...args: string[]) {
     ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), role, ...args],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   )
-  return { process: child, pid: child.pid!, stop: () => child.kill('SIGKILL') }
+  /** Rejects once the peer has exited, which it must not do before it is stopped. */
+  const gone = once(child, 'exit').then(([code, signal]): never => {
+    throw new Error(`the HTTP floor's ${role} exited (${code ?? signal})`)
+  })
+  // Awaited only while the peer must live: its end when it is stopped is no error.
+  gone.catch(() => {})
+  return { process: child, pid: child.pid!, gone, stop: () => child.kill('SIGKILL') }
 }
 
 async function reading(server: ReturnType<typeof peer>, client: ReturnType<typeof peer>) {
   const answer = once(client.process, 'message') as Promise<[number]>
   client.process.send('count')
-  const [answered] = await answer
+  // A peer that died would never answer.
+  const [answered] = await Promise.race([answer, server.gone, client.gone])
   return { answered, server: processCpu(server.pid), client: processCpu(client.pid) }
 }
 
@@ -96,7 +103,8 @@ function send(url: string, rate: number) {
   const started = performance.now()
   setInterval(() => {
     const due = Math.floor(((performance.now() - started) / 1000) * rate)
-    while (sent < due) void one()
+    // A request that fails is not counted as answered; the floor is per answered request.
+    while (sent < due) one().catch(() => {})
   }, 10)
   process.on('message', () => process.send!(answered))
 }
