@@ -26,7 +26,7 @@ export async function httpFloor(rate: number, seconds: number, warmUpSeconds = 2
     const per = (cpu: number) => (answered > 0 ? (cpu * 1000) / answered : Number.NaN)
     const served = per(after.server - before.server)
     const sent = per(after.client - before.client)
-    return { served, sent, perOrder: 2 * served + sent, requestsPerSecond: answered / seconds }
+    return { served, sent, perOrder: 2 * served + sent }
   } finally {
     client.stop()
     server.stop()
