@@ -11,6 +11,11 @@ const VendorEntry = z.object({
   maxPerSecond: z.number().positive().optional(),
   /** Sent as x-api-key on every call to this vendor. */
   apiKey: z.string().min(1).optional(),
+  /**
+   * The vendor takes several orders in one call (`POST {baseUrl}/order-batches`, each order with
+   * its own Idempotency-Key): the orders of a batch that go to it are sent together.
+   */
+  orderBatches: z.boolean().optional(),
 })
 export type VendorEntry = z.infer<typeof VendorEntry>
 
@@ -134,6 +139,7 @@ const EnvSchema = z
     API_KEY_IDS: clientPairs('apiKeyId', 1),
     ADMIN_API_KEY_ID: optionalString,
     MOCK_VENDOR_API_KEY: optionalString,
+    MOCK_VENDOR_ORDER_BATCHES: z.enum(['true', 'false']).default('true'),
     DEAD_LETTER_QUEUE_URL: optionalString.pipe(z.url().optional()),
     OUTBOX_RELAY_FUNCTION: optionalString,
     /**
@@ -149,6 +155,7 @@ const EnvSchema = z
       name: id[0]!.toUpperCase() + id.slice(1),
       baseUrl: `${mockBase}/${id}`,
       apiKey: env.MOCK_VENDOR_API_KEY ?? env.ADMIN_TOKEN,
+      orderBatches: env.MOCK_VENDOR_ORDER_BATCHES === 'true',
     }))
     if (env.VENDORS !== undefined) {
       const parsed = z.array(VendorEntry).min(1).safeParse(safeJson(env.VENDORS))
@@ -186,6 +193,8 @@ const EnvSchema = z
       },
       /** The x-api-key a vendor expects, if any. */
       vendorApiKey: (vendorId: string) => vendors.find((v) => v.id === vendorId)?.apiKey,
+      /** Whether a vendor takes several orders in one call. */
+      vendorOrderBatches: (vendorId: string) => vendors.find((v) => v.id === vendorId)?.orderBatches === true,
       vendors,
       mockCatalogueSize: env.MOCK_CATALOGUE_SIZE,
       outboxRelayIntervalMs: env.OUTBOX_RELAY_INTERVAL_MS,
@@ -236,7 +245,7 @@ const meanings = {
   VENDOR_MAX_PER_SECOND:
     "calls a second to one vendor at most (a vendor's own `maxPerSecond` in `VENDORS` wins); unset: 50 for a vendor of `VENDORS`, no limit for the shipped mock vendors",
   VENDORS:
-    'JSON array `[{ "id", "name", "baseUrl" }]` (each may add `maxConcurrent`, `maxPerSecond`, and `apiKey`, sent as `X-API-Key`) of the vendors to sync and forward to; unset: the three mock vendors',
+    'JSON array `[{ "id", "name", "baseUrl" }]` (each may add `maxConcurrent`, `maxPerSecond`, `apiKey`, sent as `X-API-Key`, and `orderBatches: true` for a vendor that takes several orders in one call at `{baseUrl}/order-batches`) of the vendors to sync and forward to; unset: the three mock vendors',
   MOCK_VENDOR_BASE_URL: 'where the default vendors live; unset: `http://127.0.0.1:$PORT/mock-vendors`',
   MOCK_CATALOGUE_SIZE: "SKUs in the mock vendors' deterministic catalogue",
   OUTBOX_RELAY_INTERVAL_MS:
@@ -260,6 +269,8 @@ const meanings = {
   ADMIN_API_KEY_ID: "set by the CDK stack: the id of the admin's API Gateway key",
   MOCK_VENDOR_API_KEY:
     'the `X-API-Key` sent to the mock vendors, whose order routes are admin routes; unset: `ADMIN_TOKEN`',
+  MOCK_VENDOR_ORDER_BATCHES:
+    'whether the orders of a batch bound for one shipped mock vendor go in one call (`order-batches`), or one call each as to a vendor without that endpoint',
   DEAD_LETTER_QUEUE_URL:
     'an SQS queue that receives the order dead-letter records (the stack sets `process-order-dlq`)',
   OUTBOX_RELAY_FUNCTION:

@@ -12,6 +12,7 @@ import {
   StockLevel,
   StockQuery,
   VendorOrder,
+  VendorOrderBatch,
 } from '../core/mock-vendor/schemas.js'
 import { ListOrdersQuery } from '../core/orders/list-orders.js'
 import { OrderId, PlaceOrderInput } from '../core/orders/schemas.js'
@@ -522,6 +523,16 @@ export const functions = {
             description: 'A repeated key returns the first order and ships nothing more',
           },
         ],
+        problems: MOCK_VENDOR_PROBLEMS,
+      },
+      {
+        method: 'POST',
+        path: '/mock-vendors/{vendorId}/order-batches',
+        handler: 'postOrderBatch',
+        auth: 'admin',
+        summary: 'Place several orders at a mock vendor in one call, each idempotent by its key',
+        body: VendorOrderBatch,
+        success: { status: 200, description: '{ orders: [{ idempotencyKey, status, id?, detail? }] }' },
         problems: MOCK_VENDOR_PROBLEMS,
       },
       {

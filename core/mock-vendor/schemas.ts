@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { Text } from '../http/text.js'
 import { OrderLineInput } from '../orders/schemas.js'
+import { MAX_ORDERS_PER_BATCH } from '../vendors/client.js'
 
 /** `GET /mock-vendors/{vendorId}/stock` query. */
 export const StockQuery = z.object({
@@ -10,6 +11,22 @@ export const StockQuery = z.object({
 
 /** `POST /mock-vendors/{vendorId}/orders` body. */
 export const VendorOrder = z.strictObject({ lines: z.array(OrderLineInput).min(1).max(100) })
+
+/**
+ * `POST /mock-vendors/{vendorId}/order-batches` body: orders, each as `POST .../orders` takes it,
+ * with its Idempotency-Key (and the correlation id of the order it is part of) in the body.
+ */
+export const VendorOrderBatch = z.strictObject({
+  orders: z
+    .array(
+      VendorOrder.extend({
+        idempotencyKey: Text(200),
+        correlationId: Text(200).optional(),
+      }),
+    )
+    .min(1)
+    .max(MAX_ORDERS_PER_BATCH),
+})
 
 /** `PUT /mock-vendors/{vendorId}/stock/{sku}` body. */
 export const StockLevel = z.strictObject({ quantity: z.number().int().min(0).max(2_147_483_647) })

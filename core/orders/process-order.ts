@@ -16,10 +16,13 @@ import { enqueue, type PendingMessage, publishCommitted } from '../messaging/out
 import { metrics } from '../metrics.js'
 import { leaseMs as leaseFor, retryPolicy } from '../retry-policy.js'
 import {
+  type BatchAnswer,
   type CallOptions,
   cancelVendorOrder,
   findVendorOrder,
   forwardOrder,
+  forwardOrders,
+  MAX_ORDERS_PER_BATCH,
   VendorPayloadError,
   VendorRejectedError,
   VendorUnavailableError,
@@ -37,6 +40,8 @@ export interface ProcessDeps {
   vendorLimits: (vendorId: string) => VendorLimits
   /** The credential a vendor expects (x-api-key), if any. */
   vendorApiKey?: (vendorId: string) => string | undefined
+  /** Whether a vendor takes several orders in one call (order-batches). */
+  vendorOrderBatches?: (vendorId: string) => boolean
   /** How an allocation a vendor refused is planned again on the other vendors. */
   planning: Planning
   log?: LineLog
@@ -65,6 +70,7 @@ export function processDeps(
     retryDelaysMs: config.orderRetryDelaysMs,
     vendorLimits: config.vendorLimits,
     vendorApiKey: config.vendorApiKey,
+    vendorOrderBatches: config.vendorOrderBatches,
     planning: planningFor(config),
     log,
   }
@@ -334,6 +340,59 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
 }
 
 /** Forwards the pending parts of these orders, records the answers, and marks the orders now fully confirmed. */
+/**
+ * Sends the parts to their vendors: the parts bound for a vendor that takes several orders in one
+ * call go in one (or one per MAX_ORDERS_PER_BATCH), every other part in a call of its own. Each
+ * part's promise settles as its own call would: its vendor order id, or the error of its order or
+ * of the whole call.
+ */
+function sendParts(
+  deps: ProcessDeps,
+  parts: Part[],
+  correlationOf: Map<string, string | undefined>,
+): Map<string, Promise<{ vendorOrderId: string }>> {
+  const sent = new Map<string, Promise<{ vendorOrderId: string }>>()
+  const together = new Map<string, Part[]>()
+  for (const part of parts) {
+    if (deps.vendorOrderBatches?.(part.vendorId)) {
+      const group = together.get(part.vendorId) ?? []
+      together.set(part.vendorId, [...group, part])
+    } else sent.set(part.key, sendOne(deps, part, correlationOf))
+  }
+  for (const [vendorId, group] of together) {
+    if (group.length === 1) {
+      sent.set(group[0]!.key, sendOne(deps, group[0]!, correlationOf))
+      continue
+    }
+    for (let i = 0; i < group.length; i += MAX_ORDERS_PER_BATCH) {
+      const chunk = group.slice(i, i + MAX_ORDERS_PER_BATCH)
+      const answers = forwardOrders(
+        chunk[0]!.baseUrl,
+        chunk.map((p) => ({
+          idempotencyKey: p.key,
+          correlationId: correlationOf.get(p.orderId),
+          lines: p.lines,
+        })),
+        callOptions(deps, vendorId),
+      )
+      const answerOf = (answer: BatchAnswer) => (answer instanceof Error ? Promise.reject(answer) : answer)
+      for (const part of chunk)
+        sent.set(
+          part.key,
+          answers.then((all) => answerOf(all.get(part.key)!)),
+        )
+    }
+  }
+  return sent
+}
+
+const sendOne = (deps: ProcessDeps, part: Part, correlationOf: Map<string, string | undefined>) =>
+  forwardOrder(
+    part.baseUrl,
+    { idempotencyKey: part.key, correlationId: correlationOf.get(part.orderId), lines: part.lines },
+    callOptions(deps, part.vendorId),
+  )
+
 async function forwardPass(
   deps: ProcessDeps,
   orders: ForwardOrderMessage[],
@@ -349,16 +408,13 @@ async function forwardPass(
     ))
   const correlationOf = new Map(orders.map((m) => [m.orderId, m.correlationId]))
   const results = new Map<string, PartResult[]>(orders.map((m) => [m.orderId, []]))
+  const sent = sendParts(deps, parts, correlationOf)
   await Promise.all(
     parts.map(async (part) => {
       const correlationId = correlationOf.get(part.orderId)
       let result: PartResult
       try {
-        const { vendorOrderId } = await forwardOrder(
-          part.baseUrl,
-          { idempotencyKey: part.key, correlationId, lines: part.lines },
-          callOptions(deps, part.vendorId),
-        )
+        const { vendorOrderId } = await sent.get(part.key)!
         result = { ...part, ok: true, vendorOrderId, refused: false }
         // A step of the order's, not a milestone: its vendor order ids are in GET /orders/{id}.
         deps.log?.debug('order forwarded to vendor', {

@@ -269,6 +269,84 @@ export async function forwardOrder(
   return { vendorOrderId: answer.data.id }
 }
 
+const VendorBatchAnswer = z.object({
+  orders: z.array(
+    z.object({
+      idempotencyKey: z.string(),
+      status: z.number().int(),
+      id: z.string().min(1).optional(),
+      detail: z.string().optional(),
+    }),
+  ),
+})
+
+/** Most orders in one `order-batches` call. */
+export const MAX_ORDERS_PER_BATCH = 100
+
+/** What a vendor said of one order of a batch: its order id, or why not. */
+export type BatchAnswer =
+  | { vendorOrderId: string }
+  | VendorRejectedError
+  | VendorUnavailableError
+  | VendorPayloadError
+
+/**
+ * Places several orders at a vendor in one call (`POST {baseUrl}/order-batches`, for a vendor that
+ * offers it), each with its own idempotency key, so a repeated call ships nothing more of any of
+ * them. Gives each order's answer by its key: its vendor order id, or the vendor's refusal (a 4xx
+ * of its own). A call that fails as a whole (unreachable, 5xx, 429, timed out) throws, as
+ * forwardOrder does, after the same retries; then none of its orders was answered.
+ */
+export async function forwardOrders(
+  baseUrl: string,
+  orders: {
+    idempotencyKey: string
+    correlationId?: string | undefined
+    lines: { sku: string; quantity: number }[]
+  }[],
+  options: CallOptions,
+): Promise<Map<string, BatchAnswer>> {
+  const url = `${baseUrl}/order-batches`
+  const { body } = await withRetries(
+    () =>
+      call(
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...credential(options) },
+          body: JSON.stringify({ orders }),
+        },
+        options.timeoutMs,
+      ),
+    options,
+  )
+  const answer = VendorBatchAnswer.safeParse(body)
+  const given = new Map(answer.success ? answer.data.orders.map((o) => [o.idempotencyKey, o]) : [])
+  const answers = new Map<string, BatchAnswer>()
+  for (const { idempotencyKey } of orders) {
+    const one = given.get(idempotencyKey)
+    const what = `${url} (${idempotencyKey})`
+    answers.set(
+      idempotencyKey,
+      !one || (one.status < 300 && !one.id)
+        ? new VendorPayloadError(`${what}: no answer for this order`)
+        : one.status < 300
+          ? { vendorOrderId: one.id! }
+          : one.status >= 500 || one.status === 429
+            ? new VendorUnavailableError(
+                `${what}: ${one.status}`,
+                undefined,
+                one.status !== 503 && one.status !== 429,
+              )
+            : new VendorRejectedError(
+                one.status,
+                `${what}: ${one.status}${one.detail ? ` ${one.detail}` : ''}`,
+              ),
+    )
+  }
+  return answers
+}
+
 const VendorOrderView = z.object({ id: z.string().min(1), status: z.string().optional() })
 
 const orderUrl = (baseUrl: string, idempotencyKey: string) =>

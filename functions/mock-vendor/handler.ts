@@ -8,6 +8,7 @@ import {
   cancelMockOrder,
   ensureMockVendor,
   findMockOrder,
+  MockOutOfStockError,
   misbehave,
   placeMockOrder,
   readMockStock,
@@ -21,6 +22,7 @@ import {
   StockLevel,
   StockQuery,
   VendorOrder,
+  VendorOrderBatch,
 } from '../../core/mock-vendor/schemas.js'
 import { migrateDatabase, mockVendorMigrations } from '../../db/migrate.js'
 import { functions } from '../../infra/topology.js'
@@ -71,6 +73,37 @@ const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body,
   return { statusCode: order.replayed ? 200 : 201, body: { id: order.id } }
 })
 
+/**
+ * Several orders in one call, each taken or refused on its own as `POST .../orders` would: the
+ * vendor's misbehaviour (latency, failures, limits, down) applies to the call, as to any call.
+ */
+const postOrderBatch = apiHandler({ name, body: VendorOrderBatch }, async ({ params, body, log }) => {
+  const vendorId = params.vendorId!
+  const db = await books(vendorId)
+  const orders = await misbehave(db, vendorId, () =>
+    Promise.all(
+      body.orders.map(({ idempotencyKey, correlationId, lines }) =>
+        placeMockOrder(db, vendorId, { idempotencyKey, lines: mergeLines(lines) }).then(
+          (order) => {
+            log.debug('vendor order placed', {
+              vendorId,
+              vendorOrderId: order.id,
+              replayed: order.replayed,
+              correlationId,
+            })
+            return { idempotencyKey, status: order.replayed ? 200 : 201, id: order.id }
+          },
+          (error: unknown) => {
+            if (!(error instanceof MockOutOfStockError)) throw error
+            return { idempotencyKey, status: 409, detail: error.message }
+          },
+        ),
+      ),
+    ),
+  )
+  return { statusCode: 200, body: { orders } }
+})
+
 const getOrder = apiHandler({ name }, async ({ params }) => {
   const { idempotencyKey } = parseOrThrow(OrderKeyParam, params, 'path')
   const db = await books(params.vendorId!)
@@ -115,6 +148,7 @@ const getStats = apiHandler({ name }, async ({ params }) => {
 export const handler = routeHandler(functions.mockVendor, {
   getStock,
   postOrder,
+  postOrderBatch,
   getOrder,
   cancelOrder,
   putBehaviour,

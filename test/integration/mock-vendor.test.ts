@@ -184,5 +184,68 @@ for (const backend of backends) {
         'body.latencyMs',
       ])
     })
+
+    it('takes the orders of a batch each on its own: placed, replayed by key, or refused for stock', async () => {
+      await setMockStock(stack.db, 'initech', 'MVB-1', 5)
+      await setMockStock(stack.db, 'initech', 'MVB-2', 1)
+      const batch = {
+        orders: [
+          { idempotencyKey: 'batch-1:initech', lines: [{ sku: 'MVB-1', quantity: 2 }] },
+          { idempotencyKey: 'batch-2:initech', lines: [{ sku: 'MVB-1', quantity: 1 }], correlationId: 'c-2' },
+          { idempotencyKey: 'batch-3:initech', lines: [{ sku: 'MVB-2', quantity: 2 }] },
+        ],
+      }
+
+      const first = await http.post('/mock-vendors/initech/order-batches', batch, vendorSide)
+      const again = await http.post('/mock-vendors/initech/order-batches', batch, vendorSide)
+
+      expect(first.status).toBe(200)
+      const [one, two, three] = first.body.orders
+      expect([one.idempotencyKey, one.status, two.idempotencyKey, two.status]).toEqual([
+        'batch-1:initech',
+        201,
+        'batch-2:initech',
+        201,
+      ])
+      expect(one.id).not.toBe(two.id)
+      expect([three.idempotencyKey, three.status]).toEqual(['batch-3:initech', 409])
+      // The same keys again: the same orders, nothing more deducted; the short one still short.
+      expect(again.body.orders.map((o: { status: number; id?: string }) => [o.status, o.id])).toEqual([
+        [200, one.id],
+        [200, two.id],
+        [409, undefined],
+      ])
+      expect(await mockQuantity(stack.db, 'initech', 'MVB-1')).toBe(2)
+      expect(await mockQuantity(stack.db, 'initech', 'MVB-2')).toBe(1)
+      // Each order is one the vendor holds by its key, as one placed alone would be.
+      expect((await http.get('/mock-vendors/initech/orders/batch-2:initech')).body.id).toBe(two.id)
+    })
+
+    it('refuses a malformed batch by field, and a batch to a vendor that is down as a whole', async () => {
+      const empty = await http.post('/mock-vendors/initech/order-batches', { orders: [] }, vendorSide)
+      expect(empty.status).toBe(400)
+      expect(empty.headers.get('content-type')).toBe('application/problem+json')
+      expect(empty.body.errors.map((e: { field: string }) => e.field)).toEqual(['body.orders'])
+      const noKey = await http.post(
+        '/mock-vendors/initech/order-batches',
+        { orders: [{ lines: [{ sku: 'MVB-1', quantity: 1 }] }] },
+        vendorSide,
+      )
+      expect(noKey.status).toBe(400)
+      expect(noKey.body.errors.map((e: { field: string }) => e.field)).toEqual([
+        'body.orders.0.idempotencyKey',
+      ])
+
+      await setMockStock(stack.db, 'initech', 'MVB-3', 5)
+      await http.put('/mock-vendors/initech/behaviour', { down: true }, admin)
+      const down = await http.post(
+        '/mock-vendors/initech/order-batches',
+        { orders: [{ idempotencyKey: 'batch-4:initech', lines: [{ sku: 'MVB-3', quantity: 1 }] }] },
+        vendorSide,
+      )
+      await http.put('/mock-vendors/initech/behaviour', { down: false }, admin)
+      expect(down.status).toBe(503)
+      expect(await mockQuantity(stack.db, 'initech', 'MVB-3')).toBe(5)
+    })
   })
 }

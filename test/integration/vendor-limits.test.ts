@@ -21,6 +21,9 @@ for (const backend of backends) {
           // The vendor here is this process's own mock: on a loaded machine one of its pages can take
           // longer than the 5 s a real vendor gets, and this test is about limits, not timeouts.
           VENDOR_TIMEOUT_MS: '60000',
+          // One call an order, as to a vendor without order-batches: 500 calls against the limits
+          // (a batch call is one call to the limiter too, and a burst would make a few of them).
+          MOCK_VENDOR_ORDER_BATCHES: 'false',
         },
       })
       http = api(stack.url)
