@@ -339,7 +339,6 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
   return outcomes
 }
 
-/** Forwards the pending parts of these orders, records the answers, and marks the orders now fully confirmed. */
 /**
  * Sends the parts to their vendors: the parts bound for a vendor that takes several orders in one
  * call go in one (or one per MAX_ORDERS_PER_BATCH), every other part in a call of its own. Each
@@ -354,10 +353,9 @@ function sendParts(
   const sent = new Map<string, Promise<{ vendorOrderId: string }>>()
   const together = new Map<string, Part[]>()
   for (const part of parts) {
-    if (deps.vendorOrderBatches?.(part.vendorId)) {
-      const group = together.get(part.vendorId) ?? []
-      together.set(part.vendorId, [...group, part])
-    } else sent.set(part.key, sendOne(deps, part, correlationOf))
+    if (!deps.vendorOrderBatches?.(part.vendorId)) sent.set(part.key, sendOne(deps, part, correlationOf))
+    else if (together.has(part.vendorId)) together.get(part.vendorId)!.push(part)
+    else together.set(part.vendorId, [part])
   }
   for (const [vendorId, group] of together) {
     if (group.length === 1) {
@@ -393,6 +391,7 @@ const sendOne = (deps: ProcessDeps, part: Part, correlationOf: Map<string, strin
     callOptions(deps, part.vendorId),
   )
 
+/** Forwards the pending parts of these orders, records the answers, and marks the orders now fully confirmed. */
 async function forwardPass(
   deps: ProcessDeps,
   orders: ForwardOrderMessage[],
