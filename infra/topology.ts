@@ -533,7 +533,8 @@ export const functions = {
         summary: 'Place several orders at a mock vendor in one call, each idempotent by its key',
         body: VendorOrderBatch,
         success: { status: 200, description: '{ orders: [{ idempotencyKey, status, id?, detail? }] }' },
-        problems: MOCK_VENDOR_PROBLEMS,
+        // Up to 100 orders of up to 100 lines can be more than a body may be (64 KiB).
+        problems: [...MOCK_VENDOR_PROBLEMS, 413],
       },
       {
         method: 'GET',

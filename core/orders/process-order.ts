@@ -22,7 +22,7 @@ import {
   findVendorOrder,
   forwardOrder,
   forwardOrders,
-  MAX_ORDERS_PER_BATCH,
+  inBatches,
   VendorPayloadError,
   VendorRejectedError,
   VendorUnavailableError,
@@ -341,7 +341,7 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
 
 /**
  * Sends the parts to their vendors: the parts bound for a vendor that takes several orders in one
- * call go in one (or one per MAX_ORDERS_PER_BATCH), every other part in a call of its own. Each
+ * call go in one (several when they are many or big: inBatches), every other part in a call of its own. Each
  * part's promise settles as its own call would: its vendor order id, or the error of its order or
  * of the whole call.
  */
@@ -358,23 +358,19 @@ function sendParts(
     else together.set(part.vendorId, [part])
   }
   for (const [vendorId, group] of together) {
-    if (group.length === 1) {
-      sent.set(group[0]!.key, sendOne(deps, group[0]!, correlationOf))
-      continue
-    }
-    for (let i = 0; i < group.length; i += MAX_ORDERS_PER_BATCH) {
-      const chunk = group.slice(i, i + MAX_ORDERS_PER_BATCH)
-      const answers = forwardOrders(
-        chunk[0]!.baseUrl,
-        chunk.map((p) => ({
-          idempotencyKey: p.key,
-          correlationId: correlationOf.get(p.orderId),
-          lines: p.lines,
-        })),
-        callOptions(deps, vendorId),
-      )
+    const batchOrder = (p: Part) => ({
+      idempotencyKey: p.key,
+      correlationId: correlationOf.get(p.orderId),
+      lines: p.lines,
+    })
+    for (const batch of inBatches(group, batchOrder)) {
+      if (batch.length === 1) {
+        sent.set(batch[0]!.key, sendOne(deps, batch[0]!, correlationOf))
+        continue
+      }
+      const answers = forwardOrders(batch[0]!.baseUrl, batch.map(batchOrder), callOptions(deps, vendorId))
       const answerOf = (answer: BatchAnswer) => (answer instanceof Error ? Promise.reject(answer) : answer)
-      for (const part of chunk)
+      for (const part of batch)
         sent.set(
           part.key,
           answers.then((all) => answerOf(all.get(part.key)!)),

@@ -282,6 +282,34 @@ const VendorBatchAnswer = z.object({
 
 /** Most orders in one `order-batches` call. */
 export const MAX_ORDERS_PER_BATCH = 100
+/**
+ * Most bytes of orders in one `order-batches` call: half of what the mock vendors take in a body
+ * (64 KiB, `MAX_BODY_BYTES`), so a batch is never refused for its size (a 413 would refuse every
+ * order of it).
+ */
+export const MAX_BATCH_BYTES = 32 * 1024
+
+/**
+ * The orders in batches of at most MAX_ORDERS_PER_BATCH orders and MAX_BATCH_BYTES of JSON, in
+ * their order; an order bigger than that on its own is a batch of one (sent as a call of its own).
+ */
+export function inBatches<T>(orders: T[], json: (order: T) => unknown): T[][] {
+  const batches: T[][] = []
+  let batch: T[] = []
+  let bytes = 0
+  for (const order of orders) {
+    const size = Buffer.byteLength(JSON.stringify(json(order))) + 1
+    if (batch.length > 0 && (batch.length === MAX_ORDERS_PER_BATCH || bytes + size > MAX_BATCH_BYTES)) {
+      batches.push(batch)
+      batch = []
+      bytes = 0
+    }
+    batch.push(order)
+    bytes += size
+  }
+  if (batch.length > 0) batches.push(batch)
+  return batches
+}
 
 /** What a vendor said of one order of a batch: its order id, or why not. */
 export type BatchAnswer =
