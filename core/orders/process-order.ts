@@ -341,9 +341,9 @@ async function processOrders(deps: ProcessDeps, messages: ForwardOrderMessage[])
 
 /**
  * Sends the parts to their vendors: the parts bound for a vendor that takes several orders in one
- * call go in one (several when they are many or big: inBatches), every other part in a call of its own. Each
- * part's promise settles as its own call would: its vendor order id, or the error of its order or
- * of the whole call.
+ * call go in one (several when they are many or big: inBatches), every other part in a call of its
+ * own. Each part's promise settles as its own call would: its vendor order id, or the error of its
+ * order or of the whole call.
  */
 function sendParts(
   deps: ProcessDeps,
@@ -369,7 +369,6 @@ function sendParts(
         continue
       }
       const answers = forwardOrders(batch[0]!.baseUrl, batch.map(batchOrder), callOptions(deps, vendorId))
-      const answerOf = (answer: BatchAnswer) => (answer instanceof Error ? Promise.reject(answer) : answer)
       for (const part of batch)
         sent.set(
           part.key,
@@ -379,6 +378,9 @@ function sendParts(
   }
   return sent
 }
+
+/** One order's answer out of its batch's, as its own call would have settled. */
+const answerOf = (answer: BatchAnswer) => (answer instanceof Error ? Promise.reject(answer) : answer)
 
 const sendOne = (deps: ProcessDeps, part: Part, correlationOf: Map<string, string | undefined>) =>
   forwardOrder(
