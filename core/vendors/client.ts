@@ -318,6 +318,25 @@ export type BatchAnswer =
   | VendorUnavailableError
   | VendorPayloadError
 
+/** One order's answer in a batch answer, as its own call's would be (see `call`). */
+function batchAnswer(
+  url: string,
+  idempotencyKey: string,
+  one: { status: number; id?: string | undefined; detail?: string | undefined } | undefined,
+): BatchAnswer {
+  if (one && one.status < 300 && one.id) return { vendorOrderId: one.id }
+  const what = `${url} (${idempotencyKey})`
+  if (!one || one.status < 300) return new VendorPayloadError(`${what}: no answer for this order`)
+  // A 503 or 429 says the vendor did not take it; a 500, 502 or 504 may come after it did.
+  if (one.status >= 500 || one.status === 429)
+    return new VendorUnavailableError(
+      `${what}: ${one.status}`,
+      undefined,
+      one.status !== 503 && one.status !== 429,
+    )
+  return new VendorRejectedError(one.status, `${what}: ${one.status}${one.detail ? ` ${one.detail}` : ''}`)
+}
+
 /**
  * Places several orders at a vendor in one call (`POST {baseUrl}/order-batches`, for a vendor that
  * offers it), each with its own idempotency key, so a repeated call ships nothing more of any of
@@ -351,27 +370,8 @@ export async function forwardOrders(
   const answer = VendorBatchAnswer.safeParse(body)
   const given = new Map(answer.success ? answer.data.orders.map((o) => [o.idempotencyKey, o]) : [])
   const answers = new Map<string, BatchAnswer>()
-  for (const { idempotencyKey } of orders) {
-    const one = given.get(idempotencyKey)
-    const what = `${url} (${idempotencyKey})`
-    answers.set(
-      idempotencyKey,
-      !one || (one.status < 300 && !one.id)
-        ? new VendorPayloadError(`${what}: no answer for this order`)
-        : one.status < 300
-          ? { vendorOrderId: one.id! }
-          : one.status >= 500 || one.status === 429
-            ? new VendorUnavailableError(
-                `${what}: ${one.status}`,
-                undefined,
-                one.status !== 503 && one.status !== 429,
-              )
-            : new VendorRejectedError(
-                one.status,
-                `${what}: ${one.status}${one.detail ? ` ${one.detail}` : ''}`,
-              ),
-    )
-  }
+  for (const { idempotencyKey } of orders)
+    answers.set(idempotencyKey, batchAnswer(url, idempotencyKey, given.get(idempotencyKey)))
   return answers
 }
 

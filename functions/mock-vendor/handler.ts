@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Deps, getDeps, perDeps } from '../../core/deps.js'
 import { apiHandler } from '../../core/http/api-handler.js'
 import { routeHandler } from '../../core/http/router.js'
@@ -55,21 +56,48 @@ const getStock = apiHandler({ name, query: StockQuery }, async ({ params, query 
   return { statusCode: 200, body: page }
 })
 
-const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body, header, log }) => {
-  const db = await books(params.vendorId!)
-  const order = await misbehave(db, params.vendorId!, () =>
-    placeMockOrder(db, params.vendorId!, {
-      idempotencyKey: header('idempotency-key'),
-      lines: mergeLines(body.lines),
-    }),
-  )
-  // The vendor's own line, not the service's: written when asked for (LOG_LEVEL=DEBUG).
-  log.debug('vendor order placed', {
-    vendorId: params.vendorId,
-    vendorOrderId: order.id,
-    replayed: order.replayed,
-    correlationId: header('x-correlation-id'),
+/**
+ * Takes one order at a mock vendor and logs it: the vendor's own line, not the service's, written
+ * when asked for (LOG_LEVEL=DEBUG).
+ */
+async function takeOrder(
+  db: Awaited<ReturnType<typeof books>>,
+  vendorId: string,
+  order: {
+    idempotencyKey?: string | undefined
+    correlationId?: string | undefined
+    lines: { sku: string; quantity: number }[]
+  },
+  log: Pick<Logger, 'debug'>,
+) {
+  const taken = await placeMockOrder(db, vendorId, {
+    idempotencyKey: order.idempotencyKey,
+    lines: mergeLines(order.lines),
   })
+  log.debug('vendor order placed', {
+    vendorId,
+    vendorOrderId: taken.id,
+    replayed: taken.replayed,
+    correlationId: order.correlationId,
+  })
+  return taken
+}
+
+const postOrder = apiHandler({ name, body: VendorOrder }, async ({ params, body, header, log }) => {
+  const vendorId = params.vendorId!
+  const db = await books(vendorId)
+  const order = await misbehave(db, vendorId, () =>
+    takeOrder(
+      db,
+      vendorId,
+      {
+        idempotencyKey: header('idempotency-key'),
+        correlationId: header('x-correlation-id'),
+        lines: body.lines,
+      },
+      log,
+    ),
+  )
   return { statusCode: order.replayed ? 200 : 201, body: { id: order.id } }
 })
 
@@ -82,20 +110,16 @@ const postOrderBatch = apiHandler({ name, body: VendorOrderBatch }, async ({ par
   const db = await books(vendorId)
   const orders = await misbehave(db, vendorId, () =>
     Promise.all(
-      body.orders.map(({ idempotencyKey, correlationId, lines }) =>
-        placeMockOrder(db, vendorId, { idempotencyKey, lines: mergeLines(lines) }).then(
-          (order) => {
-            log.debug('vendor order placed', {
-              vendorId,
-              vendorOrderId: order.id,
-              replayed: order.replayed,
-              correlationId,
-            })
-            return { idempotencyKey, status: order.replayed ? 200 : 201, id: order.id }
-          },
+      body.orders.map((order) =>
+        takeOrder(db, vendorId, order, log).then(
+          (taken) => ({
+            idempotencyKey: order.idempotencyKey,
+            status: taken.replayed ? 200 : 201,
+            id: taken.id,
+          }),
           (error: unknown) => {
             if (!(error instanceof MockOutOfStockError)) throw error
-            return { idempotencyKey, status: 409, detail: error.message }
+            return { idempotencyKey: order.idempotencyKey, status: 409, detail: error.message }
           },
         ),
       ),
