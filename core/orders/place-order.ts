@@ -62,6 +62,8 @@ export interface PlaceOrderDeps extends Planning {
    * (spread), 1.64 against 2.36 (one hot row).
    */
   lanes?: number
+  /** How long a reservation batch may wait for more orders (`groupCommit`'s `lingerMs`; 0 by default). */
+  lingerMs?: number
 }
 
 export interface PlacedOrder {
@@ -136,7 +138,7 @@ export function createOrderPlacer(deps: PlaceOrderDeps): OrderPlacer {
   const reserve = groupCommit<Pending>(
     deps.maxBatch ?? 256,
     (batch) => reserveBatch(deps, marks, known, batch),
-    deps.lanes,
+    { lanes: deps.lanes, lingerMs: deps.lingerMs },
   )
 
   const submit = (order: Omit<Pending, 'resolve' | 'reject'>) =>

@@ -22,6 +22,7 @@ const placer = perDeps(({ database, bus, relay, config }) =>
     idempotencyTtlMs: config.idempotencyTtlMs,
     flushAtCommit: database.serial,
     lanes: database.serial ? 2 : 1,
+    lingerMs: config.placementLingerMs,
   }),
 )
 
