@@ -23,6 +23,7 @@ import {
   forwardOrder,
   forwardOrders,
   inBatches,
+  type VendorOrderRequest,
   VendorPayloadError,
   VendorRejectedError,
   VendorUnavailableError,
@@ -358,17 +359,13 @@ function sendParts(
     else together.set(part.vendorId, [part])
   }
   for (const [vendorId, group] of together) {
-    const batchOrder = (p: Part) => ({
-      idempotencyKey: p.key,
-      correlationId: correlationOf.get(p.orderId),
-      lines: p.lines,
-    })
-    for (const batch of inBatches(group, batchOrder)) {
+    const request = (p: Part) => vendorOrder(p, correlationOf)
+    for (const batch of inBatches(group, request)) {
       if (batch.length === 1) {
         sent.set(batch[0]!.key, sendOne(deps, batch[0]!, correlationOf))
         continue
       }
-      const answers = forwardOrders(batch[0]!.baseUrl, batch.map(batchOrder), callOptions(deps, vendorId))
+      const answers = forwardOrders(batch[0]!.baseUrl, batch.map(request), callOptions(deps, vendorId))
       for (const part of batch)
         sent.set(
           part.key,
@@ -382,12 +379,15 @@ function sendParts(
 /** One order's answer out of its batch's, as its own call would have settled. */
 const answerOf = (answer: BatchAnswer) => (answer instanceof Error ? Promise.reject(answer) : answer)
 
+/** A part as its vendor is sent it, alone or in a batch. */
+const vendorOrder = (part: Part, correlationOf: Map<string, string | undefined>): VendorOrderRequest => ({
+  idempotencyKey: part.key,
+  correlationId: correlationOf.get(part.orderId),
+  lines: part.lines,
+})
+
 const sendOne = (deps: ProcessDeps, part: Part, correlationOf: Map<string, string | undefined>) =>
-  forwardOrder(
-    part.baseUrl,
-    { idempotencyKey: part.key, correlationId: correlationOf.get(part.orderId), lines: part.lines },
-    callOptions(deps, part.vendorId),
-  )
+  forwardOrder(part.baseUrl, vendorOrder(part, correlationOf), callOptions(deps, part.vendorId))
 
 /** Forwards the pending parts of these orders, records the answers, and marks the orders now fully confirmed. */
 async function forwardPass(

@@ -240,10 +240,17 @@ export async function fetchStock(
 
 const VendorOrderAnswer = z.object({ id: z.string().min(1) })
 
+/** An order as it is sent to a vendor, alone (forwardOrder) or in a batch (forwardOrders). */
+export interface VendorOrderRequest {
+  idempotencyKey: string
+  correlationId?: string | undefined
+  lines: { sku: string; quantity: number }[]
+}
+
 /** Places an order at a vendor. The idempotency key makes a repeated call ship nothing more. */
 export async function forwardOrder(
   baseUrl: string,
-  order: { idempotencyKey: string; correlationId?: string; lines: { sku: string; quantity: number }[] },
+  order: VendorOrderRequest,
   options: CallOptions,
 ): Promise<{ vendorOrderId: string }> {
   const { body } = await withRetries(
@@ -346,11 +353,7 @@ function batchAnswer(
  */
 export async function forwardOrders(
   baseUrl: string,
-  orders: {
-    idempotencyKey: string
-    correlationId?: string | undefined
-    lines: { sku: string; quantity: number }[]
-  }[],
+  orders: VendorOrderRequest[],
   options: CallOptions,
 ): Promise<Map<string, BatchAnswer>> {
   const url = `${baseUrl}/order-batches`
